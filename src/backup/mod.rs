@@ -1,0 +1,258 @@
+//! Reading backups: the PKCS#12 walker ([`pkcs12`]), NKP recognition ([`nkp`]) and the
+//! protection verdict ([`protection`]), joined by [`inspect_bytes`].
+//!
+//! Structure (the walker), meaning (recognition) and strength (protection) are separate so
+//! that each can be tested and changed on its own.
+
+pub mod der;
+pub mod describe;
+pub mod nkp;
+pub mod oid;
+pub mod pbe;
+pub mod pkcs12;
+pub mod protection;
+pub mod sniff;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{ErrorInfo, InputReport};
+use crate::secret::Password;
+use pkcs12::{FoundItem, Limits, Problem, WalkError};
+
+/// Options of `inspect`.
+#[derive(Clone, Debug)]
+pub struct InspectOptions {
+    /// Caps on key derivation and bag counts.
+    pub limits: Limits,
+    /// Largest file read, in bytes.
+    pub max_file_size: u64,
+    /// Include the structure tree.
+    pub explain: bool,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            limits: Limits::default(),
+            max_file_size: 64 << 20,
+            explain: false,
+        }
+    }
+}
+
+fn error(code: &'static str, message: String) -> Option<ErrorInfo> {
+    Some(ErrorInfo { code, message })
+}
+
+fn empty_report(path: &str) -> InputReport {
+    InputReport {
+        path: path.to_string(),
+        sha256: None,
+        size: None,
+        kind: "not-pkcs12".into(),
+        error: None,
+        protection: None,
+        providers: Vec::new(),
+        holds: None,
+        hint: None,
+        notes: Vec::new(),
+        structure: None,
+    }
+}
+
+/// Inspect one file from disk. Never fails: problems are in the report's `error`.
+pub fn inspect_file(path: &Path, passwords: &[Password], opts: &InspectOptions) -> InputReport {
+    let shown = path.display().to_string();
+    let mut report = empty_report(&shown);
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            report.error = error("io", format!("{shown}: cannot read: {e}"));
+            return report;
+        }
+    };
+    report.size = Some(meta.len());
+    if meta.len() > opts.max_file_size {
+        report.error = error(
+            "limits-exceeded",
+            format!(
+                "{shown}: {} bytes is larger than the {} byte cap for one backup file (raise it with --max-size if this is really a backup)",
+                meta.len(),
+                opts.max_file_size
+            ),
+        );
+        return report;
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = zeroize::Zeroizing::new(bytes);
+            inspect_bytes(&shown, &bytes, passwords, opts)
+        }
+        Err(e) => {
+            report.error = error("io", format!("{shown}: cannot read: {e}"));
+            report
+        }
+    }
+}
+
+/// Inspect the bytes of one file. `path` is only used in messages and the report.
+pub fn inspect_bytes(
+    path: &str,
+    bytes: &[u8],
+    passwords: &[Password],
+    opts: &InspectOptions,
+) -> InputReport {
+    let mut report = empty_report(path);
+    report.size = Some(bytes.len() as u64);
+    report.sha256 = Some(describe::hex(
+        ring::digest::digest(&ring::digest::SHA256, bytes).as_ref(),
+    ));
+    if !sniff::may_be_pkcs12(bytes) {
+        let hint = sniff::hint(bytes);
+        report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {hint}"));
+        report.hint = Some(hint);
+        return report;
+    }
+    let walk = match pkcs12::walk(bytes, passwords, &opts.limits) {
+        Ok(w) => w,
+        Err(WalkError::Truncated(m)) => {
+            report.error = error(
+                "truncated",
+                format!("{path}: the file is cut short ({m}); copy it again from its source"),
+            );
+            report.hint = Some("starts like PKCS#12 but is incomplete".into());
+            return report;
+        }
+        Err(WalkError::NotPkcs12(m)) => {
+            let hint = sniff::hint(bytes);
+            report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {m}"));
+            report.hint = Some(hint);
+            return report;
+        }
+        Err(WalkError::Unsupported(m)) => {
+            report.kind = "pkcs12-other".into();
+            report.error = error("unsupported", format!("{path}: {m}"));
+            return report;
+        }
+    };
+
+    let rec = nkp::recognise(&walk.found);
+    let kdk_layers: Vec<Vec<usize>> = rec.providers.iter().map(|p| p.layers.clone()).collect();
+    let protection = protection::assess(&walk, &kdk_layers, passwords);
+    report.kind = if rec.providers.is_empty() {
+        "pkcs12-other".into()
+    } else {
+        "nkp-backup".into()
+    };
+    report.holds = Some(holds(&walk.found));
+    report.notes = rec.notes;
+    if rec.providers.is_empty() && walk.problems.is_empty() {
+        report.notes.push(
+            "no symmetric key of 16, 32 or 64 bytes in any bag (rules R2 a-d): not an NKP backup"
+                .into(),
+        );
+    }
+    if let Some(m) = &walk.structure.mac {
+        if m.status == "failed" && walk.layers.iter().any(|l| l.opened_with.is_some()) {
+            report.notes.push(
+                "the MAC did not verify with any password tried, but some contents decrypted: integrity unverified".into(),
+            );
+        }
+    }
+    report.providers = rec.providers;
+    report.error = problem_error(path, &walk.problems, passwords.len());
+    report.protection = Some(protection);
+    if opts.explain {
+        report.structure = Some(walk.structure);
+    }
+    report
+}
+
+fn holds(found: &[pkcs12::Found]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for f in found {
+        let s = match &f.item {
+            FoundItem::Kdk { key, .. } => format!("{}-bit symmetric key", key.len() * 8),
+            FoundItem::Metadata { .. } => "JSON metadata".into(),
+            FoundItem::PrivateKey { label } => label.clone(),
+            FoundItem::Certificate { subject } => format!("certificate {subject}"),
+            FoundItem::Other { label } => label.clone(),
+        };
+        parts.push(s);
+    }
+    if parts.is_empty() {
+        "nothing readable".into()
+    } else {
+        parts.join(" + ")
+    }
+}
+
+fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option<ErrorInfo> {
+    let rank = |p: &Problem| match p {
+        Problem::Limits(_) => 0,
+        Problem::Unsupported(_) => 1,
+        Problem::WrongPassword(_) => 2,
+        Problem::PasswordRequired(_) => 3,
+        Problem::Malformed(_) => 4,
+    };
+    let p = problems.iter().min_by_key(|p| rank(p))?;
+    let (code, message) = match p {
+        Problem::Limits(m) => ("limits-exceeded", format!("{path}: {m}")),
+        Problem::Unsupported(m) => (
+            "unsupported",
+            format!("{path}: uses {m}, which nkp-escrow cannot decrypt; what could be read is reported"),
+        ),
+        Problem::WrongPassword(m) => (
+            "wrong-password",
+            format!(
+                "{path}: wrong password: {m} ({n_passwords} given, plus the empty and absent ones); check the password file or the password recorded when the backup was exported"
+            ),
+        ),
+        Problem::PasswordRequired(m) => (
+            "password-required",
+            format!(
+                "{path}: password required: {m}; give one with --password-file FILE (one per line), --password-env VAR or --password-stdin"
+            ),
+        ),
+        Problem::Malformed(m) => ("malformed", format!("{path}: damaged contents: {m}")),
+    };
+    let mut message = message;
+    if problems.len() > 1 {
+        message.push_str(&format!(" ({} problems in all)", problems.len()));
+    }
+    Some(ErrorInfo { code, message })
+}
+
+/// Files to inspect under `paths`: files given directly are always inspected; inside folders
+/// (walked recursively, symlink loops survived) only files that sniff as PKCS#12 or carry a
+/// `.p12`/`.pfx` name. Returns the files and the count of files skipped.
+pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, usize, Vec<String>) {
+    let mut files = Vec::new();
+    let mut skipped = 0;
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for entry in walkdir::WalkDir::new(p)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
+                match entry {
+                    Ok(e) if e.file_type().is_file() => {
+                        let path = e.into_path();
+                        if sniff::named_like_p12(&path) || sniff::file_may_be_pkcs12(&path) {
+                            files.push(path);
+                        } else {
+                            skipped += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push(format!("{}: {e}", p.display())),
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    (files, skipped, errors)
+}

@@ -1,0 +1,1041 @@
+//! Password-based encryption and MAC of PKCS#12: parameters, key derivation, decryption.
+//!
+//! Three families occur in the wild (RFC 7292 appendix B/C, RFC 8018):
+//! - PKCS#12 PBE (`pbeWithSHAAnd3-KeyTripleDES-CBC`, RC2-40, ...): PKCS#12 KDF over the
+//!   BMPString password;
+//! - PKCS#5 v1.5 PBES1 (`pbeWithMD5AndDES-CBC`, ...): PBKDF1 over the password bytes;
+//! - PBES2: PBKDF2 with an HMAC PRF (or scrypt) and a CBC cipher.
+//!
+//! Parameters are parsed without any key derivation, so that iteration counts are known (and
+//! capped by [`Budget`]) before work starts. Algorithms we recognise but cannot compute are
+//! named in [`PbeError::Unsupported`].
+
+use std::fmt;
+
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
+use serde::Serialize;
+use sha2::digest::core_api::BlockSizeUser;
+use sha2::digest::{Digest, FixedOutputReset, Mac, OutputSizeUser};
+use zeroize::Zeroizing;
+
+use super::der::{tag, DerError, Tlv};
+use super::oid;
+use crate::secret::{Encoding, Password};
+
+/// Hash functions used by PKCS#12 MACs, PBKDF1 and PBKDF2 PRFs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)]
+pub enum HashAlg {
+    Md2,
+    Md4,
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha512_224,
+    Sha512_256,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+impl HashAlg {
+    /// From a digest algorithm OID (MacData's DigestInfo).
+    pub fn from_digest_oid(o: &str) -> Option<Self> {
+        Some(match o {
+            "1.2.840.113549.2.2" => HashAlg::Md2,
+            "1.2.840.113549.2.4" => HashAlg::Md4,
+            "1.2.840.113549.2.5" => HashAlg::Md5,
+            "1.3.14.3.2.26" => HashAlg::Sha1,
+            "2.16.840.1.101.3.4.2.4" => HashAlg::Sha224,
+            "2.16.840.1.101.3.4.2.1" => HashAlg::Sha256,
+            "2.16.840.1.101.3.4.2.2" => HashAlg::Sha384,
+            "2.16.840.1.101.3.4.2.3" => HashAlg::Sha512,
+            "2.16.840.1.101.3.4.2.5" => HashAlg::Sha512_224,
+            "2.16.840.1.101.3.4.2.6" => HashAlg::Sha512_256,
+            "2.16.840.1.101.3.4.2.7" => HashAlg::Sha3_224,
+            "2.16.840.1.101.3.4.2.8" => HashAlg::Sha3_256,
+            "2.16.840.1.101.3.4.2.9" => HashAlg::Sha3_384,
+            "2.16.840.1.101.3.4.2.10" => HashAlg::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    /// From an HMAC OID (PBKDF2's PRF).
+    pub fn from_hmac_oid(o: &str) -> Option<Self> {
+        Some(match o {
+            "1.2.840.113549.2.6" => HashAlg::Md5,
+            "1.2.840.113549.2.7" => HashAlg::Sha1,
+            "1.2.840.113549.2.8" => HashAlg::Sha224,
+            "1.2.840.113549.2.9" => HashAlg::Sha256,
+            "1.2.840.113549.2.10" => HashAlg::Sha384,
+            "1.2.840.113549.2.11" => HashAlg::Sha512,
+            "1.2.840.113549.2.12" => HashAlg::Sha512_224,
+            "1.2.840.113549.2.13" => HashAlg::Sha512_256,
+            "2.16.840.1.101.3.4.2.13" => HashAlg::Sha3_224,
+            "2.16.840.1.101.3.4.2.14" => HashAlg::Sha3_256,
+            "2.16.840.1.101.3.4.2.15" => HashAlg::Sha3_384,
+            "2.16.840.1.101.3.4.2.16" => HashAlg::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    /// Short lowercase name (`sha256`), as in the JSON contract.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Md2 => "md2",
+            HashAlg::Md4 => "md4",
+            HashAlg::Md5 => "md5",
+            HashAlg::Sha1 => "sha1",
+            HashAlg::Sha224 => "sha224",
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sha384 => "sha384",
+            HashAlg::Sha512 => "sha512",
+            HashAlg::Sha512_224 => "sha512-224",
+            HashAlg::Sha512_256 => "sha512-256",
+            HashAlg::Sha3_224 => "sha3-224",
+            HashAlg::Sha3_256 => "sha3-256",
+            HashAlg::Sha3_384 => "sha3-384",
+            HashAlg::Sha3_512 => "sha3-512",
+        }
+    }
+
+    /// The PBKDF2 PRF name OpenSSL prints (`hmacWithSHA256`).
+    pub fn hmac_name(self) -> String {
+        match self {
+            HashAlg::Sha3_224 | HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => {
+                format!("id-hmacWith{}", self.name().to_uppercase())
+            }
+            _ => format!("hmacWith{}", self.name().to_uppercase()),
+        }
+    }
+
+    /// SHA-2 or SHA-3: acceptable for a "strong" verdict.
+    pub fn is_modern(self) -> bool {
+        !matches!(
+            self,
+            HashAlg::Md2 | HashAlg::Md4 | HashAlg::Md5 | HashAlg::Sha1
+        )
+    }
+}
+
+/// Runs `$body` with `$D` bound to the digest type of `$h`; unsupported hashes return
+/// `Err(PbeError::Unsupported)` from the enclosing function.
+macro_rules! with_digest {
+    ($h:expr, $D:ident => $body:expr) => {
+        match $h {
+            HashAlg::Md5 => {
+                type $D = md5::Md5;
+                $body
+            }
+            HashAlg::Sha1 => {
+                type $D = sha1::Sha1;
+                $body
+            }
+            HashAlg::Sha224 => {
+                type $D = sha2::Sha224;
+                $body
+            }
+            HashAlg::Sha256 => {
+                type $D = sha2::Sha256;
+                $body
+            }
+            HashAlg::Sha384 => {
+                type $D = sha2::Sha384;
+                $body
+            }
+            HashAlg::Sha512 => {
+                type $D = sha2::Sha512;
+                $body
+            }
+            HashAlg::Sha512_224 => {
+                type $D = sha2::Sha512_224;
+                $body
+            }
+            HashAlg::Sha512_256 => {
+                type $D = sha2::Sha512_256;
+                $body
+            }
+            HashAlg::Sha3_224 => {
+                type $D = sha3::Sha3_224;
+                $body
+            }
+            HashAlg::Sha3_256 => {
+                type $D = sha3::Sha3_256;
+                $body
+            }
+            HashAlg::Sha3_384 => {
+                type $D = sha3::Sha3_384;
+                $body
+            }
+            HashAlg::Sha3_512 => {
+                type $D = sha3::Sha3_512;
+                $body
+            }
+            other @ (HashAlg::Md2 | HashAlg::Md4) => {
+                return Err(PbeError::Unsupported(other.name().to_string()))
+            }
+        }
+    };
+}
+
+/// Block ciphers (and their modes) named by encryption schemes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cipher {
+    /// AES in CBC mode with a key of `bits`.
+    AesCbc {
+        /// 128, 192 or 256.
+        bits: u32,
+    },
+    /// Two-key triple DES in CBC mode.
+    DesEde2Cbc,
+    /// Three-key triple DES in CBC mode.
+    DesEde3Cbc,
+    /// Single DES in CBC mode.
+    DesCbc,
+    /// RC2 in CBC mode with an effective key size.
+    Rc2Cbc {
+        /// Effective key bits.
+        effective_bits: u32,
+    },
+    /// RC4 (PKCS#12 PBE only).
+    Rc4 {
+        /// Key bits.
+        bits: u32,
+    },
+    /// Known by name, not implemented (ARIA, Camellia, ECB modes, ...).
+    Other(String),
+}
+
+impl Cipher {
+    /// OpenSSL-style upper-case name.
+    pub fn name(&self) -> String {
+        match self {
+            Cipher::AesCbc { bits } => format!("AES-{bits}-CBC"),
+            Cipher::DesEde2Cbc => "DES-EDE-CBC".into(),
+            Cipher::DesEde3Cbc => "DES-EDE3-CBC".into(),
+            Cipher::DesCbc => "DES-CBC".into(),
+            Cipher::Rc2Cbc { effective_bits } => format!("RC2-CBC ({effective_bits}-bit)"),
+            Cipher::Rc4 { bits } => format!("RC4 ({bits}-bit)"),
+            Cipher::Other(n) => n.clone(),
+        }
+    }
+    /// AES: acceptable for a "strong" verdict.
+    pub fn is_aes(&self) -> bool {
+        matches!(self, Cipher::AesCbc { .. })
+    }
+    fn key_len(&self) -> Option<usize> {
+        Some(match self {
+            Cipher::AesCbc { bits } => (*bits / 8) as usize,
+            Cipher::DesEde2Cbc => 16,
+            Cipher::DesEde3Cbc => 24,
+            Cipher::DesCbc => 8,
+            Cipher::Rc2Cbc { effective_bits } => (*effective_bits).div_ceil(8) as usize,
+            Cipher::Rc4 { bits } => (*bits / 8) as usize,
+            Cipher::Other(_) => return None,
+        })
+    }
+}
+
+/// Key derivation of a PBES2 scheme.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kdf {
+    /// PBKDF2 (RFC 8018).
+    Pbkdf2 {
+        /// Salt.
+        salt: Vec<u8>,
+        /// Iteration count.
+        iterations: u64,
+        /// Explicit key length, if given.
+        key_len: Option<usize>,
+        /// PRF; `Err(oid)` when unknown.
+        prf: Result<HashAlg, String>,
+    },
+    /// scrypt (RFC 7914): recognised, not computed.
+    Scrypt {
+        /// Salt length.
+        salt_len: usize,
+        /// Cost parameter N.
+        n: u64,
+        /// Block size r.
+        r: u64,
+        /// Parallelism p.
+        p: u64,
+    },
+    /// Anything else, by OID.
+    Other(String),
+}
+
+/// A parsed encryption algorithm identifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// PKCS#12 appendix C PBE (SHA-1 based).
+    Pkcs12 {
+        /// OpenSSL's name, e.g. `pbeWithSHA1And3-KeyTripleDES-CBC`.
+        name: &'static str,
+        /// The cipher.
+        cipher: Cipher,
+        /// Salt.
+        salt: Vec<u8>,
+        /// Iterations.
+        iterations: u64,
+    },
+    /// PKCS#5 v1.5 PBES1.
+    Pbes1 {
+        /// OpenSSL's name.
+        name: &'static str,
+        /// Hash of PBKDF1.
+        hash: HashAlg,
+        /// The cipher (DES or RC2-64).
+        cipher: Cipher,
+        /// Salt.
+        salt: Vec<u8>,
+        /// Iterations.
+        iterations: u64,
+    },
+    /// PBES2.
+    Pbes2 {
+        /// Key derivation.
+        kdf: Kdf,
+        /// Cipher.
+        cipher: Cipher,
+        /// IV (CBC).
+        iv: Vec<u8>,
+    },
+    /// Not a password-based scheme we know.
+    Unknown {
+        /// Its OID.
+        oid: String,
+    },
+}
+
+/// What the scheme looks like, for reports (no secrets).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SchemeInfo {
+    /// Scheme name: `PBES2` or the PBES1/PKCS#12 PBE name.
+    pub scheme: String,
+    /// Iteration count (PBKDF2/PBKDF1/PKCS#12 KDF); null for scrypt.
+    pub iterations: Option<u64>,
+    /// KDF name (`PBKDF2`, `scrypt`, `PKCS12-KDF`, `PBKDF1`).
+    pub kdf: String,
+    /// PRF/hash of the KDF (`hmacWithSHA256`, `sha1`).
+    pub prf: Option<String>,
+    /// Cipher (`AES-256-CBC`).
+    pub cipher: String,
+    /// Salt length in bytes.
+    pub salt_len: usize,
+    /// The description OpenSSL 3 prints for this scheme (`openssl pkcs12 -info`).
+    pub description: String,
+}
+
+impl Scheme {
+    /// Parse an AlgorithmIdentifier of an encryption scheme.
+    pub fn parse(alg: &Tlv<'_>) -> Result<Scheme, DerError> {
+        let mut r = alg.reader()?;
+        let o = r.expect(tag::OID, "algorithm OID")?.oid()?;
+        let params = if r.is_empty() { None } else { Some(r.read()?) };
+        let pbe_params = |p: Option<Tlv<'_>>| -> Result<(Vec<u8>, u64), DerError> {
+            let p = p.ok_or(DerError::Malformed {
+                offset: alg.offset,
+                what: "PBE parameters missing".into(),
+            })?;
+            let mut r = p.reader()?;
+            let salt = r.expect(tag::OCTET_STRING, "salt")?.octets()?.into_owned();
+            let iterations = if r.is_empty() { 1 } else { r.read()?.uint()? };
+            Ok((salt, iterations))
+        };
+        let p12 = |name, cipher| -> Result<Scheme, DerError> {
+            let (salt, iterations) = pbe_params(params)?;
+            Ok(Scheme::Pkcs12 {
+                name,
+                cipher,
+                salt,
+                iterations,
+            })
+        };
+        let p1 = |name, hash, cipher| -> Result<Scheme, DerError> {
+            let (salt, iterations) = pbe_params(params)?;
+            Ok(Scheme::Pbes1 {
+                name,
+                hash,
+                cipher,
+                salt,
+                iterations,
+            })
+        };
+        let rc2_64 = Cipher::Rc2Cbc { effective_bits: 64 };
+        match o.as_str() {
+            "1.2.840.113549.1.12.1.1" => p12("pbeWithSHA1And128BitRC4", Cipher::Rc4 { bits: 128 }),
+            "1.2.840.113549.1.12.1.2" => p12("pbeWithSHA1And40BitRC4", Cipher::Rc4 { bits: 40 }),
+            "1.2.840.113549.1.12.1.3" => {
+                p12("pbeWithSHA1And3-KeyTripleDES-CBC", Cipher::DesEde3Cbc)
+            }
+            "1.2.840.113549.1.12.1.4" => {
+                p12("pbeWithSHA1And2-KeyTripleDES-CBC", Cipher::DesEde2Cbc)
+            }
+            "1.2.840.113549.1.12.1.5" => p12(
+                "pbeWithSHA1And128BitRC2-CBC",
+                Cipher::Rc2Cbc {
+                    effective_bits: 128,
+                },
+            ),
+            "1.2.840.113549.1.12.1.6" => p12(
+                "pbeWithSHA1And40BitRC2-CBC",
+                Cipher::Rc2Cbc { effective_bits: 40 },
+            ),
+            "1.2.840.113549.1.5.1" => p1("pbeWithMD2AndDES-CBC", HashAlg::Md2, Cipher::DesCbc),
+            "1.2.840.113549.1.5.4" => p1("pbeWithMD2AndRC2-CBC", HashAlg::Md2, rc2_64),
+            "1.2.840.113549.1.5.3" => p1("pbeWithMD5AndDES-CBC", HashAlg::Md5, Cipher::DesCbc),
+            "1.2.840.113549.1.5.6" => p1("pbeWithMD5AndRC2-CBC", HashAlg::Md5, rc2_64),
+            "1.2.840.113549.1.5.10" => p1("pbeWithSHA1AndDES-CBC", HashAlg::Sha1, Cipher::DesCbc),
+            "1.2.840.113549.1.5.11" => p1("pbeWithSHA1AndRC2-CBC", HashAlg::Sha1, rc2_64),
+            "1.2.840.113549.1.5.13" => {
+                let p = params.ok_or(DerError::Malformed {
+                    offset: alg.offset,
+                    what: "PBES2 parameters missing".into(),
+                })?;
+                let mut r = p.reader()?;
+                let kdf_alg = r.expect(tag::SEQUENCE, "PBES2 key derivation function")?;
+                let enc_alg = r.expect(tag::SEQUENCE, "PBES2 encryption scheme")?;
+                let (cipher, iv, rc2_key_len) = parse_cipher(&enc_alg)?;
+                let mut kdf = parse_kdf(&kdf_alg)?;
+                if let (Kdf::Pbkdf2 { key_len, .. }, Some(k)) = (&mut kdf, rc2_key_len) {
+                    key_len.get_or_insert(k);
+                }
+                Ok(Scheme::Pbes2 { kdf, cipher, iv })
+            }
+            _ => Ok(Scheme::Unknown { oid: o }),
+        }
+    }
+
+    /// Iteration count that key derivation will cost (scrypt counts as its N).
+    pub fn work(&self) -> u64 {
+        match self {
+            Scheme::Pkcs12 { iterations, .. } | Scheme::Pbes1 { iterations, .. } => *iterations,
+            Scheme::Pbes2 {
+                kdf: Kdf::Pbkdf2 { iterations, .. },
+                ..
+            } => *iterations,
+            Scheme::Pbes2 {
+                kdf: Kdf::Scrypt { n, .. },
+                ..
+            } => *n,
+            _ => 0,
+        }
+    }
+
+    /// The iteration count as users know it (None for scrypt / unknown).
+    pub fn iterations(&self) -> Option<u64> {
+        match self {
+            Scheme::Pkcs12 { iterations, .. } | Scheme::Pbes1 { iterations, .. } => {
+                Some(*iterations)
+            }
+            Scheme::Pbes2 {
+                kdf: Kdf::Pbkdf2 { iterations, .. },
+                ..
+            } => Some(*iterations),
+            _ => None,
+        }
+    }
+
+    /// True for PBES2/PBKDF2 with an HMAC-SHA-2 (or SHA-3) PRF and AES.
+    pub fn is_modern(&self) -> bool {
+        match self {
+            Scheme::Pbes2 {
+                kdf: Kdf::Pbkdf2 { prf: Ok(h), .. },
+                cipher,
+                ..
+            } => h.is_modern() && cipher.is_aes(),
+            Scheme::Pbes2 {
+                kdf: Kdf::Scrypt { .. },
+                cipher,
+                ..
+            } => cipher.is_aes(),
+            _ => false,
+        }
+    }
+
+    /// Report form.
+    pub fn info(&self) -> SchemeInfo {
+        match self {
+            Scheme::Pkcs12 {
+                name,
+                cipher,
+                salt,
+                iterations,
+            } => SchemeInfo {
+                scheme: (*name).into(),
+                iterations: Some(*iterations),
+                kdf: "PKCS12-KDF".into(),
+                prf: Some("sha1".into()),
+                cipher: cipher.name(),
+                salt_len: salt.len(),
+                description: format!("{name}, Iteration {iterations}"),
+            },
+            Scheme::Pbes1 {
+                name,
+                hash,
+                cipher,
+                salt,
+                iterations,
+            } => SchemeInfo {
+                scheme: (*name).into(),
+                iterations: Some(*iterations),
+                kdf: "PBKDF1".into(),
+                prf: Some(hash.name().into()),
+                cipher: cipher.name(),
+                salt_len: salt.len(),
+                description: format!("{name}, Iteration {iterations}"),
+            },
+            Scheme::Pbes2 { kdf, cipher, .. } => {
+                let cname = match cipher {
+                    Cipher::Rc2Cbc { .. } => "RC2-CBC".to_string(),
+                    c => c.name(),
+                };
+                match kdf {
+                    Kdf::Pbkdf2 {
+                        salt,
+                        iterations,
+                        prf,
+                        ..
+                    } => {
+                        let prf_name = match prf {
+                            Ok(h) => h.hmac_name(),
+                            Err(o) => o.clone(),
+                        };
+                        SchemeInfo {
+                            scheme: "PBES2".into(),
+                            iterations: Some(*iterations),
+                            kdf: "PBKDF2".into(),
+                            prf: Some(prf_name.clone()),
+                            cipher: cipher.name(),
+                            salt_len: salt.len(),
+                            description: format!(
+                                "PBES2, PBKDF2, {cname}, Iteration {iterations}, PRF {prf_name}"
+                            ),
+                        }
+                    }
+                    Kdf::Scrypt { salt_len, n, r, p } => SchemeInfo {
+                        scheme: "PBES2".into(),
+                        iterations: None,
+                        kdf: "scrypt".into(),
+                        prf: None,
+                        cipher: cipher.name(),
+                        salt_len: *salt_len,
+                        description: format!(
+                            "PBES2, scrypt, {cname}, Salt length: {salt_len}, Cost(N): {n}, Block size(r): {r}, Parallelism(p): {p}"
+                        ),
+                    },
+                    Kdf::Other(o) => SchemeInfo {
+                        scheme: "PBES2".into(),
+                        iterations: None,
+                        kdf: oid::name(o),
+                        prf: None,
+                        cipher: cipher.name(),
+                        salt_len: 0,
+                        description: format!("PBES2, {}, {cname}", oid::name(o)),
+                    },
+                }
+            }
+            Scheme::Unknown { oid: o } => SchemeInfo {
+                scheme: oid::name(o),
+                iterations: None,
+                kdf: "unknown".into(),
+                prf: None,
+                cipher: "unknown".into(),
+                salt_len: 0,
+                description: format!("unknown algorithm {o}"),
+            },
+        }
+    }
+}
+
+fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
+    let mut r = alg.reader()?;
+    let o = r.expect(tag::OID, "KDF OID")?.oid()?;
+    match o.as_str() {
+        "1.2.840.113549.1.5.12" => {
+            let p = r.expect(tag::SEQUENCE, "PBKDF2 parameters")?;
+            let mut r = p.reader()?;
+            let salt_t = r.read()?;
+            let salt = if salt_t.is(tag::OCTET_STRING) {
+                salt_t.octets()?.into_owned()
+            } else {
+                return Ok(Kdf::Other("PBKDF2 with otherSource salt".into()));
+            };
+            let iterations = r.read()?.uint()?;
+            let mut key_len = None;
+            let mut prf = Ok(HashAlg::Sha1);
+            while !r.is_empty() {
+                let t = r.read()?;
+                if t.is(tag::INTEGER) {
+                    key_len = Some(usize::try_from(t.uint()?.min(1024)).unwrap_or(1024));
+                } else if t.is(tag::SEQUENCE) {
+                    let o = t.reader()?.expect(tag::OID, "PRF OID")?.oid()?;
+                    prf = HashAlg::from_hmac_oid(&o).ok_or(o);
+                }
+            }
+            Ok(Kdf::Pbkdf2 {
+                salt,
+                iterations,
+                key_len,
+                prf,
+            })
+        }
+        "1.3.6.1.4.1.11591.4.11" => {
+            let p = r.expect(tag::SEQUENCE, "scrypt parameters")?;
+            let mut r = p.reader()?;
+            let salt_len = r.expect(tag::OCTET_STRING, "scrypt salt")?.octets()?.len();
+            let n = r.read()?.uint()?;
+            let rr = r.read()?.uint()?;
+            let pp = r.read()?.uint()?;
+            Ok(Kdf::Scrypt {
+                salt_len,
+                n,
+                r: rr,
+                p: pp,
+            })
+        }
+        _ => Ok(Kdf::Other(o)),
+    }
+}
+
+/// Returns (cipher, iv, implied key length for RC2).
+fn parse_cipher(alg: &Tlv<'_>) -> Result<(Cipher, Vec<u8>, Option<usize>), DerError> {
+    let mut r = alg.reader()?;
+    let o = r.expect(tag::OID, "cipher OID")?.oid()?;
+    let params = if r.is_empty() { None } else { Some(r.read()?) };
+    let iv = |p: Option<Tlv<'_>>| -> Result<Vec<u8>, DerError> {
+        match p {
+            Some(t) if t.is(tag::OCTET_STRING) => Ok(t.octets()?.into_owned()),
+            _ => Ok(Vec::new()),
+        }
+    };
+    Ok(match o.as_str() {
+        "2.16.840.1.101.3.4.1.2" => (Cipher::AesCbc { bits: 128 }, iv(params)?, None),
+        "2.16.840.1.101.3.4.1.22" => (Cipher::AesCbc { bits: 192 }, iv(params)?, None),
+        "2.16.840.1.101.3.4.1.42" => (Cipher::AesCbc { bits: 256 }, iv(params)?, None),
+        "1.2.840.113549.3.7" => (Cipher::DesEde3Cbc, iv(params)?, None),
+        "1.3.14.3.2.7" => (Cipher::DesCbc, iv(params)?, None),
+        "1.2.840.113549.3.2" => {
+            // RC2-CBC parameter: SEQUENCE { rc2ParameterVersion INTEGER OPTIONAL, iv }.
+            let mut version = None;
+            let mut ivv = Vec::new();
+            if let Some(p) = params {
+                if p.is(tag::SEQUENCE) {
+                    let mut pr = p.reader()?;
+                    while !pr.is_empty() {
+                        let t = pr.read()?;
+                        if t.is(tag::INTEGER) {
+                            version = Some(t.uint()?);
+                        } else if t.is(tag::OCTET_STRING) {
+                            ivv = t.octets()?.into_owned();
+                        }
+                    }
+                } else if p.is(tag::OCTET_STRING) {
+                    ivv = p.octets()?.into_owned();
+                }
+            }
+            let bits = match version {
+                Some(160) => 40,
+                Some(120) => 64,
+                Some(58) => 128,
+                Some(v) if v >= 256 => u32::try_from(v.min(1024)).unwrap_or(1024),
+                Some(_) | None => 32,
+            };
+            (
+                Cipher::Rc2Cbc {
+                    effective_bits: bits,
+                },
+                ivv,
+                Some(bits.div_ceil(8) as usize),
+            )
+        }
+        other => (Cipher::Other(oid::name(other)), Vec::new(), None),
+    })
+}
+
+/// Why a decryption or MAC check did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PbeError {
+    /// Padding or structure did not check out: almost always the wrong password.
+    Failed,
+    /// Algorithm recognised but not implemented; the string names it.
+    Unsupported(String),
+    /// An iteration count or the work budget of the file is over the cap.
+    Limits(String),
+}
+
+impl fmt::Display for PbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PbeError::Failed => f.write_str("decryption failed (wrong password?)"),
+            PbeError::Unsupported(a) => write!(f, "unsupported algorithm {a}"),
+            PbeError::Limits(w) => f.write_str(w),
+        }
+    }
+}
+
+/// Caps on key-derivation work, so that a hostile file cannot make us spin.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    /// Largest iteration count of one derivation.
+    pub max_iterations: u64,
+    /// Iterations left for the whole file (all derivations, all password trials).
+    pub remaining: u64,
+}
+
+impl Budget {
+    /// A budget of `max_iterations` per derivation and `64 * max_iterations` per file.
+    pub fn new(max_iterations: u64) -> Self {
+        Budget {
+            max_iterations,
+            remaining: max_iterations.saturating_mul(64),
+        }
+    }
+
+    /// Check, before any work, that one derivation of `iterations` may run.
+    pub fn check(&self, iterations: u64, what: &str) -> Result<(), PbeError> {
+        if iterations > self.max_iterations {
+            return Err(PbeError::Limits(format!(
+                "{what} uses {iterations} iterations, above the cap of {} (raise it with --max-iterations if you trust this file)",
+                self.max_iterations
+            )));
+        }
+        Ok(())
+    }
+
+    fn spend(&mut self, iterations: u64, what: &str) -> Result<(), PbeError> {
+        self.check(iterations, what)?;
+        if iterations > self.remaining {
+            return Err(PbeError::Limits(format!(
+                "key derivation for this file would exceed {} iterations in total (many encrypted parts or passwords); raise --max-iterations if you trust it",
+                self.max_iterations.saturating_mul(64)
+            )));
+        }
+        self.remaining -= iterations.max(1);
+        Ok(())
+    }
+}
+
+/// RFC 7292 appendix B.2 key derivation.
+fn pkcs12_kdf<D: Digest + BlockSizeUser>(
+    pass: &[u8],
+    salt: &[u8],
+    id: u8,
+    iterations: u64,
+    n: usize,
+) -> Zeroizing<Vec<u8>> {
+    let v = <D as BlockSizeUser>::block_size();
+    let u = <D as OutputSizeUser>::output_size();
+    let fill = |x: &[u8]| -> Vec<u8> {
+        if x.is_empty() {
+            return Vec::new();
+        }
+        let len = v * x.len().div_ceil(v);
+        (0..len).map(|i| x[i % x.len()]).collect()
+    };
+    let mut i_buf = Zeroizing::new([fill(salt), fill(pass)].concat());
+    let d = vec![id; v];
+    let mut out = Zeroizing::new(Vec::with_capacity(n + u));
+    loop {
+        let mut h = D::new();
+        h.update(&d);
+        h.update(&*i_buf);
+        let mut a = Zeroizing::new(h.finalize().to_vec());
+        for _ in 1..iterations.max(1) {
+            let next = D::digest(&*a);
+            a.copy_from_slice(&next);
+        }
+        let take = (n - out.len()).min(u);
+        out.extend_from_slice(&a[..take]);
+        if out.len() >= n {
+            return out;
+        }
+        let b: Zeroizing<Vec<u8>> = Zeroizing::new((0..v).map(|k| a[k % u]).collect());
+        for chunk in i_buf.chunks_mut(v) {
+            let mut carry: u16 = 1;
+            for k in (0..v).rev() {
+                let s = u16::from(chunk[k]) + u16::from(b[k]) + carry;
+                chunk[k] = s as u8;
+                carry = s >> 8;
+            }
+        }
+    }
+}
+
+fn pbkdf2_dyn(
+    prf: HashAlg,
+    pass: &[u8],
+    salt: &[u8],
+    rounds: u32,
+    out: &mut [u8],
+) -> Result<(), PbeError> {
+    with_digest!(prf, D => {
+        pbkdf2::pbkdf2::<hmac::SimpleHmac<D>>(pass, salt, rounds, out)
+            .map_err(|_| PbeError::Failed)
+    })
+}
+
+fn pbkdf1(
+    hash: HashAlg,
+    pass: &[u8],
+    salt: &[u8],
+    iterations: u64,
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    with_digest!(hash, D => {
+        let mut h = D::new();
+        h.update(pass);
+        h.update(salt);
+        let mut t = Zeroizing::new(h.finalize().to_vec());
+        for _ in 1..iterations.max(1) {
+            let next = D::digest(&*t);
+            t.copy_from_slice(&next);
+        }
+        Ok(t)
+    })
+}
+
+fn p12_kdf_dyn(
+    hash: HashAlg,
+    pass: &[u8],
+    salt: &[u8],
+    id: u8,
+    iterations: u64,
+    n: usize,
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    with_digest!(hash, D => Ok(pkcs12_kdf::<D>(pass, salt, id, iterations, n)))
+}
+
+fn cbc_decrypt(
+    cipher: &Cipher,
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    fn run<C: BlockDecryptMut + cbc::cipher::BlockCipher + KeyInit>(
+        key: &[u8],
+        iv: &[u8],
+        data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+        let dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| PbeError::Failed)?;
+        dec.decrypt_padded_vec_mut::<Pkcs7>(data)
+            .map(Zeroizing::new)
+            .map_err(|_| PbeError::Failed)
+    }
+    match cipher {
+        Cipher::AesCbc { bits: 128 } => run::<aes::Aes128>(key, iv, data),
+        Cipher::AesCbc { bits: 192 } => run::<aes::Aes192>(key, iv, data),
+        Cipher::AesCbc { bits: 256 } => run::<aes::Aes256>(key, iv, data),
+        Cipher::DesEde3Cbc => run::<des::TdesEde3>(key, iv, data),
+        Cipher::DesEde2Cbc => run::<des::TdesEde2>(key, iv, data),
+        Cipher::DesCbc => run::<des::Des>(key, iv, data),
+        Cipher::Rc2Cbc { effective_bits } => {
+            let c = rc2::Rc2::new_with_eff_key_len(key, *effective_bits as usize);
+            let dec = cbc::Decryptor::<rc2::Rc2>::inner_iv_slice_init(c, iv)
+                .map_err(|_| PbeError::Failed)?;
+            dec.decrypt_padded_vec_mut::<Pkcs7>(data)
+                .map(Zeroizing::new)
+                .map_err(|_| PbeError::Failed)
+        }
+        other => Err(PbeError::Unsupported(other.name())),
+    }
+}
+
+/// Decrypt `data` encrypted under `scheme` with password `pw`.
+pub fn decrypt(
+    scheme: &Scheme,
+    pw: &Password,
+    enc: Encoding,
+    data: &[u8],
+    budget: &mut Budget,
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    match scheme {
+        Scheme::Pkcs12 {
+            cipher,
+            salt,
+            iterations,
+            name,
+        } => {
+            if matches!(cipher, Cipher::Rc4 { .. }) {
+                return Err(PbeError::Unsupported((*name).into()));
+            }
+            let key_len = cipher.key_len().ok_or(PbeError::Failed)?;
+            budget.spend(iterations.saturating_mul(2), name)?;
+            let pass = pw.pkcs12(enc);
+            let key = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 1, *iterations, key_len)?;
+            let iv = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 2, *iterations, 8)?;
+            cbc_decrypt(cipher, &key, &iv, data)
+        }
+        Scheme::Pbes1 {
+            name,
+            hash,
+            cipher,
+            salt,
+            iterations,
+        } => {
+            budget.spend(*iterations, name)?;
+            let dk = pbkdf1(*hash, pw.utf8(), salt, *iterations)?;
+            if dk.len() < 16 {
+                return Err(PbeError::Unsupported((*name).into()));
+            }
+            cbc_decrypt(cipher, &dk[..8], &dk[8..16], data)
+        }
+        Scheme::Pbes2 { kdf, cipher, iv } => match kdf {
+            Kdf::Pbkdf2 {
+                salt,
+                iterations,
+                key_len,
+                prf,
+            } => {
+                let prf = prf
+                    .clone()
+                    .map_err(|o| PbeError::Unsupported(format!("PBKDF2 PRF {o}")))?;
+                if let Cipher::Other(n) = cipher {
+                    return Err(PbeError::Unsupported(n.clone()));
+                }
+                let n = key_len.or(cipher.key_len()).ok_or(PbeError::Failed)?;
+                budget.spend(*iterations, "PBKDF2")?;
+                let rounds = u32::try_from(*iterations)
+                    .map_err(|_| PbeError::Limits("PBKDF2 iteration count too large".into()))?;
+                let mut key = Zeroizing::new(vec![0u8; n]);
+                pbkdf2_dyn(prf, pw.utf8(), salt, rounds.max(1), &mut key)?;
+                cbc_decrypt(cipher, &key, iv, data)
+            }
+            Kdf::Scrypt { .. } => Err(PbeError::Unsupported("PBES2 with scrypt".into())),
+            Kdf::Other(o) => Err(PbeError::Unsupported(format!("PBES2 KDF {o}"))),
+        },
+        Scheme::Unknown { oid: o } => Err(PbeError::Unsupported(oid::name(o))),
+    }
+}
+
+/// The HMAC of a PKCS#12 MacData, checked in constant time.
+pub fn verify_mac(
+    hash: HashAlg,
+    salt: &[u8],
+    iterations: u64,
+    expected: &[u8],
+    data: &[u8],
+    pass: &[u8],
+    budget: &mut Budget,
+) -> Result<bool, PbeError> {
+    budget.spend(iterations, "the MAC")?;
+    with_digest!(hash, D => {
+        let n = <D as OutputSizeUser>::output_size();
+        let key = pkcs12_kdf::<D>(pass, salt, 3, iterations, n);
+        let mut mac = <hmac::SimpleHmac<D> as KeyInit>::new_from_slice(&key)
+            .map_err(|_| PbeError::Failed)?;
+        Mac::update(&mut mac, data);
+        Ok(mac.verify_slice(expected).is_ok())
+    })
+}
+
+/// Compute a PKCS#12 MAC (writer side: fixtures and tests).
+pub fn compute_mac(
+    hash: HashAlg,
+    salt: &[u8],
+    iterations: u64,
+    data: &[u8],
+    pass: &[u8],
+) -> Result<Vec<u8>, PbeError> {
+    with_digest!(hash, D => {
+        let n = <D as OutputSizeUser>::output_size();
+        let key = pkcs12_kdf::<D>(pass, salt, 3, iterations, n);
+        let mut mac = <hmac::SimpleHmac<D> as KeyInit>::new_from_slice(&key)
+            .map_err(|_| PbeError::Failed)?;
+        Mac::update(&mut mac, data);
+        Ok(mac.finalize().into_bytes().to_vec())
+    })
+}
+
+/// Encrypt under a scheme (writer side: fixtures and tests). Supports PKCS#12 3DES and
+/// PBES2-PBKDF2 with AES or 3DES.
+pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+    fn run<C: BlockEncryptMut + cbc::cipher::BlockCipher + KeyInit>(
+        key: &[u8],
+        iv: &[u8],
+        data: &[u8],
+    ) -> Result<Vec<u8>, PbeError> {
+        let enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| PbeError::Failed)?;
+        Ok(enc.encrypt_padded_vec_mut::<Pkcs7>(data))
+    }
+    let (cipher, key, iv) = match scheme {
+        Scheme::Pkcs12 {
+            cipher,
+            salt,
+            iterations,
+            name,
+        } => {
+            let kl = cipher
+                .key_len()
+                .ok_or_else(|| PbeError::Unsupported((*name).into()))?;
+            let pass = pw.pkcs12(Encoding::Bmp);
+            let key = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 1, *iterations, kl)?;
+            let iv = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 2, *iterations, 8)?;
+            (cipher, key, iv.to_vec())
+        }
+        Scheme::Pbes2 {
+            kdf:
+                Kdf::Pbkdf2 {
+                    salt,
+                    iterations,
+                    key_len,
+                    prf: Ok(prf),
+                },
+            cipher,
+            iv,
+        } => {
+            let n = key_len.or(cipher.key_len()).ok_or(PbeError::Failed)?;
+            let mut key = Zeroizing::new(vec![0u8; n]);
+            pbkdf2_dyn(*prf, pw.utf8(), salt, *iterations as u32, &mut key)?;
+            (cipher, key, iv.clone())
+        }
+        _ => return Err(PbeError::Unsupported("writer scheme".into())),
+    };
+    match cipher {
+        Cipher::AesCbc { bits: 128 } => run::<aes::Aes128>(&key, &iv, data),
+        Cipher::AesCbc { bits: 192 } => run::<aes::Aes192>(&key, &iv, data),
+        Cipher::AesCbc { bits: 256 } => run::<aes::Aes256>(&key, &iv, data),
+        Cipher::DesEde3Cbc => run::<des::TdesEde3>(&key, &iv, data),
+        other => Err(PbeError::Unsupported(other.name())),
+    }
+}
+
+#[allow(unused_imports)]
+use FixedOutputReset as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs12_kdf_matches_rfc7292_known_answer() {
+        // Test vector widely used by PKCS#12 implementations (BouncyCastle PKCS12Test):
+        // password "smeg", salt 0A58CF64530D823F, id 1, 1 iteration, 24 bytes.
+        let pass: Vec<u8> = "smeg"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .chain([0, 0])
+            .collect();
+        let salt = [0x0a, 0x58, 0xcf, 0x64, 0x53, 0x0d, 0x82, 0x3f];
+        let k = pkcs12_kdf::<sha1::Sha1>(&pass, &salt, 1, 1, 24);
+        assert_eq!(hex(&k), "8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3");
+        let iv = pkcs12_kdf::<sha1::Sha1>(&pass, &salt, 2, 1, 8);
+        assert_eq!(hex(&iv), "79993dfe048d3b76");
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn budget_refuses_before_working() {
+        let b = Budget::new(1000);
+        assert!(matches!(b.check(1001, "x"), Err(PbeError::Limits(_))));
+        assert!(b.check(1000, "x").is_ok());
+    }
+}

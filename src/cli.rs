@@ -1,0 +1,84 @@
+//! Command-line definitions (clap). No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Offline reader, escrow vault and evidence tool for VMware vSphere Native Key Provider
+/// backups. Nothing is sent anywhere; secrets are never printed.
+#[derive(Debug, Parser)]
+#[command(name = "nkp-escrow", version, about, long_about = None)]
+pub struct Cli {
+    /// Output format (default: table on a terminal, json when piped).
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    /// Print only results and errors (no warnings, no narration).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A human table.
+    Table,
+    /// JSON (stable field names).
+    Json,
+    /// YAML (same fields as JSON).
+    Yaml,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open NKP .p12 backups offline and list providers, key IDs and protection.
+    ///
+    /// PATHs are files or folders (walked recursively). Files are recognised by content, not
+    /// by name: inside folders, files that are not PKCS#12 are skipped (and counted) unless
+    /// they are named .p12/.pfx. Exit code 1 when any input could not be read.
+    Inspect(InspectArgs),
+    /// Run the whole workflow on the bundled sample estate, explaining each step.
+    Demo,
+}
+
+/// Where passwords come from. Never from the command line itself.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PasswordArgs {
+    /// A file with one password per line; each is tried in turn (an empty line is the empty
+    /// password). The report names the line that worked, never the password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Vec<PathBuf>,
+    /// An environment variable holding a password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Vec<String>,
+    /// Read passwords from standard input, one per line.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Never prompt on the terminal, even when a file needs a password.
+    #[arg(long)]
+    pub no_prompt: bool,
+}
+
+/// `inspect` arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// .p12 files, or folders of them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Show the full structure (safes, bags, attributes, algorithms) with every secret value
+    /// replaced by its length and fingerprint: safe to paste into a ticket.
+    #[arg(long)]
+    pub explain: bool,
+    /// Password sources.
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+    /// Refuse any key derivation with more iterations than this.
+    #[arg(long, value_name = "N", default_value_t = 2_000_000)]
+    pub max_iterations: u64,
+    /// Refuse files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_size: u64,
+}

@@ -1,0 +1,76 @@
+//! `nkp-escrow inspect`: read .p12 backups offline.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::backup::{self, pkcs12::Limits, InspectOptions};
+use crate::cli::{Format, InspectArgs};
+use crate::model::{InputReport, InspectOutput};
+use crate::render;
+use crate::secret;
+
+/// Run `inspect`; returns the exit code.
+pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
+    let mut passwords = super::gather_passwords(&args.passwords)?;
+    let opts = InspectOptions {
+        limits: Limits {
+            max_iterations: args.max_iterations,
+            ..Limits::default()
+        },
+        max_file_size: args.max_size,
+        explain: args.explain,
+    };
+    let (files, skipped, walk_errors) = backup::collect_inputs(&args.paths);
+    if !quiet {
+        for e in &walk_errors {
+            eprintln!("warning: {e}");
+        }
+    }
+    let mut reports: Vec<InputReport> = files
+        .par_iter()
+        .map(|f| backup::inspect_file(f, &passwords, &opts))
+        .collect();
+
+    // Files that need a password we were not given: ask once on a terminal, then retry them.
+    let needs = |r: &InputReport| {
+        r.error
+            .as_ref()
+            .is_some_and(|e| e.code == "password-required")
+    };
+    if passwords.is_empty()
+        && !args.passwords.no_prompt
+        && std::io::stdin().is_terminal()
+        && reports.iter().any(needs)
+    {
+        if let Some(p) = secret::prompt_password("Password for the protected backup(s): ") {
+            passwords.push(p);
+            for (r, f) in reports.iter_mut().zip(&files) {
+                if needs(r) {
+                    *r = backup::inspect_file(f, &passwords, &opts);
+                }
+            }
+        }
+    }
+
+    let failed = reports.iter().any(|r| r.error.is_some()) || !walk_errors.is_empty();
+    let out = InspectOutput {
+        tool: "nkp-escrow",
+        version: env!("CARGO_PKG_VERSION"),
+        inputs: reports,
+        skipped,
+    };
+    match format {
+        Format::Json => render::print_json(&out)?,
+        Format::Yaml => render::print_yaml(&out)?,
+        Format::Table => {
+            print!("{}", render::inspect_table(&out, args.explain));
+        }
+    }
+    Ok(if failed {
+        crate::exit::INPUT
+    } else {
+        crate::exit::OK
+    })
+}

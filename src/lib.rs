@@ -1,0 +1,27 @@
+//! nkp-escrow: offline reader, escrow vault and evidence tool for the backups of VMware
+//! vSphere's Native Key Provider (NKP).
+//!
+//! Data flows one way: sources -> parsers ([`backup`]) -> model types ([`model`]) ->
+//! renderers ([`render`]). Parsers never print; renderers never parse. Secrets live only in
+//! [`backup`] and [`secret`], in zeroizing types; the model carries fingerprints.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backup;
+pub mod cli;
+pub mod commands;
+pub mod model;
+pub mod render;
+pub mod secret;
+
+/// Exit codes of the command-line contract.
+pub mod exit {
+    /// Success and nothing wrong.
+    pub const OK: i32 = 0;
+    /// An input could not be processed (the others are still reported).
+    pub const INPUT: i32 = 1;
+    /// Usage error.
+    pub const USAGE: i32 = 2;
+    /// The check ran and found a problem.
+    pub const FINDING: i32 = 3;
+}

@@ -1,0 +1,90 @@
+//! Model types shared by parsers and renderers. They carry fingerprints and facts, never key
+//! material or passwords.
+
+use serde::Serialize;
+
+use crate::backup::nkp::ProviderRecord;
+use crate::backup::pbe::SchemeInfo;
+use crate::backup::pkcs12::{MacInfo, Structure};
+use crate::secret::PasswordQuality;
+
+/// `inspect --format json` document.
+#[derive(Debug, Serialize)]
+pub struct InspectOutput {
+    /// Always `nkp-escrow`.
+    pub tool: &'static str,
+    /// Tool version.
+    pub version: &'static str,
+    /// One entry per input file.
+    pub inputs: Vec<InputReport>,
+    /// Files in the folders given that were passed over because they are not PKCS#12.
+    pub skipped: usize,
+}
+
+/// What one input file is and holds.
+#[derive(Debug, Serialize, Clone)]
+pub struct InputReport {
+    /// Path as given (or found under a folder given).
+    pub path: String,
+    /// SHA-256 of the file bytes, hex.
+    pub sha256: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// `nkp-backup`, `pkcs12-other`, `vcsa-backup` or `not-pkcs12`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Why it could not be fully read.
+    pub error: Option<ErrorInfo>,
+    /// How the contents are protected (PKCS#12 only).
+    pub protection: Option<Protection>,
+    /// Native Key Providers found.
+    pub providers: Vec<ProviderRecord>,
+    /// What a PKCS#12 holds, in words (e.g. "RSA-2048 private key + certificate CN=vc").
+    pub holds: Option<String>,
+    /// For a file that is not PKCS#12: what it seems to be instead.
+    pub hint: Option<String>,
+    /// Further observations (unpaired metadata, MAC not verified, ...).
+    pub notes: Vec<String>,
+    /// The structure tree (`--explain` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
+}
+
+/// An error code from the contract and a message naming the file and the next step.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// `wrong-password`, `password-required`, `truncated`, `not-pkcs12`, `limits-exceeded`,
+    /// `unsupported`, `malformed`, `io`.
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+}
+
+/// Protection of a PKCS#12 file.
+#[derive(Debug, Serialize, Clone)]
+pub struct Protection {
+    /// True only when reading the key material needs a non-empty password.
+    pub password_protected: bool,
+    /// The MAC, if any.
+    pub mac: Option<MacInfo>,
+    /// Every encryption layer (encrypted safes and shrouded bags).
+    pub encryption: Vec<EncryptionLayer>,
+    /// `strong`, `weak` or `unprotected`.
+    pub verdict: &'static str,
+    /// Why the verdict is not `strong`.
+    pub reasons: Vec<String>,
+    /// The password that opened the file, described (never shown).
+    pub password: Option<PasswordQuality>,
+}
+
+/// One encryption layer.
+#[derive(Debug, Serialize, Clone)]
+pub struct EncryptionLayer {
+    /// `safe 1`, `bag 1.0`.
+    pub location: String,
+    /// Scheme details.
+    #[serde(flatten)]
+    pub scheme: SchemeInfo,
+    /// Whether it was opened and with what.
+    pub opened_with: Option<String>,
+}

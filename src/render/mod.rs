@@ -1,0 +1,257 @@
+//! Renderers: table, JSON, YAML and the `--explain` tree. They print model types and know
+//! nothing of how they were parsed.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::backup::pkcs12::{BagNode, Structure};
+use crate::model::{InputReport, InspectOutput};
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Print a value as YAML on stdout.
+pub fn print_yaml<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    let s = serde_norway::to_string(v)?;
+    print!("{s}");
+    Ok(())
+}
+
+fn short_fp(fp: &str) -> String {
+    // sha256:<64 hex> -> sha256:<first 16>…
+    match fp.split_once(':') {
+        Some((alg, hex)) if hex.len() > 16 => format!("{alg}:{}…", &hex[..16]),
+        _ => fp.to_string(),
+    }
+}
+
+fn protection_cell(r: &InputReport) -> String {
+    let Some(p) = &r.protection else {
+        return "-".into();
+    };
+    let mut s = p.verdict.to_string();
+    if let Some(pw) = &p.password {
+        let _ = write!(
+            s,
+            "\npassword: {} ({} chars, {})",
+            pw.source,
+            pw.length,
+            if pw.classes.is_empty() {
+                "no classes".to_string()
+            } else {
+                pw.classes.join("+")
+            }
+        );
+    }
+    s
+}
+
+/// The human table of `inspect`, followed by errors, notes and (with `explain`) the trees.
+pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec![
+            "file",
+            "type",
+            "protection",
+            "provider",
+            "key_id",
+            "exported",
+            "tpm",
+            "kdk",
+        ]);
+    for r in &out.inputs {
+        let kind = match &r.error {
+            Some(e) => format!("{}\n({})", r.kind, e.code),
+            None => r.kind.clone(),
+        };
+        if r.providers.is_empty() {
+            let what = r.holds.clone().unwrap_or_else(|| "not readable".into());
+            t.add_row(vec![
+                r.path.clone(),
+                kind.clone(),
+                protection_cell(r),
+                format!("({what})"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        for p in &r.providers {
+            t.add_row(vec![
+                r.path.clone(),
+                kind.clone(),
+                protection_cell(r),
+                p.name.clone().unwrap_or_else(|| "(unnamed)".into()),
+                p.key_id.clone().unwrap_or_else(|| "(unknown)".into()),
+                p.export_time.clone().unwrap_or_else(|| "(unknown)".into()),
+                match p.tpm_required {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "?".into(),
+                },
+                format!("{}-bit {}", p.kdk_bits, short_fp(&p.kdk_fingerprint)),
+            ]);
+        }
+    }
+    let mut s = format!("{t}\n");
+    if out.skipped > 0 {
+        let _ = writeln!(
+            s,
+            "{} file(s) skipped: not PKCS#12 by content.",
+            out.skipped
+        );
+    }
+    for r in &out.inputs {
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "error [{}]: {}", e.code, e.message);
+        }
+        if let Some(p) = &r.protection {
+            if p.verdict != "strong" && !p.reasons.is_empty() && !r.providers.is_empty() {
+                let _ = writeln!(s, "{}: {}: {}", r.path, p.verdict, p.reasons.join("; "));
+            }
+        }
+        for n in &r.notes {
+            let _ = writeln!(s, "note: {}: {n}", r.path);
+        }
+        for p in &r.providers {
+            for n in &p.notes {
+                let _ = writeln!(
+                    s,
+                    "note: {}: {}: {n}",
+                    r.path,
+                    p.name.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
+    if explain {
+        for r in &out.inputs {
+            s.push('\n');
+            s.push_str(&explain_text(r));
+        }
+    }
+    s
+}
+
+/// The `--explain` tree of one input. Secret values appear only as length and fingerprint.
+pub fn explain_text(r: &InputReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}  ({} bytes, sha256 {})",
+        r.path,
+        r.size.unwrap_or(0),
+        r.sha256.as_deref().unwrap_or("?")
+    );
+    let _ = writeln!(s, "  type: {}", r.kind);
+    if let Some(h) = &r.hint {
+        let _ = writeln!(s, "  looks like: {h}");
+    }
+    if let Some(st) = &r.structure {
+        structure_text(&mut s, st);
+    }
+    if let Some(p) = &r.protection {
+        let _ = writeln!(s, "  protection: {}", p.verdict);
+        for reason in &p.reasons {
+            let _ = writeln!(s, "    - {reason}");
+        }
+    }
+    for p in &r.providers {
+        let _ = writeln!(
+            s,
+            "  provider {}: key_id {} [{}], export_time {} [{}], tpm_required {} [{}], KDK {} bits {} [{}]",
+            p.name.as_deref().unwrap_or("(unnamed)"),
+            p.key_id.as_deref().unwrap_or("unknown"),
+            p.sources.key_id.as_deref().unwrap_or("no rule applied"),
+            p.export_time.as_deref().unwrap_or("unknown"),
+            p.sources.export_time.as_deref().unwrap_or("no rule applied"),
+            p.tpm_required.map(|b| b.to_string()).unwrap_or_else(|| "unknown".into()),
+            p.sources.tpm_required.as_deref().unwrap_or("no rule applied"),
+            p.kdk_bits,
+            p.kdk_fingerprint,
+            p.kdk_storage,
+        );
+    }
+    s
+}
+
+fn structure_text(s: &mut String, st: &Structure) {
+    let _ = writeln!(
+        s,
+        "  PFX version {}, integrity: {}",
+        st.version, st.integrity
+    );
+    if let Some(m) = &st.mac {
+        let _ = writeln!(
+            s,
+            "  MAC: HMAC-{}, {} iterations, salt {} bytes: {}{}",
+            m.algorithm,
+            m.iterations,
+            m.salt_len,
+            m.status,
+            m.verified_with
+                .as_ref()
+                .map(|v| format!(" with {v}"))
+                .unwrap_or_default()
+        );
+    }
+    for safe in &st.safes {
+        let enc = safe
+            .encryption
+            .as_ref()
+            .map(|e| format!(" [{}; salt {} bytes]", e.description, e.salt_len))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  safe {}: {}{enc}: {}{}",
+            safe.index,
+            safe.content_type,
+            safe.status,
+            safe.opened_with
+                .as_ref()
+                .map(|o| format!(" with {o}"))
+                .unwrap_or_default()
+        );
+        for b in &safe.bags {
+            bag_text(s, b, 4);
+        }
+    }
+}
+
+fn bag_text(s: &mut String, b: &BagNode, indent: usize) {
+    let pad = " ".repeat(indent);
+    let _ = writeln!(s, "{pad}bag {}: {} ({})", b.path, b.bag_type, b.status);
+    if let Some(e) = &b.encryption {
+        let _ = writeln!(
+            s,
+            "{pad}  encrypted: {}; salt {} bytes",
+            e.description, e.salt_len
+        );
+    }
+    if !b.holds.is_empty() {
+        let _ = writeln!(s, "{pad}  holds: {}", b.holds);
+    }
+    if let Some(f) = &b.friendly_name {
+        let _ = writeln!(s, "{pad}  friendlyName: {f:?}");
+    }
+    if let Some(l) = &b.local_key_id {
+        let _ = writeln!(s, "{pad}  localKeyId: {l}");
+    }
+    for a in &b.attributes {
+        let _ = writeln!(s, "{pad}  attribute {a}");
+    }
+    for c in &b.children {
+        bag_text(s, c, indent + 2);
+    }
+}
