@@ -127,6 +127,16 @@ fn story(out: &InspectOutput) -> Vec<String> {
                 r.path
             ));
         }
+        if let Some(pw) = p.password.as_ref().filter(|pw| !pw.meets_stig_complexity) {
+            if r.kind == "nkp-backup" {
+                lines.push(format!(
+                    "{} opens with a {}-character password ({}): the STIG asks for a strong password (15+ characters, upper, lower, digit, symbol), not only strong algorithms.",
+                    r.path,
+                    pw.length,
+                    pw.source
+                ));
+            }
+        }
         if r.kind == "nkp-backup" && p.verdict == "weak" {
             lines.push(format!(
                 "{} is protected, but weakly: {}.",

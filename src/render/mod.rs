@@ -28,47 +28,53 @@ pub fn print_yaml<T: Serialize>(v: &T) -> anyhow::Result<()> {
 fn short_fp(fp: &str) -> String {
     // sha256:<64 hex> -> sha256:<first 16>…
     match fp.split_once(':') {
-        Some((alg, hex)) if hex.len() > 16 => format!("{alg}:{}…", &hex[..16]),
+        Some((alg, hex)) if hex.len() > 12 => format!("{alg}:{}…", &hex[..12]),
         _ => fp.to_string(),
     }
 }
 
 fn protection_cell(r: &InputReport) -> String {
-    let Some(p) = &r.protection else {
-        return "-".into();
-    };
-    let mut s = p.verdict.to_string();
-    if let Some(pw) = &p.password {
-        let _ = write!(
-            s,
-            "\npassword: {} ({} chars, {})",
-            pw.source,
-            pw.length,
-            if pw.classes.is_empty() {
-                "no classes".to_string()
-            } else {
-                pw.classes.join("+")
-            }
-        );
-    }
-    s
+    r.protection
+        .as_ref()
+        .map(|p| p.verdict.to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn password_line(r: &InputReport) -> Option<String> {
+    let pw = r.protection.as_ref()?.password.as_ref()?;
+    Some(format!(
+        "{}: opened with {} ({} chars, {}){}",
+        r.path,
+        pw.source,
+        pw.length,
+        if pw.classes.is_empty() {
+            "no classes".to_string()
+        } else {
+            pw.classes.join("+")
+        },
+        if pw.meets_stig_complexity {
+            ""
+        } else {
+            "; below STIG complexity (15+ chars, upper, lower, digit, symbol)"
+        }
+    ))
 }
 
 /// The human table of `inspect`, followed by errors, notes and (with `explain`) the trees.
 pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "file",
-            "type",
-            "protection",
-            "provider",
-            "key_id",
-            "exported",
-            "tpm",
-            "kdk",
-        ]);
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec![
+        "file",
+        "type",
+        "protection",
+        "provider",
+        "key_id",
+        "exported",
+        "tpm",
+        "kdk",
+    ]);
     for r in &out.inputs {
         let kind = match &r.error {
             Some(e) => format!("{}\n({})", r.kind, e.code),
@@ -115,6 +121,9 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
     for r in &out.inputs {
         if let Some(e) = &r.error {
             let _ = writeln!(s, "error [{}]: {}", e.code, e.message);
+        }
+        if let Some(l) = password_line(r) {
+            let _ = writeln!(s, "{l}");
         }
         if let Some(p) = &r.protection {
             if p.verdict != "strong" && !p.reasons.is_empty() && !r.providers.is_empty() {
