@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -334,9 +334,6 @@ pub fn harden_process() -> Vec<String> {
     }
     problems
 }
-
-/// A secret held in a box, for key material with a fixed owner.
-pub type SecretKey = SecretBox<[u8]>;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use serde::Serialize;
 use sha2::digest::core_api::BlockSizeUser;
-use sha2::digest::{Digest, FixedOutputReset, Mac, OutputSizeUser};
+use sha2::digest::{Digest, Mac, OutputSizeUser};
 use zeroize::Zeroizing;
 
 use super::der::{tag, DerError, Tlv};
@@ -1004,9 +1004,6 @@ pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, P
         other => Err(PbeError::Unsupported(other.name())),
     }
 }
-
-#[allow(unused_imports)]
-use FixedOutputReset as _;
 
 #[cfg(test)]
 mod tests {
