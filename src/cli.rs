@@ -42,6 +42,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run the whole workflow on the bundled sample estate, explaining each step.
     Demo,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Where passwords come from. Never from the command line itself.

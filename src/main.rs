@@ -14,8 +14,17 @@ fn main() {
     let code = match nkp_escrow::commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            nkp_escrow::exit::USAGE
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                nkp_escrow::exit::OK
+            } else {
+                eprintln!("error: {e:#}");
+                nkp_escrow::exit::USAGE
+            }
         }
     };
     std::process::exit(code);

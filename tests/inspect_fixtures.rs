@@ -311,3 +311,77 @@ fn no_secret_reaches_any_output_format() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_survived_and_non_pkcs12_files_in_folders_are_counted() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(d.path(), d.path().join("sub/loop")).unwrap();
+    std::fs::copy(
+        testdata().join("p12/raw-none.p12"),
+        d.path().join("sub/a-backup.bin"),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("notes.txt"), "not a backup").unwrap();
+    std::fs::write(d.path().join("misnamed.p12"), "{\"Provider\":\"x\"}").unwrap();
+    let (out, code) = inspect(&[d.path().to_str().unwrap()]);
+    // The misnamed .p12 is reported (and fails); the text file is skipped; the loop is survived.
+    assert_eq!(code, 1);
+    assert_eq!(out["skipped"], 1);
+    let inputs = out["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{out:#}");
+    assert!(inputs.iter().any(|i| i["type"] == "nkp-backup"));
+    assert!(inputs.iter().any(|i| i["error"]["code"] == "not-pkcs12"));
+}
+
+#[test]
+fn lenient_metadata_values_and_notes_on_ignored_fields() {
+    use nkp_escrow::backup::write::{Builder, Content, Protect};
+    let p12 = Builder::new(Protect::None)
+        .bag(Content::SecretRaw(vec![7u8; 32]), Some("NKP-A"), Some(b"a"))
+        .bag(
+            Content::SecretJson(
+                r#"{"provider":"NKP-A","tpmRequired":"TRUE","export_time":1700000000}"#.into(),
+            ),
+            None,
+            Some(b"a"),
+        )
+        .build();
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("a.p12");
+    std::fs::write(&f, p12).unwrap();
+    let (out, code) = inspect(&[f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let p = &out["inputs"][0]["providers"][0];
+    assert_eq!(p["tpm_required"], true);
+    assert_eq!(p["export_time"], Value::Null);
+    assert!(
+        p["notes"][0].as_str().unwrap().contains("export_time"),
+        "{p:#}"
+    );
+}
+
+#[test]
+fn completions_and_help_work() {
+    for shell in ["bash", "zsh", "fish"] {
+        Command::cargo_bin("nkp-escrow")
+            .unwrap()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("inspect"));
+    }
+    Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["inspect", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("--password-file"));
+    // No argument takes a password: an unknown --password is a usage error (exit 2).
+    Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["inspect", "x.p12", "--password", "secret"])
+        .assert()
+        .code(2);
+}

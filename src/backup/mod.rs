@@ -226,11 +226,12 @@ fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option
 
 /// Files to inspect under `paths`: files given directly are always inspected; inside folders
 /// (walked recursively, symlink loops survived) only files that sniff as PKCS#12 or carry a
-/// `.p12`/`.pfx` name. Returns the files and the count of files skipped.
-pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, usize, Vec<String>) {
+/// `.p12`/`.pfx` name.
+pub fn collect_inputs(paths: &[PathBuf]) -> Inputs {
     let mut files = Vec::new();
     let mut skipped = 0;
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     for p in paths {
         if p.is_dir() {
             for entry in walkdir::WalkDir::new(p)
@@ -247,6 +248,10 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, usize, Vec<String>) {
                         }
                     }
                     Ok(_) => {}
+                    // A symlink loop is survived: reported, but not an input failure.
+                    Err(e) if e.loop_ancestor().is_some() => {
+                        warnings.push(format!("{}: skipped a symlink loop: {e}", p.display()))
+                    }
                     Err(e) => errors.push(format!("{}: {e}", p.display())),
                 }
             }
@@ -254,5 +259,23 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, usize, Vec<String>) {
             files.push(p.clone());
         }
     }
-    (files, skipped, errors)
+    Inputs {
+        files,
+        skipped,
+        errors,
+        warnings,
+    }
+}
+
+/// What [`collect_inputs`] found.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Files to inspect, in a stable order.
+    pub files: Vec<PathBuf>,
+    /// Files passed over because they are not PKCS#12.
+    pub skipped: usize,
+    /// Folders that could not be read (an input failure).
+    pub errors: Vec<String>,
+    /// Things passed over on purpose (symlink loops).
+    pub warnings: Vec<String>,
 }

@@ -266,6 +266,13 @@ fn build(
     };
 
     // R5: export_time.
+    for field in ["export_time", "exportTime"] {
+        if let Some(v) = doc.get(field).filter(|v| !v.is_string()) {
+            notes.push(format!(
+                "metadata.{field} is {v}, not RFC 3339 text; ignored"
+            ));
+        }
+    }
     let export_time = match meta_str(doc, &[&["export_time"], &["exportTime"]]) {
         Some((t, src)) => {
             match time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339) {
@@ -306,9 +313,20 @@ fn build(
     ]
     .iter()
     .find_map(|p| {
-        get_path(doc, p)
-            .and_then(Value::as_bool)
-            .map(|b| (b, format!("metadata.{}", p.join("."))))
+        let v = get_path(doc, p)?;
+        let b = match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        };
+        if b.is_none() {
+            notes.push(format!(
+                "metadata.{} is {v}, not a boolean; ignored",
+                p.join(".")
+            ));
+        }
+        b.map(|b| (b, format!("metadata.{}", p.join("."))))
     })
     .map(|(b, src)| {
         sources.tpm_required = Some(src);

@@ -846,14 +846,16 @@ fn cbc_decrypt(
     }
 }
 
-/// Decrypt `data` encrypted under `scheme` with password `pw`.
-pub fn decrypt(
-    scheme: &Scheme,
+/// A cipher with its derived key (secret) and IV.
+type Derived<'s> = (&'s Cipher, Zeroizing<Vec<u8>>, Vec<u8>);
+
+/// Derive the cipher key and IV of `scheme` from `pw`. Unsupported parts of the scheme are
+/// refused here, before any work.
+fn derive<'s>(
+    scheme: &'s Scheme,
     pw: &Password,
     enc: Encoding,
-    data: &[u8],
-    budget: &mut Budget,
-) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+) -> Result<Derived<'s>, PbeError> {
     match scheme {
         Scheme::Pkcs12 {
             cipher,
@@ -865,11 +867,10 @@ pub fn decrypt(
                 return Err(PbeError::Unsupported((*name).into()));
             }
             let key_len = cipher.key_len().ok_or(PbeError::Failed)?;
-            budget.spend(iterations.saturating_mul(2), name)?;
             let pass = pw.pkcs12(enc);
             let key = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 1, *iterations, key_len)?;
             let iv = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 2, *iterations, 8)?;
-            cbc_decrypt(cipher, &key, &iv, data)
+            Ok((cipher, key, iv.to_vec()))
         }
         Scheme::Pbes1 {
             name,
@@ -878,12 +879,11 @@ pub fn decrypt(
             salt,
             iterations,
         } => {
-            budget.spend(*iterations, name)?;
             let dk = pbkdf1(*hash, pw.utf8(), salt, *iterations)?;
             if dk.len() < 16 {
                 return Err(PbeError::Unsupported((*name).into()));
             }
-            cbc_decrypt(cipher, &dk[..8], &dk[8..16], data)
+            Ok((cipher, Zeroizing::new(dk[..8].to_vec()), dk[8..16].to_vec()))
         }
         Scheme::Pbes2 { kdf, cipher, iv } => match kdf {
             Kdf::Pbkdf2 {
@@ -899,18 +899,36 @@ pub fn decrypt(
                     return Err(PbeError::Unsupported(n.clone()));
                 }
                 let n = key_len.or(cipher.key_len()).ok_or(PbeError::Failed)?;
-                budget.spend(*iterations, "PBKDF2")?;
                 let rounds = u32::try_from(*iterations)
                     .map_err(|_| PbeError::Limits("PBKDF2 iteration count too large".into()))?;
                 let mut key = Zeroizing::new(vec![0u8; n]);
                 pbkdf2_dyn(prf, pw.utf8(), salt, rounds.max(1), &mut key)?;
-                cbc_decrypt(cipher, &key, iv, data)
+                Ok((cipher, key, iv.clone()))
             }
             Kdf::Scrypt { .. } => Err(PbeError::Unsupported("PBES2 with scrypt".into())),
             Kdf::Other(o) => Err(PbeError::Unsupported(format!("PBES2 KDF {o}"))),
         },
         Scheme::Unknown { oid: o } => Err(PbeError::Unsupported(oid::name(o))),
     }
+}
+
+/// Decrypt `data` encrypted under `scheme` with password `pw`, charging the derivation to
+/// `budget` first.
+pub fn decrypt(
+    scheme: &Scheme,
+    pw: &Password,
+    enc: Encoding,
+    data: &[u8],
+    budget: &mut Budget,
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    // The PKCS#12 KDF runs twice (key and IV).
+    let cost = match scheme {
+        Scheme::Pkcs12 { iterations, .. } => iterations.saturating_mul(2),
+        other => other.work(),
+    };
+    budget.spend(cost, &scheme.info().scheme)?;
+    let (cipher, key, iv) = derive(scheme, pw, enc)?;
+    cbc_decrypt(cipher, &key, &iv, data)
 }
 
 /// The HMAC of a PKCS#12 MacData, checked in constant time.
@@ -952,8 +970,7 @@ pub fn compute_mac(
     })
 }
 
-/// Encrypt under a scheme (writer side: fixtures and tests). Supports PKCS#12 3DES and
-/// PBES2-PBKDF2 with AES or 3DES.
+/// Encrypt under a scheme (writer side: fixtures and tests). Supports AES and 3DES ciphers.
 pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, PbeError> {
     fn run<C: BlockEncryptMut + cbc::cipher::BlockCipher + KeyInit>(
         key: &[u8],
@@ -963,39 +980,7 @@ pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, P
         let enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| PbeError::Failed)?;
         Ok(enc.encrypt_padded_vec_mut::<Pkcs7>(data))
     }
-    let (cipher, key, iv) = match scheme {
-        Scheme::Pkcs12 {
-            cipher,
-            salt,
-            iterations,
-            name,
-        } => {
-            let kl = cipher
-                .key_len()
-                .ok_or_else(|| PbeError::Unsupported((*name).into()))?;
-            let pass = pw.pkcs12(Encoding::Bmp);
-            let key = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 1, *iterations, kl)?;
-            let iv = p12_kdf_dyn(HashAlg::Sha1, &pass, salt, 2, *iterations, 8)?;
-            (cipher, key, iv.to_vec())
-        }
-        Scheme::Pbes2 {
-            kdf:
-                Kdf::Pbkdf2 {
-                    salt,
-                    iterations,
-                    key_len,
-                    prf: Ok(prf),
-                },
-            cipher,
-            iv,
-        } => {
-            let n = key_len.or(cipher.key_len()).ok_or(PbeError::Failed)?;
-            let mut key = Zeroizing::new(vec![0u8; n]);
-            pbkdf2_dyn(*prf, pw.utf8(), salt, *iterations as u32, &mut key)?;
-            (cipher, key, iv.clone())
-        }
-        _ => return Err(PbeError::Unsupported("writer scheme".into())),
-    };
+    let (cipher, key, iv) = derive(scheme, pw, Encoding::Bmp)?;
     match cipher {
         Cipher::AesCbc { bits: 128 } => run::<aes::Aes128>(&key, &iv, data),
         Cipher::AesCbc { bits: 192 } => run::<aes::Aes192>(&key, &iv, data),

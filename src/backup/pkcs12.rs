@@ -830,16 +830,17 @@ impl<'p> Walker<'p> {
                 None,
             ));
         };
-        if describe::is_kdk_len(octets.len()) {
+        let raw = describe::unwrap_raw_key(&octets);
+        if describe::is_kdk_len(raw.len()) {
             node.holds = format!(
                 "raw {}-bit secret ({} bytes, {})",
-                octets.len() * 8,
-                octets.len(),
-                fingerprint(&octets)
+                raw.len() * 8,
+                raw.len(),
+                fingerprint(raw)
             );
             return Some((
                 FoundItem::Kdk {
-                    key: SecretBytes::new(octets.to_vec()),
+                    key: SecretBytes::new(raw.to_vec()),
                     style: "R2a secretBag with a raw key",
                 },
                 None,

@@ -3,6 +3,8 @@
 //! The sample backups are compiled into the binary (they are made by
 //! `testdata/generate.sh`), so the demo needs no files, network or other tools.
 
+use std::fmt::Write as _;
+
 use anyhow::Result;
 
 use crate::backup::{self, InspectOptions};
@@ -68,26 +70,36 @@ pub fn run(format: Format, quiet: bool) -> Result<i32> {
         skipped: 0,
     };
     let narrate = !quiet && format == Format::Table;
+    let mut text = String::new();
     if narrate {
-        println!("nkp-escrow demo: a share of Native Key Provider backups, read offline.\n");
-        println!(
+        let _ = writeln!(
+            text,
+            "nkp-escrow demo: a share of Native Key Provider backups, read offline.\n"
+        );
+        let _ = writeln!(
+            text,
             "Step 1. Inspect the share ({} files, names as people leave them) with its password file",
             SHARE.len()
         );
-        println!("        (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n", passwords.len());
+        let _ = writeln!(text, "        (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n", passwords.len());
     }
     match format {
         Format::Json => render::print_json(&out)?,
         Format::Yaml => render::print_yaml(&out)?,
-        Format::Table => print!("{}", render::inspect_table(&out, false)),
+        Format::Table => {
+            render::print_text(&text)?;
+            text.clear();
+            render::print_text(&render::inspect_table(&out, false))?;
+        }
     }
     if narrate {
-        println!("\nWhat this shows:");
+        text.push_str("\nWhat this shows:\n");
         for line in story(&out) {
-            println!("  - {line}");
+            let _ = writeln!(text, "  - {line}");
         }
-        println!("\nNext: `nkp-escrow inspect --explain <file>` prints a file's structure, safe to paste into a ticket.");
+        let _ = writeln!(text, "\nNext: `nkp-escrow inspect --explain <file>` prints a file's structure, safe to paste into a ticket.");
     }
+    render::print_text(&text)?;
     Ok(crate::exit::OK)
 }
 

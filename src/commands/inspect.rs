@@ -22,10 +22,18 @@ pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
         max_file_size: args.max_size,
         explain: args.explain,
     };
-    let (files, skipped, walk_errors) = backup::collect_inputs(&args.paths);
+    let backup::Inputs {
+        files,
+        skipped,
+        errors: walk_errors,
+        warnings,
+    } = backup::collect_inputs(&args.paths);
+    for e in &walk_errors {
+        eprintln!("error: {e}");
+    }
     if !quiet {
-        for e in &walk_errors {
-            eprintln!("warning: {e}");
+        for w in &warnings {
+            eprintln!("warning: {w}");
         }
     }
     let mut reports: Vec<InputReport> = files
@@ -64,9 +72,7 @@ pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
     match format {
         Format::Json => render::print_json(&out)?,
         Format::Yaml => render::print_yaml(&out)?,
-        Format::Table => {
-            print!("{}", render::inspect_table(&out, args.explain));
-        }
+        Format::Table => render::print_text(&render::inspect_table(&out, args.explain))?,
     }
     Ok(if failed {
         crate::exit::INPUT

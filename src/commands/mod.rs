@@ -20,6 +20,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "nkp-escrow", &mut std::io::stdout());
+            Ok(crate::exit::OK)
+        }
     }
 }
 

@@ -20,8 +20,14 @@ pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 
 /// Print a value as YAML on stdout.
 pub fn print_yaml<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    let s = serde_norway::to_string(v)?;
-    print!("{s}");
+    print_text(&serde_norway::to_string(v)?)
+}
+
+/// Write text to stdout, returning (not panicking on) a closed pipe.
+pub fn print_text(s: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
     Ok(())
 }
 

@@ -1,0 +1,42 @@
+//! `nkp-escrow demo` runs with no arguments, files or network and tells the story it finds.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+#[test]
+fn demo_tells_the_story_of_the_bundled_share() {
+    Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .current_dir(std::env::temp_dir())
+        .args(["--format", "table", "demo"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "NKP-PROD appears in 2 files with 2 different key_ids",
+        ))
+        .stdout(contains("KB 311922"))
+        .stdout(contains(
+            "share/backup-old.p12 holds a KDK with no password",
+        ))
+        .stdout(contains("RSA-2048 private key"))
+        .stdout(contains("7-character password"));
+}
+
+#[test]
+fn demo_json_is_the_inspect_document() {
+    let out = Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["--format", "json", "demo"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tool"], "nkp-escrow");
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 6);
+    let nkp = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "nkp-backup")
+        .count();
+    assert_eq!(nkp, 5);
+}
