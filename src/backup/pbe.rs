@@ -851,11 +851,7 @@ type Derived<'s> = (&'s Cipher, Zeroizing<Vec<u8>>, Vec<u8>);
 
 /// Derive the cipher key and IV of `scheme` from `pw`. Unsupported parts of the scheme are
 /// refused here, before any work.
-fn derive<'s>(
-    scheme: &'s Scheme,
-    pw: &Password,
-    enc: Encoding,
-) -> Result<Derived<'s>, PbeError> {
+fn derive<'s>(scheme: &'s Scheme, pw: &Password, enc: Encoding) -> Result<Derived<'s>, PbeError> {
     match scheme {
         Scheme::Pkcs12 {
             cipher,
