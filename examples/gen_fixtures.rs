@@ -174,6 +174,23 @@ fn main() {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "testdata".into()));
     p12_matrix(&root.join("p12"));
     estate(&root.join("estate/share"));
+    sparse_vmdk(&root.join("evidence/datastore1/sparse-vm"));
+}
+
+/// A monolithic sparse extent whose embedded descriptor names NKP-DATA; 64 KiB on disk.
+fn sparse_vmdk(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let blob = "ASEAAgEAPyqcEBERSlucjQAAAAAAAQEIAAwAEAAgAAQAQUVTLTI1NgDL3nADspHb3KQMBGmEIEKBR9d4f4NfmB3ruF8+FXCp+cvecAOykdvcpAwEaYQgQoFH13h/g1+YHeu4Xz6ghgEA";
+    let ks = format!(
+        "vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-DATA/{},HMAC%2dSHA%2d256,AAAA))",
+        nkp_escrow::evidence::keysafe::escape(blob.as_bytes())
+    );
+    let descriptor = format!(
+        "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n\n# Extent description\nRW 20971520 SPARSE \"sparse-vm.vmdk\"\n\n# The Disk Data Base\n#DDB\n\nddb.adapterType = \"lsilogic\"\nencryptionKeys = \"{ks}\"\n"
+    );
+    let mut bytes = nkp_escrow::evidence::vmdk::sparse_header(&descriptor, 20_971_520);
+    bytes.resize(64 * 1024, 0);
+    std::fs::write(dir.join("sparse-vm.vmdk"), bytes).expect("write");
 }
 
 const PW_STRONG: &str = "Str0ng!Escrow#Pass-2026";

@@ -40,6 +40,16 @@ pub enum Command {
     /// by name: inside folders, files that are not PKCS#12 are skipped (and counted) unless
     /// they are named .p12/.pfx. Exit code 1 when any input could not be read.
     Inspect(InspectArgs),
+    /// Read live key references from VMs, disks, hosts, the VCDB and API output.
+    ///
+    /// PATHs are files or folders (a copied datastore tree, a folder of saved command
+    /// outputs, a ticket text). Sources are recognised by content: .vmx (encryption.keySafe),
+    /// .vmdk descriptors and monolithic sparse extents (encryptionKeys; only the embedded
+    /// descriptor is read), ConfigStore kms_providers / host_encryption_key, crypto-util
+    /// output, psql output of vpx_host (aligned, -A, \x), govc kms.ls / vm.info -json, vCenter
+    /// REST provider JSON, PowerCLI JSON. Binary and unrelated files are skipped and counted.
+    /// Exit code 1 when a file could not be read.
+    Evidence(EvidenceArgs),
     /// Run the whole workflow on the bundled sample estate, explaining each step.
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
@@ -86,5 +96,16 @@ pub struct InspectArgs {
     pub max_iterations: u64,
     /// Refuse files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_size: u64,
+}
+
+/// `evidence` arguments.
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// Files or folders to read.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Pass over text files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
     pub max_size: u64,
 }

@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod cli;
 pub mod commands;
+pub mod evidence;
 pub mod model;
 pub mod render;
 pub mod secret;

@@ -88,3 +88,82 @@ pub struct EncryptionLayer {
     /// Whether it was opened and with what.
     pub opened_with: Option<String>,
 }
+
+/// `evidence --format json` document.
+#[derive(Debug, Serialize)]
+pub struct EvidenceOutput {
+    /// Always `nkp-escrow`.
+    pub tool: &'static str,
+    /// Tool version.
+    pub version: &'static str,
+    /// Key references, duplicates merged.
+    pub references: Vec<KeyReference>,
+    /// Files read and what was recognised in each (only files that held evidence or failed).
+    pub inputs: Vec<EvidenceInput>,
+    /// Files looked at and passed over (binary, unrelated or too large), by reason.
+    pub skipped: std::collections::BTreeMap<String, usize>,
+}
+
+/// One file that yielded evidence or an error.
+#[derive(Debug, Serialize, Clone)]
+pub struct EvidenceInput {
+    /// Path.
+    pub path: String,
+    /// Source kinds recognised in it.
+    pub kinds: Vec<String>,
+    /// References found in it (before merging).
+    pub references: usize,
+    /// Why it could not be read, or what in it could not be parsed.
+    pub error: Option<ErrorInfo>,
+    /// Problems that did not stop the file (e.g. a malformed key safe on one line).
+    pub warnings: Vec<String>,
+}
+
+/// Where a reference was read.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source {
+    /// File path.
+    pub path: String,
+    /// 1-based line, where the source is line-oriented.
+    pub line: Option<usize>,
+    /// `vmx`, `vmdk`, `configstore`, `crypto-util`, `vcdb`, `govc`, `vcenter-api`, `powercli`,
+    /// `text`.
+    pub kind: String,
+}
+
+/// What depends on (or describes) a provider.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject {
+    /// `vm`, `disk`, `host`, `provider` or `file`.
+    pub kind: String,
+    /// As users know it: VM display name, disk file, host name, provider name.
+    pub name: String,
+}
+
+/// One live key reference.
+#[derive(Debug, Serialize, Clone)]
+pub struct KeyReference {
+    /// The first source it was read from.
+    pub source: Source,
+    /// Every source it was read from (merged duplicates).
+    pub sources: Vec<Source>,
+    /// The VM, disk, host or provider.
+    pub subject: Subject,
+    /// Provider name needed (or described); null when the source does not say.
+    pub provider: Option<String>,
+    /// The provider's key_id, where the source states it.
+    pub provider_key_id: Option<String>,
+    /// The key identifier as the source gives it (blob, UUID).
+    pub key: Option<String>,
+    /// UUID decoded from an NKP key-ID blob (meaning unverified).
+    pub embedded_uuid: Option<String>,
+    /// How the key identifier decoded.
+    pub key_form: Option<crate::evidence::blob::KeyIdForm>,
+    /// The host the output came from (shell prompt), when known.
+    pub host: Option<String>,
+    /// `needs-key`, `host-key`, `no-host-key`, `key-in-cache`, `key-not-in-cache`,
+    /// `provider-known`.
+    pub state: String,
+    /// Further facts (vTPM present, crypto_state, ...).
+    pub details: Vec<String>,
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI, the parsers and the renderers.
 
 pub mod demo;
+pub mod evidence;
 pub mod inspect;
 
 use std::io::IsTerminal;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     });
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
+        Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
         Command::Completions { shell } => {
             use clap::CommandFactory;

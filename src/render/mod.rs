@@ -270,3 +270,66 @@ fn bag_text(s: &mut String, b: &BagNode, indent: usize) {
         bag_text(s, c, indent + 2);
     }
 }
+
+/// The human table of `evidence`.
+pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec![
+            "subject",
+            "provider",
+            "provider key_id",
+            "key",
+            "state",
+            "sources",
+        ]);
+    for r in &out.references {
+        let key = match (&r.key, &r.embedded_uuid) {
+            (_, Some(u)) => format!("NKP blob, embedded UUID {u} (unverified)"),
+            (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", &k[..24]),
+            (Some(k), None) => k.clone(),
+            (None, None) => "-".into(),
+        };
+        let sources: Vec<String> = r
+            .sources
+            .iter()
+            .map(|s| match s.line {
+                Some(l) => format!("{}:{l} ({})", s.path, s.kind),
+                None => format!("{} ({})", s.path, s.kind),
+            })
+            .collect();
+        t.add_row(vec![
+            format!("{} {}", r.subject.kind, r.subject.name),
+            r.provider.clone().unwrap_or_else(|| "-".into()),
+            r.provider_key_id.clone().unwrap_or_else(|| "-".into()),
+            key,
+            r.state.clone(),
+            sources.join("\n"),
+        ]);
+    }
+    let mut s = format!("{t}\n");
+    let _ = writeln!(
+        s,
+        "{} reference(s) from {} file(s).",
+        out.references.len(),
+        out.inputs.iter().filter(|i| i.references > 0).count()
+    );
+    if !out.skipped.is_empty() {
+        let parts: Vec<String> = out
+            .skipped
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        let _ = writeln!(s, "Skipped: {}.", parts.join(", "));
+    }
+    for i in &out.inputs {
+        if let Some(e) = &i.error {
+            let _ = writeln!(s, "error [{}]: {}", e.code, e.message);
+        }
+        for w in &i.warnings {
+            let _ = writeln!(s, "warning: {}: {w}", i.path);
+        }
+    }
+    s
+}

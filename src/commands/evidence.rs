@@ -1,0 +1,66 @@
+//! `nkp-escrow evidence`: read live key references.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Result;
+
+use crate::cli::{EvidenceArgs, Format};
+use crate::evidence::{self, EvidenceOptions};
+use crate::model::EvidenceOutput;
+use crate::render;
+
+/// Run `evidence`; returns the exit code.
+pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
+    let opts = EvidenceOptions {
+        max_text_size: args.max_size,
+    };
+    // A spinner with the file count on a terminal only; silent when piped.
+    let bar = if !quiet && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_message("reading files");
+        Some(b)
+    } else {
+        None
+    };
+    let seen = AtomicU64::new(0);
+    let tick = || {
+        let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(b) = &bar {
+            if n % 256 == 0 {
+                b.set_message(format!("{n} files read"));
+                b.tick();
+            }
+        }
+    };
+    let g = evidence::gather(&args.paths, &opts, &tick);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for e in &g.walk_errors {
+        eprintln!("error: {e}");
+    }
+    if !quiet {
+        for w in &g.walk_warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let failed = !g.walk_errors.is_empty() || g.inputs.iter().any(|i| i.error.is_some());
+    let out = EvidenceOutput {
+        tool: "nkp-escrow",
+        version: env!("CARGO_PKG_VERSION"),
+        references: g.references,
+        inputs: g.inputs,
+        skipped: g.skipped,
+    };
+    match format {
+        Format::Json => render::print_json(&out)?,
+        Format::Yaml => render::print_yaml(&out)?,
+        Format::Table => render::print_text(&render::evidence_table(&out))?,
+    }
+    Ok(if failed {
+        crate::exit::INPUT
+    } else {
+        crate::exit::OK
+    })
+}

@@ -1,0 +1,396 @@
+//! Line-oriented sources: `.vmx` files, `.vmdk` descriptors, `crypto-util` output and any text
+//! holding `vmware:key/...` locators (tickets with several outputs pasted in).
+//!
+//! Each key safe is parsed with the full grammar ([`super::keysafe`]); every fqid in it becomes a
+//! reference. The context decides the subject: the `.vmx` key `encryption.keySafe` (VM, named by
+//! `displayName`), the `.vmdk` key `encryptionKeys` (disk), the output of `crypto-util keys
+//! getkidbyname` (host key of the host in the prompt), `iskeyincache` (cache state), `envelope
+//! describe` (`keyID '...'`).
+
+use std::path::Path;
+
+use super::keysafe::KeySafe;
+use super::text::Line;
+use super::Collector;
+use crate::model::Subject;
+
+/// What kind of file the text came from, by name and content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileHint {
+    /// A `.vmx` configuration.
+    Vmx,
+    /// A `.vmdk` descriptor (text file or embedded in a sparse extent).
+    Vmdk,
+    /// Anything else (pasted output, tickets).
+    Other,
+}
+
+/// Case-insensitive find of an ASCII needle.
+pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.len();
+    if hay.len() < n {
+        return None;
+    }
+    let hb = hay.as_bytes();
+    let nb = needle.as_bytes();
+    (0..=hb.len() - n).find(|&i| hb[i..i + n].eq_ignore_ascii_case(nb))
+}
+
+/// Decode VMX `|XX` escapes (e.g. `|22` for `"`).
+pub fn vmx_unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'|' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `key = "value"` of a VMX/VMDK line.
+pub fn kv(line: &str) -> Option<(&str, &str)> {
+    let (k, v) = line.split_once('=')?;
+    let k = k.trim();
+    if k.is_empty() || k.contains(char::is_whitespace) {
+        return None;
+    }
+    let v = v.trim();
+    let v = v.strip_prefix('"').unwrap_or(v);
+    let v = v.strip_suffix('"').unwrap_or(v);
+    Some((k, v))
+}
+
+/// The key-safe token starting at `start` in `text`.
+fn token(text: &str, start: usize) -> &str {
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c == '"' || c == '\'' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// True for a line that can only be the continuation of a wrapped key locator: locator
+/// characters only, and not the start of another locator or a prompt.
+fn continuation(l: &Line<'_>) -> bool {
+    let t = l.text.trim();
+    !t.is_empty()
+        && !l.is_prompt
+        && find_ci(t, "vmware:key/").is_none()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"%<>/(),._-+=".contains(&b))
+}
+
+/// Parse the key safe starting on line `i`, joining continuation lines if it was wrapped
+/// (copy-paste from a narrow terminal): the longest join that parses wins, since a cut fqid
+/// is still grammatical. Returns the key safe and how many lines it used.
+fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(KeySafe, usize), String> {
+    let first = token(lines[i].text, start);
+    let reached_eol = start + first.len() == lines[i].text.trim_end().len();
+    let mut candidates = vec![first.to_string()];
+    if reached_eol {
+        for next in lines.iter().skip(i + 1).take(8) {
+            if !continuation(next) {
+                break;
+            }
+            let mut joined = candidates[candidates.len() - 1].clone();
+            joined.push_str(next.text.trim());
+            candidates.push(joined);
+        }
+    }
+    let mut first_err = None;
+    for (k, c) in candidates.iter().enumerate().rev() {
+        match KeySafe::parse(c) {
+            Ok(ks) => return Ok((ks, k + 1)),
+            Err(e) => first_err = Some(e),
+        }
+    }
+    Err(format!(
+        "line {}: malformed key locator: {}",
+        lines[i].no,
+        first_err.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}
+
+struct BlockFacts {
+    display_name: Option<String>,
+    vtpm: bool,
+}
+
+fn block_facts(lines: &[Line<'_>]) -> Vec<BlockFacts> {
+    let blocks = lines.last().map(|l| l.block + 1).unwrap_or(0);
+    let mut out: Vec<BlockFacts> = (0..blocks)
+        .map(|_| BlockFacts {
+            display_name: None,
+            vtpm: false,
+        })
+        .collect();
+    for l in lines {
+        if let Some((k, v)) = kv(l.text) {
+            if k.eq_ignore_ascii_case("displayName") {
+                out[l.block].display_name = Some(vmx_unescape(v));
+            } else if k.eq_ignore_ascii_case("vtpm.present") && v.eq_ignore_ascii_case("true") {
+                out[l.block].vtpm = true;
+            }
+        }
+    }
+    out
+}
+
+/// The name of a disk: its folder and file (`vm1/vm1_1.vmdk`).
+pub fn disk_name(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(dir) => format!("{}/{file}", dir.to_string_lossy()),
+        None => file,
+    }
+}
+
+/// A file argument of a command, e.g. the `.vmdk` of `cat vm1/vm1.vmdk`.
+fn file_arg<'a>(command: &'a str, ext: &str) -> Option<&'a str> {
+    command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .find(|w| w.to_ascii_lowercase().ends_with(ext))
+}
+
+/// Scan every line for key locators and host-key answers.
+pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) {
+    let facts = block_facts(lines);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = &lines[i];
+        let cmd = l.command.unwrap_or("");
+        let cmd_lower = cmd.to_ascii_lowercase();
+        if l.is_prompt {
+            if cmd_lower.contains("iskeyincache") {
+                if let Some(at) = find_ci(cmd, "vmware:key/") {
+                    let answer = lines[i + 1..]
+                        .iter()
+                        .take_while(|n| !n.is_prompt)
+                        .map(|n| n.text.trim())
+                        .find(|t| !t.is_empty())
+                        .unwrap_or("");
+                    let state = match answer.to_ascii_uppercase().as_str() {
+                        "YES" | "TRUE" => "key-in-cache",
+                        "NO" | "FALSE" => "key-not-in-cache",
+                        _ => "needs-key",
+                    };
+                    let tok = token(cmd, at);
+                    match KeySafe::parse(tok) {
+                        Ok(ks) => {
+                            let host = host_subject(l.host);
+                            for f in ks.fqids() {
+                                c.add(
+                                    "crypto-util",
+                                    Some(l.no),
+                                    host.clone(),
+                                    f.key_server_id,
+                                    None,
+                                    f.key_id,
+                                    l.host,
+                                    state,
+                                    vec!["crypto-util keys iskeyincache".into()],
+                                );
+                            }
+                        }
+                        Err(e) => c.warn(format!("line {}: malformed key locator: {e}", l.no)),
+                    }
+                }
+            }
+            i += 1;
+            continue;
+        }
+        // crypto-util envelope describe: a line with keyID '<id>'.
+        if let Some(at) = l.text.find("keyID '") {
+            let rest = &l.text[at + 7..];
+            let id = &rest[..rest.find('\'').unwrap_or(rest.len())];
+            let file = if cmd_lower.contains("envelope") {
+                cmd.split_whitespace()
+                    .last()
+                    .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+                    .unwrap_or("")
+            } else {
+                ""
+            };
+            let subject = Subject {
+                kind: "file".into(),
+                name: if file.is_empty() {
+                    stem.clone()
+                } else {
+                    file.to_string()
+                },
+            };
+            if let Some(ks_at) = find_ci(id, "vmware:key/") {
+                match KeySafe::parse(&id[ks_at..]) {
+                    Ok(ks) => {
+                        for f in ks.fqids() {
+                            c.add(
+                                "crypto-util",
+                                Some(l.no),
+                                subject.clone(),
+                                f.key_server_id,
+                                None,
+                                f.key_id,
+                                l.host,
+                                "needs-key",
+                                vec!["crypto-util envelope describe".into()],
+                            );
+                        }
+                    }
+                    Err(e) => c.warn(format!("line {}: malformed key locator: {e}", l.no)),
+                }
+            } else if !id.is_empty() {
+                c.add(
+                    "crypto-util",
+                    Some(l.no),
+                    subject,
+                    None,
+                    None,
+                    Some(id.to_string()),
+                    l.host,
+                    "needs-key",
+                    vec!["crypto-util envelope describe".into()],
+                );
+            }
+            i += 1;
+            continue;
+        }
+        if l.text.contains("has not been established") && cmd_lower.contains("getkidbyname") {
+            c.add(
+                "crypto-util",
+                Some(l.no),
+                host_subject(l.host),
+                None,
+                None,
+                None,
+                l.host,
+                "no-host-key",
+                vec!["crypto-util keys getkidbyname: no host key established".into()],
+            );
+            i += 1;
+            continue;
+        }
+        let Some(at) = find_ci(l.text, "vmware:key/") else {
+            i += 1;
+            continue;
+        };
+        let (ks, used) = match keysafe_at(lines, i, at) {
+            Ok(x) => x,
+            Err(e) => {
+                c.warn(e);
+                i += 1;
+                continue;
+            }
+        };
+        let key_name = kv(l.text).map(|(k, _)| k.to_ascii_lowercase());
+        let (kind, subject, state, mut details) = match key_name.as_deref() {
+            Some("encryption.keysafe") => {
+                let f = &facts[l.block];
+                let name = f.display_name.clone().unwrap_or_else(|| stem.clone());
+                let mut d = vec!["encryption.keySafe".to_string()];
+                if f.vtpm {
+                    d.push("vTPM present".into());
+                }
+                (
+                    if hint == FileHint::Vmx || l.host.is_none() {
+                        "vmx"
+                    } else {
+                        "text"
+                    },
+                    Subject {
+                        kind: "vm".into(),
+                        name,
+                    },
+                    "needs-key",
+                    d,
+                )
+            }
+            Some("encryptionkeys") => {
+                let name = file_arg(cmd, ".vmdk")
+                    .map(|f| disk_name(Path::new(f)))
+                    .unwrap_or_else(|| disk_name(path));
+                (
+                    "vmdk",
+                    Subject {
+                        kind: "disk".into(),
+                        name,
+                    },
+                    "needs-key",
+                    vec!["encryptionKeys".to_string()],
+                )
+            }
+            _ if cmd_lower.contains("getkidbyname") => (
+                "crypto-util",
+                host_subject(l.host),
+                "host-key",
+                vec!["crypto-util keys getkidbyname".to_string()],
+            ),
+            _ => match l.host {
+                Some(h) => (
+                    "text",
+                    Subject {
+                        kind: "host".into(),
+                        name: h.to_string(),
+                    },
+                    "needs-key",
+                    Vec::new(),
+                ),
+                None => (
+                    "text",
+                    Subject {
+                        kind: "file".into(),
+                        name: stem.clone(),
+                    },
+                    "needs-key",
+                    Vec::new(),
+                ),
+            },
+        };
+        let fqids = ks.fqids();
+        if fqids.is_empty() {
+            c.warn(format!(
+                "line {}: key locator without an fqid (not a key provider key): not an NKP reference",
+                l.no
+            ));
+        }
+        if used > 1 {
+            details.push(format!("key locator wrapped over {used} lines"));
+        }
+        for f in fqids {
+            c.add(
+                kind,
+                Some(l.no),
+                subject.clone(),
+                f.key_server_id,
+                None,
+                f.key_id,
+                l.host,
+                state,
+                details.clone(),
+            );
+        }
+        i += used;
+    }
+}
+
+fn host_subject(host: Option<&str>) -> Subject {
+    Subject {
+        kind: "host".into(),
+        name: host.unwrap_or("(host not named in the output)").to_string(),
+    }
+}
