@@ -108,4 +108,9 @@ pub struct EvidenceArgs {
     /// Pass over text files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
     pub max_size: u64,
+    /// Follow symbolic links met inside the folders (loops are detected and skipped). By
+    /// default, like `grep -r`, only the paths given are followed: a VMFS volume's name link and
+    /// its UUID folder are then not read twice.
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }

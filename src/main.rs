@@ -3,6 +3,10 @@
 
 use clap::Parser;
 
+/// mimalloc: the evidence scan allocates many small records on several threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let problems = nkp_escrow::secret::harden_process();
     let cli = nkp_escrow::cli::Cli::parse();

@@ -1,7 +1,6 @@
 //! `nkp-escrow evidence`: read live key references.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 
@@ -23,17 +22,15 @@ pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
     } else {
         None
     };
-    let seen = AtomicU64::new(0);
-    let tick = || {
-        let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
+    let tick = |n: usize| {
         if let Some(b) = &bar {
-            if n % 256 == 0 {
-                b.set_message(format!("{n} files read"));
-                b.tick();
-            }
+            b.set_message(format!("{n} files read"));
         }
     };
-    let g = evidence::gather(&args.paths, &opts, &tick);
+    if let Some(b) = &bar {
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+    let g = evidence::gather(&args.paths, &opts, args.follow_symlinks, &tick);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -51,10 +48,25 @@ pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
         version: env!("CARGO_PKG_VERSION"),
         references: g.references,
         inputs: g.inputs,
+        files_read: g.files_read,
+        files_by_kind: g.by_kind,
         skipped: g.skipped,
     };
     match format {
-        Format::Json => render::print_json(&out)?,
+        Format::Json => render::print_json_records(
+            &[
+                ("tool", serde_json::json!(out.tool)),
+                ("version", serde_json::json!(out.version)),
+            ],
+            "references",
+            &out.references,
+            &[
+                ("inputs", serde_json::to_value(&out.inputs)?),
+                ("files_read", serde_json::json!(out.files_read)),
+                ("files_by_kind", serde_json::to_value(&out.files_by_kind)?),
+                ("skipped", serde_json::to_value(&out.skipped)?),
+            ],
+        )?,
         Format::Yaml => render::print_yaml(&out)?,
         Format::Table => render::print_text(&render::evidence_table(&out))?,
     }

@@ -16,9 +16,6 @@ use serde::Serialize;
 pub enum KeyIdForm {
     /// The NKP blob layout: the embedded UUID (meaning unverified) and algorithm name.
     NkpBlob {
-        /// The UUID at offset 6, lowercase hyphenated. Its relation to the provider key_id is
-        /// UNKNOWN.
-        embedded_uuid: String,
         /// The algorithm name field (e.g. `AES-256`).
         algorithm: String,
         /// Total decoded length.
@@ -38,13 +35,17 @@ pub enum KeyIdForm {
 
 const HEADER_LEN: usize = 33;
 
-/// Classify a key identifier as the source gives it (base64 blob, UUID, or other).
-pub fn decode(key: &str) -> KeyIdForm {
+/// Classify a key identifier as the source gives it (base64 blob, UUID, or other), with the
+/// embedded UUID of an NKP blob (offset 6; its relation to the provider key_id is UNKNOWN).
+pub fn decode(key: &str) -> (KeyIdForm, Option<String>) {
     let key = key.trim();
     if crate::backup::nkp::is_uuid_text(key) {
-        return KeyIdForm::Uuid {
-            uuid: key.to_ascii_lowercase(),
-        };
+        return (
+            KeyIdForm::Uuid {
+                uuid: key.to_ascii_lowercase(),
+            },
+            None,
+        );
     }
     let compact: String = key.chars().filter(|c| !c.is_whitespace()).collect();
     let bytes = match base64::engine::general_purpose::STANDARD
@@ -54,12 +55,18 @@ pub fn decode(key: &str) -> KeyIdForm {
         }) {
         Ok(b) => b,
         Err(_) => {
-            return KeyIdForm::Opaque {
-                why: "not base64".into(),
-            }
+            return (
+                KeyIdForm::Opaque {
+                    why: "not base64".into(),
+                },
+                None,
+            )
         }
     };
-    decode_bytes(&bytes)
+    let form = decode_bytes(&bytes);
+    let uuid = matches!(form, KeyIdForm::NkpBlob { .. })
+        .then(|| crate::backup::nkp::uuid_text(&bytes[6..22]));
+    (form, uuid)
 }
 
 /// Classify decoded blob bytes.
@@ -93,7 +100,6 @@ pub fn decode_bytes(b: &[u8]) -> KeyIdForm {
         .trim_end_matches('\0')
         .to_string();
     KeyIdForm::NkpBlob {
-        embedded_uuid: crate::backup::nkp::uuid_text(&b[6..22]),
         algorithm,
         length: b.len(),
     }
@@ -109,14 +115,10 @@ mod tests {
     #[test]
     fn the_published_sample_decodes() {
         match decode(SAMPLE) {
-            KeyIdForm::NkpBlob {
-                embedded_uuid,
-                algorithm,
-                length,
-            } => {
+            (KeyIdForm::NkpBlob { algorithm, length }, Some(uuid)) => {
                 assert_eq!(length, 105);
                 assert_eq!(algorithm, "AES-256");
-                assert_eq!(embedded_uuid, "6f1c2a7e-3b9d-4e21-a4c5-0d9e8f7a6b5c");
+                assert_eq!(uuid, "6f1c2a7e-3b9d-4e21-a4c5-0d9e8f7a6b5c");
             }
             other => panic!("{other:?}"),
         }
@@ -124,10 +126,13 @@ mod tests {
 
     #[test]
     fn anything_else_is_opaque_or_uuid() {
-        assert!(matches!(decode("not base64 !!"), KeyIdForm::Opaque { .. }));
-        assert!(matches!(decode("AAAA"), KeyIdForm::Opaque { .. }));
         assert!(matches!(
-            decode("4B7E9F10-2c3d-4a5b-9c8d-7e6f5a4b3c2d"),
+            decode("not base64 !!").0,
+            KeyIdForm::Opaque { .. }
+        ));
+        assert!(matches!(decode("AAAA").0, KeyIdForm::Opaque { .. }));
+        assert!(matches!(
+            decode("4B7E9F10-2c3d-4a5b-9c8d-7e6f5a4b3c2d").0,
             KeyIdForm::Uuid { .. }
         ));
         let mut b = base64::engine::general_purpose::STANDARD

@@ -138,10 +138,10 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                 }
                 let mut details = Vec::new();
                 if let Some(t) = get_str(o, "type") {
-                    details.push(format!("type {t}"));
+                    details.push(format!("type {t}").into());
                 }
                 if let Some(h) = host {
-                    details.push(format!("known to host {h}"));
+                    details.push(format!("known to host {h}").into());
                 }
                 c.add(
                     if is_configstore {
@@ -151,7 +151,7 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                     },
                     line,
                     Subject {
-                        kind: "provider".into(),
+                        kind: "provider",
                         name: name.into(),
                     },
                     Some(name.into()),
@@ -169,7 +169,7 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                     "configstore",
                     line,
                     Subject {
-                        kind: "host".into(),
+                        kind: "host",
                         name: host.unwrap_or("(host not named in the output)").into(),
                     },
                     Some(p.into()),
@@ -193,16 +193,16 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                     }
                     let mut details = vec![];
                     if let Some(b) = it.get("hasBackup").and_then(Value::as_bool) {
-                        details.push(format!("hasBackup {b}"));
+                        details.push(format!("hasBackup {b}").into());
                     }
                     if let Some(b) = it.get("useAsDefault").and_then(Value::as_bool) {
-                        details.push(format!("useAsDefault {b}"));
+                        details.push(format!("useAsDefault {b}").into());
                     }
                     c.add(
                         "govc",
                         line,
                         Subject {
-                            kind: "provider".into(),
+                            kind: "provider",
                             name: name.into(),
                         },
                         Some(name.into()),
@@ -229,15 +229,15 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                         "vCenter REST provider (name taken from the file name)".to_string(),
                     ),
                 };
-                let mut details = vec![detail];
+                let mut details = vec![std::borrow::Cow::Owned(detail)];
                 if let Some(h) = get_str(o, "health") {
-                    details.push(format!("health {h}"));
+                    details.push(format!("health {h}").into());
                 }
                 c.add(
                     "vcenter-api",
                     line,
                     Subject {
-                        kind: "provider".into(),
+                        kind: "provider",
                         name: name.clone(),
                     },
                     Some(name),
@@ -272,7 +272,7 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
                 "govc",
                 line,
                 Subject {
-                    kind: "vm".into(),
+                    kind: "vm",
                     name: name.clone(),
                 },
                 provider.map(String::from),
@@ -307,7 +307,7 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
             "govc",
             line,
             Subject {
-                kind: "disk".into(),
+                kind: "disk",
                 name: disk_display(file),
             },
             provider.map(String::from),
@@ -315,7 +315,7 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
             key.map(String::from),
             host,
             "needs-key",
-            vec![format!("disk of VM {name}")],
+            vec![format!("disk of VM {name}").into()],
         );
     }
 }
@@ -354,10 +354,7 @@ fn generic(v: &Value, line: usize, host: Option<&str>, c: &mut Collector, depth:
                 c.add(
                     "powercli",
                     Some(line),
-                    Subject {
-                        kind: "vm".into(),
-                        name,
-                    },
+                    Subject { kind: "vm", name },
                     provider,
                     None,
                     key,

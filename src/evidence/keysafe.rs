@@ -44,7 +44,7 @@ impl std::error::Error for KeySafeError {}
 
 /// One atom, as written (still `%`-escaped).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Atom(pub String);
+pub struct Atom<'a>(pub &'a str);
 
 /// The value of an atom.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,10 +55,10 @@ pub enum AtomValue {
     Bytes(Vec<u8>),
 }
 
-impl Atom {
+impl Atom<'_> {
     /// Decode `%xx` escapes and the special atoms.
     pub fn value(&self) -> AtomValue {
-        match self.0.as_str() {
+        match self.0 {
             "<VMWARE-NULL>" => AtomValue::Null,
             "<VMWARE-EMPTYSTRING>" => AtomValue::Bytes(Vec::new()),
             s => AtomValue::Bytes(unescape(s)),
@@ -67,6 +67,9 @@ impl Atom {
 
     /// The decoded text (lossy UTF-8); `None` for `<VMWARE-NULL>`.
     pub fn text(&self) -> Option<String> {
+        if !self.0.contains(['%', '<']) {
+            return Some(self.0.to_string()); // nothing escaped: no decoding needed
+        }
         match self.value() {
             AtomValue::Null => None,
             AtomValue::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
@@ -141,57 +144,57 @@ impl IndirectKind {
 
 /// A key locator. `kind` keeps the type name as written (for byte-identical output).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Locator {
+pub enum Locator<'a> {
     /// `null/<atom>` (the atom is normally empty).
     Null {
         /// Type name as written.
-        kind: String,
+        kind: &'a str,
         /// Content.
-        atom: Atom,
+        atom: Atom<'a>,
     },
     /// `rawkey/<atom>`.
     RawKey {
         /// Type name as written.
-        kind: String,
+        kind: &'a str,
         /// Exported key (never printed by this tool).
-        atom: Atom,
+        atom: Atom<'a>,
     },
     /// An indirect locator; `fields[0]` is the unique id.
     Indirect {
         /// Type name as written.
-        kind: String,
+        kind: &'a str,
         /// Which one.
         which: IndirectKind,
         /// Its atoms.
-        fields: Vec<Atom>,
+        fields: Vec<Atom<'a>>,
     },
     /// `list/(...)`.
     List {
         /// Type name as written.
-        kind: String,
+        kind: &'a str,
         /// Elements.
-        items: Vec<Locator>,
+        items: Vec<Locator<'a>>,
     },
     /// `pair/(locker,mac,data)`.
     Pair {
         /// Type name as written.
-        kind: String,
+        kind: &'a str,
         /// The locator of the key that locks the data.
-        locker: Box<Locator>,
+        locker: Box<Locator<'a>>,
         /// MAC algorithm name (escaped).
-        mac: Atom,
+        mac: Atom<'a>,
         /// Locked data, base64 (escaped).
-        data: Atom,
+        data: Atom<'a>,
     },
 }
 
 /// A whole `vmware:key/...` string.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeySafe {
+pub struct KeySafe<'a> {
     /// `vmware:key` as written (case preserved).
-    pub prefix: String,
+    pub prefix: &'a str,
     /// The locator.
-    pub locator: Locator,
+    pub locator: Locator<'a>,
 }
 
 /// A fully-qualified key id found in a key safe: the NKP reference.
@@ -241,7 +244,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An atom: everything up to a structural byte or the end.
-    fn atom(&mut self) -> Atom {
+    fn atom(&mut self) -> Atom<'a> {
         let start = self.pos;
         while let Some(c) = self.peek() {
             if matches!(c, b'/' | b',' | b'(' | b')') {
@@ -249,10 +252,10 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
         }
-        Atom(self.s[start..self.pos].to_string())
+        Atom(&self.s[start..self.pos])
     }
 
-    fn locator(&mut self) -> Result<Locator, KeySafeError> {
+    fn locator(&mut self) -> Result<Locator<'a>, KeySafeError> {
         if self.depth > MAX_DEPTH {
             return Err(self.err("key locator nested too deeply"));
         }
@@ -332,9 +335,9 @@ impl<'a> Parser<'a> {
     }
 }
 
-impl KeySafe {
+impl<'a> KeySafe<'a> {
     /// Parse a whole `vmware:key/...` string.
-    pub fn parse(s: &str) -> Result<KeySafe, KeySafeError> {
+    pub fn parse(s: &'a str) -> Result<KeySafe<'a>, KeySafeError> {
         let slash = s.find('/').ok_or(KeySafeError {
             offset: 0,
             what: "no '/' after the vmware:key prefix".into(),
@@ -355,10 +358,7 @@ impl KeySafe {
         if p.pos != s.len() {
             return Err(p.err("unexpected text after the key locator"));
         }
-        Ok(KeySafe {
-            prefix: prefix.to_string(),
-            locator,
-        })
+        Ok(KeySafe { prefix, locator })
     }
 
     /// Every fqid locator, depth first.
@@ -369,7 +369,7 @@ impl KeySafe {
     }
 }
 
-fn collect_fqids(l: &Locator, out: &mut Vec<Fqid>) {
+fn collect_fqids(l: &Locator<'_>, out: &mut Vec<Fqid>) {
     match l {
         Locator::Indirect {
             which: IndirectKind::Fqid,
@@ -386,7 +386,7 @@ fn collect_fqids(l: &Locator, out: &mut Vec<Fqid>) {
     }
 }
 
-impl fmt::Display for Locator {
+impl fmt::Display for Locator<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Locator::Null { kind, atom } | Locator::RawKey { kind, atom } => {
@@ -419,7 +419,7 @@ impl fmt::Display for Locator {
     }
 }
 
-impl fmt::Display for KeySafe {
+impl fmt::Display for KeySafe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.prefix, self.locator)
     }
@@ -468,7 +468,7 @@ mod tests {
     #[test]
     fn malformed_input_gives_an_offset() {
         let e = KeySafe::parse("vmware:key/list/(fqid/a/b/c").unwrap_err();
-        assert_eq!(e.offset, 26);
+        assert_eq!(e.offset, 27); // the end, where ")" is missing
         let e = KeySafe::parse("vmware:key/bogus/x").unwrap_err();
         assert_eq!(e.offset, 11);
         assert!(KeySafe::parse("vmware:foo/null/").is_err());
@@ -479,7 +479,8 @@ mod tests {
     #[test]
     fn escape_round_trips() {
         let b = b"a+b/c=d-\x00\xff";
-        let atom = Atom(escape(b));
+        let e = escape(b);
+        let atom = Atom(&e);
         assert_eq!(atom.value(), AtomValue::Bytes(b.to_vec()));
     }
 }

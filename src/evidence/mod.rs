@@ -28,7 +28,7 @@ use crate::model::{ErrorInfo, EvidenceInput, KeyReference, Source, Subject};
 pub struct Collector {
     path: String,
     refs: Vec<KeyReference>,
-    kinds: BTreeSet<String>,
+    kinds: BTreeSet<&'static str>,
     warnings: Vec<String>,
 }
 
@@ -57,38 +57,30 @@ impl Collector {
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
-        kind: &str,
+        kind: &'static str,
         line: Option<usize>,
         subject: Subject,
         provider: Option<String>,
         provider_key_id: Option<String>,
         key: Option<String>,
         host: Option<&str>,
-        state: &str,
-        details: Vec<String>,
+        state: &'static str,
+        details: Vec<std::borrow::Cow<'static, str>>,
     ) {
-        let key_form = key.as_deref().map(blob::decode);
-        let embedded_uuid = match &key_form {
-            Some(blob::KeyIdForm::NkpBlob { embedded_uuid, .. }) => Some(embedded_uuid.clone()),
-            _ => None,
-        };
         let source = Source {
             path: self.path.clone(),
             line,
-            kind: kind.to_string(),
+            kind,
         };
-        self.kinds.insert(kind.to_string());
+        self.kinds.insert(kind);
         self.refs.push(KeyReference {
-            sources: vec![source.clone()],
-            source,
+            sources: vec![source],
             subject,
             provider,
             provider_key_id,
             key,
-            embedded_uuid,
-            key_form,
             host: host.map(String::from),
-            state: state.to_string(),
+            state,
             details,
         });
     }
@@ -108,16 +100,104 @@ impl Collector {
     }
 }
 
+/// Markers of every source, found in one pass (ASCII case-insensitive).
+const PATTERNS: &[&str] = &[
+    "vmware:key/",              // 0: key locators (vmx, vmdk, crypto-util, tickets)
+    "keyid '",                  // 1: crypto-util envelope describe
+    "has not been established", // 2: crypto-util, no host key
+    "displayname",              // 3: vmx context
+    "vtpm.present",             // 4: vmx context
+    "crypto_key_id",            // 5: VCDB
+    "keyid",                    // 6: JSON (govc, PowerCLI)
+    "key_id",                   // 7: JSON (ConfigStore, REST)
+    "wrapped_key",              // 8: ConfigStore host_encryption_key
+    "native_provider",          // 9: ConfigStore kms_providers
+    "native_info",              // 10: REST
+    "providerid",               // 11: JSON
+];
+
+static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(PATTERNS)
+        .unwrap_or_else(|_| unreachable!("constant patterns build"))
+});
+
+/// Where markers occur in a text: which kinds, and on which lines.
+pub struct Markers {
+    /// Which of [`PATTERNS`] occur.
+    pub seen: [bool; 12],
+    /// Byte offsets of the matches, ascending.
+    pub offsets: Vec<usize>,
+}
+
+impl Markers {
+    /// Find every marker in `text` (bytes: no UTF-8 validation needed to rule a file out).
+    pub fn find(text: &[u8]) -> Markers {
+        let mut m = Markers {
+            seen: [false; 12],
+            offsets: Vec::new(),
+        };
+        for hit in MARKERS.find_iter(text) {
+            m.seen[hit.pattern().as_usize()] = true;
+            m.offsets.push(hit.start());
+        }
+        m
+    }
+    /// True when some parser has something to read.
+    pub fn any(&self) -> bool {
+        self.seen.iter().any(|b| *b)
+    }
+    fn json(&self) -> bool {
+        self.seen[6..].iter().any(|b| *b)
+    }
+    fn vcdb(&self) -> bool {
+        self.seen[5]
+    }
+    fn lines_scan(&self) -> bool {
+        self.seen[..3].iter().any(|b| *b)
+    }
+}
+
 /// Read references from text (a whole file, or a pasted ticket).
 pub fn from_text(text: &str, path: &Path, hint: scan::FileHint, c: &mut Collector) {
+    let markers = Markers::find(text.as_bytes());
+    from_text_with(text, &markers, path, hint, c);
+}
+
+fn from_text_with(
+    text: &str,
+    markers: &Markers,
+    path: &Path,
+    hint: scan::FileHint,
+    c: &mut Collector,
+) {
+    if !markers.any() {
+        return;
+    }
     let lines = text::lines(text);
-    scan::scan(&lines, path, hint, c);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    json::scan(&lines, &stem, c);
-    vcdb::scan(&lines, c);
+    if markers.lines_scan() {
+        // Only the lines holding a marker (and what they reach) are looked at.
+        let starts: Vec<usize> = lines.iter().map(|l| l.offset).collect();
+        let mut flagged: Vec<usize> = markers
+            .offsets
+            .iter()
+            .map(|o| starts.partition_point(|s| *s <= *o).saturating_sub(1))
+            .collect();
+        flagged.dedup();
+        scan::scan(&lines, &flagged, path, hint, c);
+    }
+    if markers.json() {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        json::scan(&lines, &stem, c);
+    }
+    if markers.vcdb() {
+        vcdb::scan(&lines, c);
+    }
 }
 
 /// Options of `evidence`.
@@ -164,29 +244,22 @@ pub enum FileResult {
     Read(EvidenceInput, Vec<KeyReference>),
 }
 
-/// Quick test: does the text mention anything a parser reads?
-fn has_marker(t: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "vmware:key",
-        "VMware:key",
-        "VMWARE:KEY",
-        "crypto_key_id",
-        "keyId",
-        "KeyId",
-        "key_id",
-        "kms_providers",
-        "native_provider",
-        "wrapped_key",
-        "has not been established",
-        "keyID '",
-    ];
-    MARKERS.iter().any(|m| t.contains(m)) || scan::find_ci(t, "vmware:key/").is_some()
+const CHUNK: usize = 64 << 10;
+
+thread_local! {
+    static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Read one file: a sparse extent's descriptor, or a text file, or pass it over.
+/// Read one file: a sparse extent's descriptor, or a text file, or pass it over. Small files
+/// cost one `read` into a reused buffer.
 pub fn read_file(path: &Path, opts: &EvidenceOptions) -> FileResult {
-    let shown = path.display().to_string();
+    BUF.with(|b| read_file_with(path, opts, &mut b.borrow_mut()))
+}
+
+fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> FileResult {
+    let shown = || path.display().to_string();
     let io_err = |e: std::io::Error| {
+        let shown = shown();
         let c = Collector::new(&shown);
         let (input, refs) = c.finish(Some(ErrorInfo {
             code: "io",
@@ -198,44 +271,72 @@ pub fn read_file(path: &Path, opts: &EvidenceOptions) -> FileResult {
         Ok(f) => f,
         Err(e) => return io_err(e),
     };
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut head = vec![0u8; 8192.min(size as usize)];
-    if let Err(e) = f.read_exact(&mut head) {
-        return io_err(e);
+    if buf.len() < CHUNK {
+        buf.resize(CHUNK, 0);
     }
+    let mut n = 0;
+    while n < CHUNK {
+        match f.read(&mut buf[n..CHUNK]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return io_err(e),
+        }
+        if n < CHUNK {
+            // A short read of a regular file is its end; confirm cheaply only when full.
+            break;
+        }
+    }
+    let head = &buf[..n];
+    let sniff = &head[..n.min(8192)];
     if head.starts_with(b"KDMV") {
         // Monolithic sparse extent: only its embedded descriptor is read.
-        let Some((off, len)) = vmdk::descriptor_range(&head) else {
+        let Some((off, len)) = vmdk::descriptor_range(head) else {
             return FileResult::Skipped(Skip::Binary);
         };
         let mut desc = Vec::new();
-        let read = f
-            .seek(SeekFrom::Start(off))
-            .and_then(|_| (&mut f).take(len).read_to_end(&mut desc));
-        if let Err(e) = read {
-            return io_err(e);
+        let end = off.saturating_add(len);
+        if end <= n as u64 {
+            desc.extend_from_slice(&head[off as usize..end as usize]);
+        } else {
+            let read = f
+                .seek(SeekFrom::Start(off))
+                .and_then(|_| (&mut f).take(len).read_to_end(&mut desc));
+            if let Err(e) = read {
+                return io_err(e);
+            }
         }
         let end = desc.iter().position(|b| *b == 0).unwrap_or(desc.len());
         let text = String::from_utf8_lossy(&desc[..end]);
-        let mut c = Collector::new(&shown);
+        let mut c = Collector::new(&shown());
         from_text(&text, path, scan::FileHint::Vmdk, &mut c);
         let (input, refs) = c.finish(None);
         return FileResult::Read(input, refs);
     }
-    if head.contains(&0) {
+    if memchr_nul(sniff) {
         return FileResult::Skipped(Skip::Binary);
     }
-    if size > opts.max_text_size {
-        return FileResult::Skipped(Skip::TooLarge);
-    }
-    let mut rest = Vec::new();
-    if let Err(e) = f.take(opts.max_text_size).read_to_end(&mut rest) {
-        return io_err(e);
-    }
-    head.extend_from_slice(&rest);
-    let text = String::from_utf8_lossy(&head);
-    if !has_marker(&text) {
+    let mut big = Vec::new();
+    let bytes: &[u8] = if n == CHUNK {
+        let size = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        if size > opts.max_text_size {
+            return FileResult::Skipped(Skip::TooLarge);
+        }
+        big.extend_from_slice(head);
+        if let Err(e) = (&mut f).take(opts.max_text_size).read_to_end(&mut big) {
+            return io_err(e);
+        }
+        &big
+    } else {
+        head
+    };
+    let mut markers = Markers::find(bytes);
+    if !markers.any() {
         return FileResult::Skipped(Skip::Unrelated);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() != bytes.len() {
+        markers = Markers::find(text.as_bytes()); // replacement characters moved the offsets
     }
     let ext = path
         .extension()
@@ -250,10 +351,14 @@ pub fn read_file(path: &Path, opts: &EvidenceOptions) -> FileResult {
         }
         _ => scan::FileHint::Other,
     };
-    let mut c = Collector::new(&shown);
-    from_text(&text, path, hint, &mut c);
+    let mut c = Collector::new(&shown());
+    from_text_with(&text, &markers, path, hint, &mut c);
     let (input, refs) = c.finish(None);
     FileResult::Read(input, refs)
+}
+
+fn memchr_nul(b: &[u8]) -> bool {
+    b.contains(&0)
 }
 
 /// Everything `evidence` found.
@@ -261,8 +366,12 @@ pub fn read_file(path: &Path, opts: &EvidenceOptions) -> FileResult {
 pub struct Gathered {
     /// References, merged.
     pub references: Vec<KeyReference>,
-    /// Files that yielded references or errors.
+    /// Files with errors or warnings.
     pub inputs: Vec<EvidenceInput>,
+    /// Files that yielded evidence.
+    pub files_read: usize,
+    /// Files per source kind.
+    pub by_kind: BTreeMap<String, usize>,
     /// Passed-over files by reason.
     pub skipped: BTreeMap<String, usize>,
     /// Walk problems (unreadable folders); symlink loops are warnings.
@@ -271,108 +380,185 @@ pub struct Gathered {
     pub walk_warnings: Vec<String>,
 }
 
-/// Walk `paths` in parallel and read every file. `progress` is called once per file.
-pub fn gather(paths: &[PathBuf], opts: &EvidenceOptions, progress: &(dyn Fn() + Sync)) -> Gathered {
-    use rayon::prelude::*;
-    let mut g = Gathered::default();
-    let (tx_err, rx_err) = std::sync::mpsc::channel::<(bool, String)>();
-    let results: Vec<FileResult> = paths
-        .iter()
-        .flat_map(|p| {
-            walkdir::WalkDir::new(p)
-                .follow_links(true)
-                .sort_by_file_name()
-        })
-        .filter_map(|e| match e {
-            Ok(e) if e.file_type().is_file() => Some(e.into_path()),
-            Ok(_) => None,
-            Err(e) => {
-                let _ = tx_err.send((e.loop_ancestor().is_some(), e.to_string()));
-                None
-            }
-        })
-        .par_bridge()
-        .map(|p| {
-            let r = read_file(&p, opts);
-            progress();
-            r
-        })
-        .collect();
-    drop(tx_err);
-    for (is_loop, e) in rx_err {
-        if is_loop {
-            g.walk_warnings.push(format!("skipped a symlink loop: {e}"));
-        } else {
-            g.walk_errors.push(e);
-        }
-    }
-    let mut all = Vec::new();
-    for r in results {
+/// What one walker thread accumulated.
+#[derive(Default)]
+struct Acc {
+    refs: Vec<KeyReference>,
+    inputs: Vec<EvidenceInput>,
+    files_read: usize,
+    by_kind: BTreeMap<&'static str, usize>,
+    skipped: BTreeMap<&'static str, usize>,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Acc {
+    fn add(&mut self, r: FileResult) {
         match r {
-            FileResult::Skipped(s) => *g.skipped.entry(s.label().to_string()).or_default() += 1,
+            FileResult::Skipped(s) => *self.skipped.entry(s.label()).or_default() += 1,
             FileResult::Read(input, refs) => {
-                if input.references > 0 || input.error.is_some() || !input.warnings.is_empty() {
-                    g.inputs.push(input);
+                if input.references == 0 && input.error.is_none() && input.warnings.is_empty() {
+                    *self.skipped.entry(Skip::Unrelated.label()).or_default() += 1;
                 } else {
-                    *g.skipped
-                        .entry(Skip::Unrelated.label().to_string())
-                        .or_default() += 1;
+                    self.files_read += 1;
+                    for k in &input.kinds {
+                        *self.by_kind.entry(k).or_default() += 1;
+                    }
+                    if input.error.is_some() || !input.warnings.is_empty() {
+                        self.inputs.push(input);
+                    }
                 }
-                all.extend(refs);
+                self.refs.extend(refs);
             }
         }
     }
+}
+
+/// Sends a walker thread's accumulator back when the thread is done with it.
+struct AccGuard {
+    acc: Acc,
+    tx: std::sync::mpsc::Sender<Acc>,
+}
+
+impl Drop for AccGuard {
+    fn drop(&mut self) {
+        let _ = self.tx.send(std::mem::take(&mut self.acc));
+    }
+}
+
+/// Walk `paths` and read every file, walking and reading in parallel (as ripgrep does:
+/// each walker thread reads the files it finds; nothing holds the whole tree). Symlinks met
+/// inside the tree are followed only with `follow_symlinks` (loops are then detected and
+/// reported); the paths given are always followed. `progress` is called with the number of
+/// files done, now and then.
+pub fn gather(
+    paths: &[PathBuf],
+    opts: &EvidenceOptions,
+    follow_symlinks: bool,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Gathered {
+    let mut g = Gathered::default();
+    let Some((first, rest)) = paths.split_first() else {
+        return g;
+    };
+    let mut wb = ignore::WalkBuilder::new(first);
+    for p in rest {
+        wb.add(p);
+    }
+    wb.standard_filters(false)
+        .hidden(false)
+        .follow_links(follow_symlinks)
+        .threads(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        );
+    let (tx, rx) = std::sync::mpsc::channel::<Acc>();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    wb.build_parallel().run(|| {
+        let mut guard = AccGuard {
+            acc: Acc::default(),
+            tx: tx.clone(),
+        };
+        let done = &done;
+        Box::new(move |entry| {
+            use ignore::WalkState;
+            match entry {
+                Ok(e) => match e.file_type() {
+                    Some(t) if t.is_file() => {
+                        guard.acc.add(read_file(e.path(), opts));
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n % 1024 == 0 {
+                            progress(n);
+                        }
+                    }
+                    Some(t) if t.is_symlink() => {
+                        *guard.acc.skipped.entry("symlink").or_default() += 1;
+                    }
+                    _ => {}
+                },
+                Err(e) => {
+                    let msg = e.to_string();
+                    if msg.contains("loop") {
+                        guard
+                            .acc
+                            .warnings
+                            .push(format!("skipped a symlink loop: {msg}"));
+                    } else {
+                        guard.acc.errors.push(msg);
+                    }
+                }
+            }
+            WalkState::Continue
+        })
+    });
+    drop(tx);
+    let mut all: Vec<KeyReference> = Vec::new();
+    let mut accs: Vec<Acc> = rx.into_iter().collect();
+    // The largest thread's references become the result; the others are appended (no full copy).
+    accs.sort_by_key(|a| std::cmp::Reverse(a.refs.len()));
+    for mut acc in accs {
+        if all.is_empty() {
+            all = std::mem::take(&mut acc.refs);
+        } else {
+            all.append(&mut acc.refs);
+        }
+        g.inputs.extend(acc.inputs);
+        g.files_read += acc.files_read;
+        for (k, v) in acc.by_kind {
+            *g.by_kind.entry(k.to_string()).or_default() += v;
+        }
+        for (k, v) in acc.skipped {
+            *g.skipped.entry(k.to_string()).or_default() += v;
+        }
+        g.walk_errors.extend(acc.errors);
+        g.walk_warnings.extend(acc.warnings);
+    }
+    g.walk_errors.sort();
+    g.walk_warnings.sort();
     g.inputs.sort_by(|a, b| a.path.cmp(&b.path));
     g.references = merge(all);
     g
 }
 
-/// What makes two references the same: subject, provider, key, provider key_id, state.
-type MergeKey = (
-    Subject,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
 /// Merge duplicate references (the same subject needing the same key, seen in several
-/// sources), keeping every source.
-pub fn merge(refs: Vec<KeyReference>) -> Vec<KeyReference> {
-    let mut by_key: BTreeMap<MergeKey, KeyReference> = BTreeMap::new();
-    for r in refs {
-        let k = (
-            r.subject.clone(),
-            r.provider.clone(),
-            r.key.clone(),
-            r.provider_key_id.clone(),
-            r.state.clone(),
-        );
-        match by_key.get_mut(&k) {
-            Some(existing) => {
-                for s in r.sources {
-                    if !existing.sources.contains(&s) {
-                        existing.sources.push(s);
-                    }
-                }
-                for d in r.details {
-                    if !existing.details.contains(&d) {
-                        existing.details.push(d);
-                    }
-                }
-                if existing.host.is_none() {
-                    existing.host = r.host;
-                }
-            }
-            None => {
-                by_key.insert(k, r);
+/// sources), keeping every source. Sorts in place: no second copy of the references.
+pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
+    fn key(
+        r: &KeyReference,
+    ) -> (
+        &Subject,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &str,
+    ) {
+        (&r.subject, &r.provider, &r.key, &r.provider_key_id, r.state)
+    }
+    refs.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    // In place: `later` is folded into `kept` and dropped.
+    refs.dedup_by(|later, kept| {
+        if key(later) != key(kept) {
+            return false;
+        }
+        for s in later.sources.drain(..) {
+            if !kept.sources.contains(&s) {
+                kept.sources.push(s);
             }
         }
-    }
-    let mut out: Vec<KeyReference> = by_key.into_values().collect();
-    for r in &mut out {
+        for d in later.details.drain(..) {
+            if !kept.details.contains(&d) {
+                kept.details.push(d);
+            }
+        }
+        if kept.host.is_none() {
+            kept.host = later.host.take();
+        }
+        true
+    });
+    refs.shrink_to_fit();
+    for r in &mut refs {
         r.sources.sort();
-        r.source = r.sources[0].clone();
     }
-    out
+    refs
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::keysafe::KeySafe;
+use super::keysafe::{Fqid, KeySafe};
 use super::text::Line;
 use super::Collector;
 use crate::model::Subject;
@@ -72,7 +72,8 @@ pub fn kv(line: &str) -> Option<(&str, &str)> {
 fn token(text: &str, start: usize) -> &str {
     let rest = &text[start..];
     let end = rest
-        .find(|c: char| c == '"' || c == '\'' || c.is_whitespace())
+        .bytes()
+        .position(|b| b == b'"' || b == b'\'' || b.is_ascii_whitespace())
         .unwrap_or(rest.len());
     &rest[..end]
 }
@@ -91,7 +92,7 @@ fn continuation(l: &Line<'_>) -> bool {
 /// Parse the key safe starting on line `i`, joining continuation lines if it was wrapped
 /// (copy-paste from a narrow terminal): the longest join that parses wins, since a cut fqid
 /// is still grammatical. Returns the key safe and how many lines it used.
-fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(KeySafe, usize), String> {
+fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(Vec<Fqid>, usize), String> {
     let first = token(lines[i].text, start);
     let reached_eol = start + first.len() == lines[i].text.trim_end().len();
     let mut candidates = vec![first.to_string()];
@@ -108,7 +109,7 @@ fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(KeySafe, us
     let mut first_err = None;
     for (k, c) in candidates.iter().enumerate().rev() {
         match KeySafe::parse(c) {
-            Ok(ks) => return Ok((ks, k + 1)),
+            Ok(ks) => return Ok((ks.fqids(), k + 1)),
             Err(e) => first_err = Some(e),
         }
     }
@@ -124,7 +125,7 @@ struct BlockFacts {
     vtpm: bool,
 }
 
-fn block_facts(lines: &[Line<'_>]) -> Vec<BlockFacts> {
+fn block_facts(lines: &[Line<'_>], flagged: &[usize]) -> Vec<BlockFacts> {
     let blocks = lines.last().map(|l| l.block + 1).unwrap_or(0);
     let mut out: Vec<BlockFacts> = (0..blocks)
         .map(|_| BlockFacts {
@@ -132,7 +133,7 @@ fn block_facts(lines: &[Line<'_>]) -> Vec<BlockFacts> {
             vtpm: false,
         })
         .collect();
-    for l in lines {
+    for l in flagged.iter().filter_map(|i| lines.get(*i)) {
         if let Some((k, v)) = kv(l.text) {
             if k.eq_ignore_ascii_case("displayName") {
                 out[l.block].display_name = Some(vmx_unescape(v));
@@ -164,15 +165,20 @@ fn file_arg<'a>(command: &'a str, ext: &str) -> Option<&'a str> {
         .find(|w| w.to_ascii_lowercase().ends_with(ext))
 }
 
-/// Scan every line for key locators and host-key answers.
-pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) {
-    let facts = block_facts(lines);
+/// Scan the `flagged` lines (indexes, ascending: those holding a marker) for key locators and
+/// host-key answers.
+pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, c: &mut Collector) {
+    let facts = block_facts(lines, flagged);
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut i = 0;
-    while i < lines.len() {
+    let mut next_free = 0;
+    for &i in flagged {
+        if i < next_free || i >= lines.len() {
+            continue;
+        }
+        next_free = i + 1;
         let l = &lines[i];
         let cmd = l.command.unwrap_or("");
         let cmd_lower = cmd.to_ascii_lowercase();
@@ -212,7 +218,6 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                     }
                 }
             }
-            i += 1;
             continue;
         }
         // crypto-util envelope describe: a line with keyID '<id>'.
@@ -228,7 +233,7 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                 ""
             };
             let subject = Subject {
-                kind: "file".into(),
+                kind: "file",
                 name: if file.is_empty() {
                     stem.clone()
                 } else {
@@ -267,7 +272,6 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                     vec!["crypto-util envelope describe".into()],
                 );
             }
-            i += 1;
             continue;
         }
         if l.text.contains("has not been established") && cmd_lower.contains("getkidbyname") {
@@ -282,18 +286,15 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                 "no-host-key",
                 vec!["crypto-util keys getkidbyname: no host key established".into()],
             );
-            i += 1;
             continue;
         }
         let Some(at) = find_ci(l.text, "vmware:key/") else {
-            i += 1;
             continue;
         };
-        let (ks, used) = match keysafe_at(lines, i, at) {
+        let (fqids, used) = match keysafe_at(lines, i, at) {
             Ok(x) => x,
             Err(e) => {
                 c.warn(e);
-                i += 1;
                 continue;
             }
         };
@@ -302,7 +303,7 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
             Some("encryption.keysafe") => {
                 let f = &facts[l.block];
                 let name = f.display_name.clone().unwrap_or_else(|| stem.clone());
-                let mut d = vec!["encryption.keySafe".to_string()];
+                let mut d = Vec::new();
                 if f.vtpm {
                     d.push("vTPM present".into());
                 }
@@ -312,10 +313,7 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                     } else {
                         "text"
                     },
-                    Subject {
-                        kind: "vm".into(),
-                        name,
-                    },
+                    Subject { kind: "vm", name },
                     "needs-key",
                     d,
                 )
@@ -326,25 +324,22 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                     .unwrap_or_else(|| disk_name(path));
                 (
                     "vmdk",
-                    Subject {
-                        kind: "disk".into(),
-                        name,
-                    },
+                    Subject { kind: "disk", name },
                     "needs-key",
-                    vec!["encryptionKeys".to_string()],
+                    Vec::new(),
                 )
             }
             _ if cmd_lower.contains("getkidbyname") => (
                 "crypto-util",
                 host_subject(l.host),
                 "host-key",
-                vec!["crypto-util keys getkidbyname".to_string()],
+                vec!["crypto-util keys getkidbyname".into()],
             ),
             _ => match l.host {
                 Some(h) => (
                     "text",
                     Subject {
-                        kind: "host".into(),
+                        kind: "host",
                         name: h.to_string(),
                     },
                     "needs-key",
@@ -353,7 +348,7 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                 None => (
                     "text",
                     Subject {
-                        kind: "file".into(),
+                        kind: "file",
                         name: stem.clone(),
                     },
                     "needs-key",
@@ -361,7 +356,6 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                 ),
             },
         };
-        let fqids = ks.fqids();
         if fqids.is_empty() {
             c.warn(format!(
                 "line {}: key locator without an fqid (not a key provider key): not an NKP reference",
@@ -369,7 +363,7 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
             ));
         }
         if used > 1 {
-            details.push(format!("key locator wrapped over {used} lines"));
+            details.push(format!("key locator wrapped over {used} lines").into());
         }
         for f in fqids {
             c.add(
@@ -384,13 +378,13 @@ pub fn scan(lines: &[Line<'_>], path: &Path, hint: FileHint, c: &mut Collector) 
                 details.clone(),
             );
         }
-        i += used;
+        next_free = i + used;
     }
 }
 
 fn host_subject(host: Option<&str>) -> Subject {
     Subject {
-        kind: "host".into(),
+        kind: "host",
         name: host.unwrap_or("(host not named in the output)").to_string(),
     }
 }

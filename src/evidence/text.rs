@@ -16,6 +16,8 @@ pub struct Line<'a> {
     pub is_prompt: bool,
     /// Index of the block (text between prompts) this line belongs to.
     pub block: usize,
+    /// Byte offset of the line in the text.
+    pub offset: usize,
 }
 
 /// Recognise a shell prompt; returns (host, command).
@@ -24,6 +26,16 @@ pub struct Line<'a> {
 /// `user@host:~$ cmd`, `VCDB=# cmd` (psql: no host).
 pub fn prompt(line: &str) -> Option<(Option<&str>, &str)> {
     let t = line.trim_start();
+    // Cheap reject: every prompt form has '[' first, an '@', or a psql "=#"/"=>".
+    let b = t.as_bytes();
+    if b.first() != Some(&b'[')
+        && !b.contains(&b'@')
+        && !b
+            .windows(2)
+            .any(|w| w[0] == b'=' && (w[1] == b'#' || w[1] == b'>'))
+    {
+        return None;
+    }
     if let Some(rest) = t.strip_prefix('[') {
         let close = rest.find(']')?;
         let inside = &rest[..close];
@@ -68,15 +80,30 @@ pub fn prompt(line: &str) -> Option<(Option<&str>, &str)> {
     Some((Some(host), rest[mark + 1..].trim()))
 }
 
+/// True when no line of `text` can be a shell prompt (no `@`, no psql `=#`/`=>`, no line
+/// starting with `[`): then prompt detection is skipped.
+fn has_no_prompt(text: &str) -> bool {
+    let b = text.as_bytes();
+    !b.contains(&b'@')
+        && !b.windows(2).any(|w| {
+            (w[0] == b'=' && (w[1] == b'#' || w[1] == b'>')) || (w[0] == b'\n' && w[1] == b'[')
+        })
+        && b.first() != Some(&b'[')
+}
+
 /// Split text into lines with prompt context.
 pub fn lines(text: &str) -> Vec<Line<'_>> {
-    let mut out = Vec::new();
+    let no_prompts = has_no_prompt(text);
+    let mut out = Vec::with_capacity(text.len() / 40 + 1);
     let mut host = None;
     let mut command = None;
     let mut block = 0;
+    let mut offset = 0;
     for (i, raw) in text.split('\n').enumerate() {
+        let start = offset;
+        offset += raw.len() + 1;
         let t = raw.strip_suffix('\r').unwrap_or(raw);
-        let p = prompt(t);
+        let p = if no_prompts { None } else { prompt(t) };
         if let Some((h, c)) = p {
             if h.is_some() {
                 host = h;
@@ -91,6 +118,7 @@ pub fn lines(text: &str) -> Vec<Line<'_>> {
             command,
             is_prompt: p.is_some(),
             block,
+            offset: start,
         });
     }
     out

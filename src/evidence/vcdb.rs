@@ -125,7 +125,7 @@ fn record(m: &HashMap<&str, &str>, line: usize, host: Option<&str>, c: &mut Coll
     let mut details = Vec::new();
     for col in ["crypto_state", "crypto_enable", "id"] {
         if let Some(v) = get(col) {
-            details.push(format!("{col} {v}"));
+            details.push(format!("{col} {v}").into());
         }
     }
     let state = if key.is_some() {
@@ -136,10 +136,7 @@ fn record(m: &HashMap<&str, &str>, line: usize, host: Option<&str>, c: &mut Coll
     c.add(
         "vcdb",
         Some(line),
-        Subject {
-            kind: "host".into(),
-            name,
-        },
+        Subject { kind: "host", name },
         provider.map(String::from),
         None,
         key.map(String::from),

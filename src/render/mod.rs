@@ -12,15 +12,20 @@ use crate::model::{InputReport, InspectOutput};
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    // stdout is line-buffered: buffer, or pretty JSON costs a syscall per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
 /// Print a value as YAML on stdout.
 pub fn print_yaml<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    print_text(&serde_norway::to_string(v)?)
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_norway::to_writer(&mut out, v)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Write text to stdout, returning (not panicking on) a closed pipe.
@@ -285,7 +290,7 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
             "sources",
         ]);
     for r in &out.references {
-        let key = match (&r.key, &r.embedded_uuid) {
+        let key = match (&r.key, &r.embedded_uuid()) {
             (_, Some(u)) => format!("NKP blob, embedded UUID {u} (unverified)"),
             (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", &k[..24]),
             (Some(k), None) => k.clone(),
@@ -304,7 +309,7 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
             r.provider.clone().unwrap_or_else(|| "-".into()),
             r.provider_key_id.clone().unwrap_or_else(|| "-".into()),
             key,
-            r.state.clone(),
+            r.state.to_string(),
             sources.join("\n"),
         ]);
     }
@@ -313,7 +318,7 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
         s,
         "{} reference(s) from {} file(s).",
         out.references.len(),
-        out.inputs.iter().filter(|i| i.references > 0).count()
+        out.files_read
     );
     if !out.skipped.is_empty() {
         let parts: Vec<String> = out
@@ -332,4 +337,58 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
         }
     }
     s
+}
+
+/// Print a JSON object whose big array (`records`, under `key`) is written one compact record
+/// per line, serialised in parallel; the other fields (`head`, `tail`) are written first and
+/// last. The result is ordinary JSON, readable and greppable line by line.
+pub fn print_json_records<T: Serialize + Sync>(
+    head: &[(&str, serde_json::Value)],
+    key: &str,
+    records: &[T],
+    tail: &[(&str, serde_json::Value)],
+) -> anyhow::Result<()> {
+    use rayon::prelude::*;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let field =
+        |out: &mut dyn std::io::Write, k: &str, v: &serde_json::Value| -> anyhow::Result<()> {
+            let pretty = serde_json::to_string_pretty(v)?.replace('\n', "\n  ");
+            writeln!(out, "  {}: {pretty},", serde_json::to_string(k)?)?;
+            Ok(())
+        };
+    out.write_all(b"{\n")?;
+    for (k, v) in head {
+        field(&mut out, k, v)?;
+    }
+
+    write!(out, "  {}: [", serde_json::to_string(key)?)?;
+    // Groups of chunks: parallel serialisation with bounded memory.
+    const CHUNK: usize = 256;
+    for (gi, group) in records.chunks(CHUNK * 16).enumerate() {
+        let chunks: Vec<Result<Vec<u8>, serde_json::Error>> = group
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, chunk)| {
+                let mut buf = Vec::with_capacity(chunk.len() * 600);
+                for (i, r) in chunk.iter().enumerate() {
+                    let first = gi == 0 && ci == 0 && i == 0;
+                    buf.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+                    serde_json::to_writer(&mut buf, r)?;
+                }
+                Ok(buf)
+            })
+            .collect();
+        for c in chunks {
+            out.write_all(&c?)?;
+        }
+    }
+    out.write_all(if records.is_empty() { b"]" } else { b"\n  ]" })?;
+    for (k, v) in tail {
+        out.write_all(b",\n")?;
+        let pretty = serde_json::to_string_pretty(v)?.replace('\n', "\n  ");
+        write!(out, "  {}: {pretty}", serde_json::to_string(k)?)?;
+    }
+    out.write_all(b"\n}\n")?;
+    out.flush()?;
+    Ok(())
 }
