@@ -169,10 +169,40 @@ proptest! {
     }
 
     #[test]
-    fn parsers_never_panic_on_arbitrary_text(s in "(.|\n){0,600}", sel in 0..4u8) {
-        let seeds = ["[root@h:~] crypto-util keys getkidbyname \"HostKey\"\n", "id|dns_name|crypto_key_id\n", "-[ RECORD 1 ]--\n", "{\"info\":[{\"clusterId\":{}}]}\n"];
+    fn parsers_never_panic_on_arbitrary_text(s in "(.|\n){0,600}", sel in 0..6u8) {
+        let seeds = ["[root@h:~] crypto-util keys getkidbyname \"HostKey\"\n", "id|dns_name|crypto_key_id\n", "-[ RECORD 1 ]--\n", "{\"info\":[{\"clusterId\":{}}]}\n", "displayName = \"|", "encryption.keySafe = \"vmware:key/list/("];
         let text = format!("{}{s}", seeds[sel as usize]);
         let mut c = Collector::new("arbitrary");
         from_text(&text, Path::new("x.vmx"), FileHint::Vmx, &mut c);
+    }
+}
+
+#[test]
+fn older_govc_capitalised_json_is_read_the_same() {
+    let blob = "ASEAAgEAmx1+VSIiTDuNngAAAAAAAgEIAAwAEAAgAAQAQUVTLTI1NgBBAwxptxgKteH8DTryiLW4/A64rIBcNNJIB2uvfodtk0EDDGm3GAq14fwNOvKItbj8DrisgFw00kgHa6+ghgEA";
+    let json = format!(
+        r#"{{"VirtualMachines":[{{"Self":{{"Type":"VirtualMachine","Value":"vm-7"}},"Name":"old-vm","Config":{{"Name":"old-vm","KeyId":{{"KeyId":"{blob}","ProviderId":{{"Id":"NKP-OLD"}}}},"Hardware":{{"Device":[{{"Key":2000,"Backing":{{"FileName":"[ds1] old-vm/old-vm.vmdk","KeyId":{{"KeyId":"{blob}","ProviderId":{{"Id":"NKP-OLD"}}}}}}}}]}}}}}}]}}"#
+    );
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("vm.info.json"), json).unwrap();
+    let (out, code) = evidence(&[d.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let refs = out["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 2, "{out:#}");
+    let names: Vec<(&str, &str)> = refs
+        .iter()
+        .map(|r| {
+            (
+                r["subject"]["kind"].as_str().unwrap(),
+                r["subject"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(names.contains(&("vm", "old-vm")));
+    assert!(names.contains(&("disk", "old-vm/old-vm.vmdk")));
+    for r in refs {
+        assert_eq!(r["provider"], "NKP-OLD");
+        assert_eq!(r["embedded_uuid"], "9b1d7e55-2222-4c3b-8d9e-000000000002");
+        assert_eq!(r["source"]["kind"], "govc");
     }
 }

@@ -43,8 +43,9 @@ pub fn vmx_unescape(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'|' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            let hex = |c: u8| char::from(c).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -386,5 +387,23 @@ fn host_subject(host: Option<&str>) -> Subject {
     Subject {
         kind: "host",
         name: host.unwrap_or("(host not named in the output)").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vmx_escapes_decode_and_never_split_characters() {
+        assert_eq!(vmx_unescape("a |22b|22 |7C"), "a \"b\" |");
+        assert_eq!(vmx_unescape("|aé|é"), "|aé|é");
+        assert_eq!(vmx_unescape("end|2"), "end|2");
+    }
+
+    #[test]
+    fn case_insensitive_find() {
+        assert_eq!(find_ci("x VMware:KEY/fqid", "vmware:key/"), Some(2));
+        assert_eq!(find_ci("short", "vmware:key/"), None);
     }
 }
