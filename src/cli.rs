@@ -50,6 +50,10 @@ pub enum Command {
     /// REST provider JSON, PowerCLI JSON. Binary and unrelated files are skipped and counted.
     /// Exit code 1 when a file could not be read.
     Evidence(EvidenceArgs),
+    /// The escrow vault: age-encrypted copies of backups with their passwords, and a
+    /// hash-chained manifest anyone can verify without a key.
+    #[command(subcommand)]
+    Vault(VaultCommand),
     /// Run the whole workflow on the bundled sample estate, explaining each step.
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
@@ -113,4 +117,105 @@ pub struct EvidenceArgs {
     /// its UUID folder are then not read twice.
     #[arg(long)]
     pub follow_symlinks: bool,
+}
+
+/// Where the vault is.
+#[derive(Debug, Clone, Args)]
+pub struct VaultDir {
+    /// The vault folder (default: $NKP_ESCROW_VAULT, else ~/.local/share/nkp-escrow/vault).
+    #[arg(long, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+}
+
+/// `vault` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create a vault for these recipients (age1... or SSH public keys, optionally
+    /// `label=KEY`), or for a passphrase.
+    Init {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// A recipient: `age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`, or `custodian=KEY`.
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: Vec<String>,
+        /// A file of recipients, one per line (`#` comments allowed).
+        #[arg(long, value_name = "FILE")]
+        recipients_file: Option<PathBuf>,
+        /// Encrypt with a passphrase (scrypt) instead of recipients (prompted).
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Escrow .p12 backups with their passwords (inspected first; only NKP backups).
+    Add {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// The .p12 files.
+        #[arg(required = true, value_name = "P12")]
+        files: Vec<PathBuf>,
+        /// Where the backups come from (default: the file name).
+        #[arg(long)]
+        label: Option<String>,
+        /// Password sources for the .p12 files.
+        #[command(flatten)]
+        passwords: PasswordArgs,
+    },
+    /// List the entries (no key needed).
+    List {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+    },
+    /// Check the chain, HEAD and every object without any key; exit 3 on any problem. With
+    /// --identity, also decrypt every object and check it against the manifest.
+    Verify {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// An age identity file or SSH private key (`-`: passphrase prompt).
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
+    /// Write an entry's .p12 (mode 0600, never overwriting) and hand over its password.
+    Restore {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Entry id (or prefix), provider name or key_id.
+        entry: String,
+        /// Identity file (`-`: passphrase prompt).
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        /// Where to write the .p12.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Where to write the password (mode 0600). Without it, the password is shown on the
+        /// terminal only.
+        #[arg(long, value_name = "FILE")]
+        password_out: Option<PathBuf>,
+    },
+    /// Restore drill: decrypt in memory, re-inspect, compare with the manifest, record it.
+    Drill {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Identity file (`-`: passphrase prompt).
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        /// Entries to drill (default: all).
+        entries: Vec<String>,
+    },
+    /// Re-encrypt every entry to a new recipient set.
+    Rekey {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Identity that opens the current objects.
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        /// The new recipients.
+        #[arg(long, value_name = "RECIPIENT", required = true)]
+        recipient: Vec<String>,
+    },
 }

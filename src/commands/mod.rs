@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod evidence;
 pub mod inspect;
+pub mod vault;
 
 use std::io::IsTerminal;
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
         Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
+        Command::Vault(cmd) => vault::run(cmd, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
         Command::Completions { shell } => {
             use clap::CommandFactory;

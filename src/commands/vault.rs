@@ -1,0 +1,555 @@
+//! `nkp-escrow vault ...`: glue between the CLI, `inspect` and the `nkp-vault` crate.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nkp_vault::{Added, Facts, Identities, RecipientSpec, Vault};
+use secrecy::SecretString;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::backup::{self, InspectOptions};
+use crate::cli::{Format, VaultCommand, VaultDir};
+use crate::render;
+use crate::secret::Password;
+
+/// The vault folder: `--vault`, `$NKP_ESCROW_VAULT`, else the user's data directory.
+pub fn vault_dir(d: &VaultDir) -> Result<PathBuf> {
+    if let Some(p) = &d.vault {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("NKP_ESCROW_VAULT") {
+        return Ok(PathBuf::from(p));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| anyhow!("no --vault, $NKP_ESCROW_VAULT or $HOME to place the vault"))?;
+    Ok(data.join("nkp-escrow/vault"))
+}
+
+fn recipient_specs(args: &[String], file: Option<&Path>) -> Result<Vec<RecipientSpec>> {
+    let mut lines: Vec<String> = args.to_vec();
+    if let Some(f) = file {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match l.split_once('=') {
+            Some((label, key))
+                if !label.contains(' ')
+                    && !label.starts_with("age1")
+                    && !label.starts_with("ssh-") =>
+            {
+                RecipientSpec {
+                    label: label.trim().to_string(),
+                    recipient: key.trim().to_string(),
+                }
+            }
+            _ => RecipientSpec {
+                label: format!("recipient {}", i + 1),
+                recipient: l.trim().to_string(),
+            },
+        })
+        .collect())
+}
+
+fn prompt_secret(prompt: &str) -> Result<SecretString> {
+    if !std::io::stdin().is_terminal() {
+        bail!("a passphrase is needed and there is no terminal to ask on");
+    }
+    let p = rpassword::prompt_password(prompt).context("cannot read the passphrase")?;
+    Ok(SecretString::from(p))
+}
+
+/// Load identities; warn when the file is readable by others.
+fn identities(path: &Path, quiet: bool) -> Result<Identities> {
+    if path == Path::new("-") {
+        return Ok(Identities::passphrase(prompt_secret("Vault passphrase: ")?));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 && !quiet {
+                eprintln!(
+                    "warning: {} is readable by other users (mode {:o}): chmod 600 it",
+                    path.display(),
+                    m.permissions().mode() & 0o777
+                );
+            }
+        }
+    }
+    let _ = quiet;
+    Ok(Identities::from_file(path)?)
+}
+
+/// Run a vault command; returns the exit code.
+pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
+    match cmd {
+        VaultCommand::Init {
+            dir,
+            recipient,
+            recipients_file,
+            passphrase,
+        } => {
+            let d = vault_dir(&dir)?;
+            let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
+            let v = Vault::init(&d, specs, passphrase)?;
+            if !quiet {
+                eprintln!(
+                    "vault created in {} for {}",
+                    d.display(),
+                    if v.config.passphrase {
+                        "a passphrase".to_string()
+                    } else {
+                        v.config
+                            .recipients
+                            .iter()
+                            .map(|r| format!("{} ({})", r.label, r.fingerprint()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            }
+            Ok(crate::exit::OK)
+        }
+        VaultCommand::Add {
+            dir,
+            files,
+            label,
+            passwords,
+        } => add(&vault_dir(&dir)?, &files, label, &passwords, format, quiet),
+        VaultCommand::List { dir } => list(&vault_dir(&dir)?, format),
+        VaultCommand::Verify { dir, identity } => {
+            verify(&vault_dir(&dir)?, identity.as_deref(), format, quiet)
+        }
+        VaultCommand::Restore {
+            dir,
+            entry,
+            identity,
+            out,
+            password_out,
+        } => restore(
+            &vault_dir(&dir)?,
+            &entry,
+            &identity,
+            &out,
+            password_out.as_deref(),
+            quiet,
+        ),
+        VaultCommand::Drill {
+            dir,
+            identity,
+            entries,
+        } => drill(&vault_dir(&dir)?, &identity, &entries, format, quiet),
+        VaultCommand::Rekey {
+            dir,
+            identity,
+            recipient,
+        } => {
+            let mut v = Vault::open(&vault_dir(&dir)?)?;
+            let ids = identities(&identity, quiet)?;
+            let n = v.rekey(&ids, recipient_specs(&recipient, None)?)?;
+            if !quiet {
+                eprintln!("{n} object(s) re-encrypted; old objects removed");
+            }
+            Ok(crate::exit::OK)
+        }
+    }
+}
+
+fn add(
+    dir: &Path,
+    files: &[PathBuf],
+    label: Option<String>,
+    pw: &crate::cli::PasswordArgs,
+    format: Format,
+    quiet: bool,
+) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let passwords = super::gather_passwords(pw)?;
+    let passphrase = if v.config.passphrase {
+        Some(prompt_secret("Vault passphrase: ")?)
+    } else {
+        None
+    };
+    let opts = InspectOptions::default();
+    let mut items = Vec::new();
+    let mut names = Vec::new();
+    let mut refused = 0;
+    for f in files {
+        let shown = f.display().to_string();
+        let bytes = match std::fs::read(f) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) => {
+                eprintln!("error: {shown}: cannot read: {e}");
+                refused += 1;
+                continue;
+            }
+        };
+        let r = backup::inspect_bytes(&shown, &bytes, &passwords, &opts);
+        if let Some(e) = &r.error {
+            eprintln!("error: {shown}: not added: {}", e.message);
+            refused += 1;
+            continue;
+        }
+        let Some(p) = r.providers.first() else {
+            eprintln!(
+                "error: {shown}: not added: not an NKP backup ({})",
+                r.holds.as_deref().or(r.hint.as_deref()).unwrap_or(&r.kind)
+            );
+            refused += 1;
+            continue;
+        };
+        let verdict = r
+            .protection
+            .as_ref()
+            .map(|p| p.verdict)
+            .unwrap_or("unprotected");
+        if verdict == "unprotected" && !quiet {
+            eprintln!(
+                "warning: {shown}: the .p12 itself has no password: escrowed and recorded as unprotected; delete unprotected copies (STIG VCFA-9X-000335)"
+            );
+        }
+        if r.providers.len() > 1 && !quiet {
+            eprintln!(
+                "warning: {shown}: holds {} providers; the entry records the first",
+                r.providers.len()
+            );
+        }
+        // The password that opened it (never shown; escrowed with the file).
+        let used: Option<&Password> = r
+            .protection
+            .as_ref()
+            .and_then(|p| p.password.as_ref())
+            .and_then(|q| {
+                passwords
+                    .iter()
+                    .find(|pw| pw.origin.to_string() == q.source)
+            });
+        let secret =
+            used.map(|p| SecretString::from(String::from_utf8_lossy(p.utf8()).into_owned()));
+        items.push((
+            bytes,
+            secret,
+            Facts {
+                provider: p.name.clone(),
+                key_id: p.key_id.clone(),
+                kdk_fingerprint: p.kdk_fingerprint.clone(),
+                verdict: verdict.to_string(),
+                export_time: p.export_time.clone(),
+                label: label.clone().unwrap_or_else(|| {
+                    f.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                }),
+            },
+        ));
+        names.push(shown);
+    }
+    let added = v.add(items, passphrase.as_ref())?;
+    let rows: Vec<serde_json::Value> = names
+        .iter()
+        .zip(&added)
+        .map(|(n, a)| match a {
+            Added::New(id) => json!({"file": n, "entry": id, "status": "added"}),
+            Added::Duplicate(id) => json!({"file": n, "entry": id, "status": "already-escrowed"}),
+        })
+        .collect();
+    match format {
+        Format::Json => render::print_json(&json!({ "added": rows }))?,
+        Format::Yaml => render::print_yaml(&json!({ "added": rows }))?,
+        Format::Table => {
+            for r in &rows {
+                println!(
+                    "{}  {}  {}",
+                    r["entry"].as_str().unwrap_or(""),
+                    r["status"].as_str().unwrap_or(""),
+                    r["file"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(if refused > 0 {
+        crate::exit::INPUT
+    } else {
+        crate::exit::OK
+    })
+}
+
+fn list(dir: &Path, format: Format) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let entries = v.entries()?;
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "provider": e.provider, "key_id": e.key_id,
+                "kdk_fingerprint": e.kdk_fingerprint, "p12_sha256": e.p12_sha256,
+                "added_at": e.added_at, "verdict": e.verdict, "export_time": e.export_time,
+                "label": e.label, "password_escrowed": e.password_escrowed,
+                "recipients": e.recipients, "object": e.object,
+                "last_drill": e.last_drill.as_ref().map(|(at, ok)| json!({"at": at, "ok": ok})),
+            })
+        })
+        .collect();
+    match format {
+        Format::Json => render::print_json(&json!({ "entries": rows }))?,
+        Format::Yaml => render::print_yaml(&json!({ "entries": rows }))?,
+        Format::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_header(vec![
+                    "id",
+                    "provider",
+                    "key_id",
+                    "exported",
+                    "verdict",
+                    "added",
+                    "last drill",
+                ]);
+            for e in &entries {
+                t.add_row(vec![
+                    e.id.clone(),
+                    e.provider.clone().unwrap_or_else(|| "?".into()),
+                    e.key_id.clone().unwrap_or_else(|| "?".into()),
+                    e.export_time.clone().unwrap_or_else(|| "?".into()),
+                    e.verdict.clone(),
+                    e.added_at.clone(),
+                    e.last_drill
+                        .as_ref()
+                        .map(|(at, ok)| format!("{} {at}", if *ok { "passed" } else { "FAILED" }))
+                        .unwrap_or_else(|| "never".into()),
+                ]);
+            }
+            render::print_text(&format!(
+                "{t}\n{} entr{}\n",
+                entries.len(),
+                if entries.len() == 1 { "y" } else { "ies" }
+            ))?;
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+fn verify(dir: &Path, identity: Option<&Path>, format: Format, quiet: bool) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let mut report = v.verify();
+    if let Some(idp) = identity {
+        let ids = identities(idp, quiet)?;
+        for e in v.entries()? {
+            match v.open_entry(&e, &ids).and_then(|env| env.p12()) {
+                Ok(p12) if nkp_vault::store::sha256_hex(&p12) == e.p12_sha256 => {}
+                Ok(_) => report.problems.push(format!(
+                    "entry {}: decrypted .p12 does not match p12_sha256",
+                    e.id
+                )),
+                Err(err) => report.problems.push(format!("entry {}: {err}", e.id)),
+            }
+        }
+        report.ok = report.problems.is_empty();
+    }
+    match format {
+        Format::Json => render::print_json(&report)?,
+        Format::Yaml => render::print_yaml(&report)?,
+        Format::Table => {
+            let mut s = String::new();
+            for p in &report.problems {
+                s.push_str(&format!("[FAIL] {p}\n"));
+            }
+            for w in &report.warnings {
+                s.push_str(&format!("[WARN] {w}\n"));
+            }
+            s.push_str(&format!(
+                "{}: {} events, {} entries, {} objects checked; chain head {}\n",
+                if report.ok {
+                    "[PASS] vault verified"
+                } else {
+                    "[FAIL] vault verification failed"
+                },
+                report.events,
+                report.entries,
+                report.objects_checked,
+                report.head.as_deref().unwrap_or("(empty)")
+            ));
+            render::print_text(&s)?;
+        }
+    }
+    Ok(if report.ok {
+        crate::exit::OK
+    } else {
+        crate::exit::FINDING
+    })
+}
+
+fn restore(
+    dir: &Path,
+    selector: &str,
+    identity: &Path,
+    out: &Path,
+    password_out: Option<&Path>,
+    quiet: bool,
+) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let entry = v.find(selector)?;
+    let ids = identities(identity, quiet)?;
+    let env = v.open_entry(&entry, &ids)?;
+    let p12 = env.p12()?;
+    if nkp_vault::store::sha256_hex(&p12) != entry.p12_sha256 {
+        bail!(
+            "entry {}: decrypted .p12 does not match the manifest's p12_sha256",
+            entry.id
+        );
+    }
+    // Decide where the password goes before writing anything.
+    let password = env.password.as_ref().filter(|p| !p.is_empty());
+    if password.is_some() && password_out.is_none() && !std::io::stderr().is_terminal() {
+        bail!("entry {} has a password: give --password-out FILE (written 0600), or run on a terminal", entry.id);
+    }
+    let mut f = nkp_vault::store::create_new(out, 0o600)?;
+    f.write_all(&p12)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(pw) = password {
+        match password_out {
+            Some(po) => {
+                let mut pf = nkp_vault::store::create_new(po, 0o600)?;
+                pf.write_all(pw.as_bytes())
+                    .and_then(|_| pf.sync_all())
+                    .with_context(|| format!("cannot write {}", po.display()))?;
+            }
+            None => {
+                eprintln!(
+                    "Password of {} (shown once, on this terminal only):",
+                    out.display()
+                );
+                eprintln!("{pw}");
+            }
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "restored entry {} ({} {}) to {} (mode 0600){}",
+            entry.id,
+            entry.provider.as_deref().unwrap_or("?"),
+            entry.key_id.as_deref().unwrap_or("?"),
+            out.display(),
+            match (password, password_out) {
+                (Some(_), Some(po)) => format!("; password in {} (mode 0600)", po.display()),
+                (None, _) => "; the .p12 has no password".into(),
+                _ => String::new(),
+            }
+        );
+        eprintln!("Next: vSphere Client > Key Providers > Restore (or POST /api/vcenter/crypto-manager/kms/providers?action=import with dry_run first).");
+    }
+    Ok(crate::exit::OK)
+}
+
+fn drill(
+    dir: &Path,
+    identity: &Path,
+    selectors: &[String],
+    format: Format,
+    quiet: bool,
+) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let ids = identities(identity, quiet)?;
+    let targets = if selectors.is_empty() {
+        v.entries()?
+    } else {
+        selectors
+            .iter()
+            .map(|s| v.find(s))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut results = Vec::new();
+    let mut failed = 0;
+    for e in &targets {
+        let outcome: Result<String, String> = (|| {
+            let env = v.open_entry(e, &ids).map_err(|x| x.to_string())?;
+            let p12 = env.p12().map_err(|x| x.to_string())?;
+            if nkp_vault::store::sha256_hex(&p12) != e.p12_sha256 {
+                return Err("decrypted .p12 does not match p12_sha256".into());
+            }
+            let pws: Vec<Password> = env
+                .password
+                .as_ref()
+                .map(|p| {
+                    vec![Password::new(
+                        crate::secret::PasswordOrigin::Builtin {
+                            label: "escrowed password".into(),
+                        },
+                        SecretString::from(p.clone()),
+                    )]
+                })
+                .unwrap_or_default();
+            let r = backup::inspect_bytes(&e.id, &p12, &pws, &InspectOptions::default());
+            if let Some(err) = &r.error {
+                return Err(format!("re-inspection failed: {}", err.message));
+            }
+            let p = r
+                .providers
+                .iter()
+                .find(|p| p.kdk_fingerprint == e.kdk_fingerprint)
+                .ok_or("the KDK fingerprint differs from the manifest")?;
+            if p.name != e.provider || p.key_id != e.key_id {
+                return Err(format!(
+                    "name/key_id {:?}/{:?} differ from the manifest's {:?}/{:?}",
+                    p.name, p.key_id, e.provider, e.key_id
+                ));
+            }
+            Ok(format!(
+                "decrypted, opened {}, provider {} key_id {} KDK {} match the manifest",
+                if pws.is_empty() {
+                    "(no password needed)"
+                } else {
+                    "with the escrowed password"
+                },
+                p.name.as_deref().unwrap_or("?"),
+                p.key_id.as_deref().unwrap_or("?"),
+                &p.kdk_fingerprint[..19]
+            ))
+        })();
+        let (ok, detail) = match outcome {
+            Ok(d) => (true, d),
+            Err(d) => {
+                failed += 1;
+                (false, d)
+            }
+        };
+        v.record_drill(&e.id, ok, detail.clone())?;
+        results.push(json!({"entry": e.id, "provider": e.provider, "ok": ok, "detail": detail}));
+    }
+    match format {
+        Format::Json => render::print_json(&json!({ "drills": results }))?,
+        Format::Yaml => render::print_yaml(&json!({ "drills": results }))?,
+        Format::Table => {
+            let mut s = String::new();
+            for r in &results {
+                s.push_str(&format!(
+                    "{} {} {}: {}\n",
+                    if r["ok"] == true { "[PASS]" } else { "[FAIL]" },
+                    r["entry"].as_str().unwrap_or(""),
+                    r["provider"].as_str().unwrap_or("?"),
+                    r["detail"].as_str().unwrap_or("")
+                ));
+            }
+            render::print_text(&s)?;
+        }
+    }
+    Ok(if failed > 0 {
+        crate::exit::FINDING
+    } else {
+        crate::exit::OK
+    })
+}
