@@ -388,3 +388,45 @@ fn objects_decrypt_with_the_reference_age_tool() {
     assert_eq!(env["password"], "dr-2024");
     assert_eq!(env["format"], "nkp-escrow-envelope/1");
 }
+
+#[test]
+fn rekey_moves_every_object_to_the_new_recipients_and_removes_the_old() {
+    let d = tempfile::tempdir().unwrap();
+    let (v, old_id) = init(d.path());
+    assert!(add(&v, NKP_FILES).status.success());
+    let nd = d.path().join("new");
+    std::fs::create_dir(&nd).unwrap();
+    let (new_id, new_r) = identity(&nd);
+    nkp()
+        .args(["vault", "rekey", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&old_id)
+        .arg("--recipient")
+        .arg(format!("custodian-b={new_r}"))
+        .assert()
+        .success();
+    let (code, r) = verify(&v);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["entries"], 3);
+    assert!(
+        r["warnings"].as_array().unwrap().is_empty(),
+        "old objects removed: {r:#}"
+    );
+    // The new identity drills every entry; the old one can no longer open them.
+    nkp()
+        .args(["vault", "drill", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&new_id)
+        .assert()
+        .success();
+    let old = nkp()
+        .args(["vault", "drill", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&old_id)
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(3));
+}
