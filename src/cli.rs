@@ -50,6 +50,13 @@ pub enum Command {
     /// REST provider JSON, PowerCLI JSON. Binary and unrelated files are skipped and counted.
     /// Exit code 1 when a file could not be read.
     Evidence(EvidenceArgs),
+    /// Which backup restores this locked VM / host? Joins live evidence with backups (.p12
+    /// files, the vault) and gives a verdict and recovery steps per subject. Exit 3 when a
+    /// subject asked for has no restorable or probable backup.
+    Resolve(ResolveArgs),
+    /// Are we covered? Every provider the evidence mentions, with its backups and findings.
+    /// Exit 3 on any gap.
+    Coverage(JoinArgs),
     /// The escrow vault: age-encrypted copies of backups with their passwords, and a
     /// hash-chained manifest anyone can verify without a key.
     #[command(subcommand)]
@@ -218,4 +225,32 @@ pub enum VaultCommand {
         #[arg(long, value_name = "RECIPIENT", required = true)]
         recipient: Vec<String>,
     },
+}
+
+/// Inputs of the join (`resolve`, `coverage`).
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// Live evidence: files or folders (as for `evidence`).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub evidence: Vec<PathBuf>,
+    /// Backups: .p12 files or folders of them.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub backups: Vec<PathBuf>,
+    /// An escrow vault whose entries count as backups (read without a key).
+    #[arg(long, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Passwords for the .p12 backups.
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+}
+
+/// `resolve` arguments.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub join: JoinArgs,
+    /// Only this VM (display name); repeatable. Default: every subject that needs a provider.
+    #[arg(long, value_name = "NAME")]
+    pub vm: Vec<String>,
 }

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod evidence;
 pub mod model;
 pub mod render;
+pub mod resolve;
 pub mod secret;
 
 /// Exit codes of the command-line contract.

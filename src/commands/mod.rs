@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod evidence;
 pub mod inspect;
+pub mod join;
 pub mod vault;
 
 use std::io::IsTerminal;
@@ -22,6 +23,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
         Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
+        Command::Resolve(args) => join::resolve(&args, format),
+        Command::Coverage(args) => join::coverage(&args, format),
         Command::Vault(cmd) => vault::run(cmd, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
         Command::Completions { shell } => {
