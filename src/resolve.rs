@@ -6,7 +6,7 @@
 //! `restorable`: the provider's key_id must be known (from ConfigStore, govc, the REST API, or
 //! a key-ID blob whose embedded UUID equals a backup's key_id) and match.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -85,8 +85,8 @@ pub struct SubjectVerdict {
     pub key_id_source: Option<String>,
     /// `restorable`, `probable`, `ambiguous`, `wrong-key`, `no-backup`.
     pub verdict: &'static str,
-    /// Candidate backups, best first.
-    pub backups: Vec<Candidate>,
+    /// Candidate backups, best first (shared between subjects with the same answer).
+    pub backups: std::sync::Arc<Vec<Candidate>>,
     /// What to do.
     pub steps: Vec<String>,
 }
@@ -95,30 +95,37 @@ pub struct SubjectVerdict {
 pub struct Live<'a> {
     /// Provider name -> key_ids stated by evidence (ConfigStore, govc, REST).
     pub key_ids: HashMap<&'a str, BTreeSet<String>>,
-    /// Subjects that need a provider, with their references.
-    pub needs: BTreeMap<(Subject, String), Vec<&'a KeyReference>>,
+    /// Subjects that need a provider, with their references, sorted by subject.
+    pub needs: Vec<((&'a Subject, &'a str), Vec<&'a KeyReference>)>,
 }
 
 const NEEDS: &[&str] = &["needs-key", "host-key", "key-in-cache", "key-not-in-cache"];
 
+/// Provider name -> key_ids stated by live evidence.
+pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<&str, BTreeSet<String>> {
+    let mut key_ids: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for r in refs {
+        if let (Some(p), Some(k)) = (r.provider.as_deref(), &r.provider_key_id) {
+            key_ids.entry(p).or_default().insert(k.to_ascii_lowercase());
+        }
+    }
+    key_ids
+}
+
 /// Digest evidence.
 pub fn live(refs: &[KeyReference]) -> Live<'_> {
-    let mut key_ids: HashMap<&str, BTreeSet<String>> = HashMap::new();
-    let mut needs: BTreeMap<(Subject, String), Vec<&KeyReference>> = BTreeMap::new();
+    let key_ids = stated_key_ids(refs);
+    let mut needs: HashMap<(&Subject, &str), Vec<&KeyReference>> = HashMap::new();
     for r in refs {
         let Some(p) = r.provider.as_deref() else {
             continue;
         };
-        if let Some(k) = &r.provider_key_id {
-            key_ids.entry(p).or_default().insert(k.to_ascii_lowercase());
-        }
         if NEEDS.contains(&r.state) && r.subject.kind != "provider" {
-            needs
-                .entry((r.subject.clone(), p.to_string()))
-                .or_default()
-                .push(r);
+            needs.entry((&r.subject, p)).or_default().push(r);
         }
     }
+    let mut needs: Vec<_> = needs.into_iter().collect();
+    needs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Live { key_ids, needs }
 }
 
@@ -148,126 +155,169 @@ pub fn by_name(backups: &[Backup]) -> HashMap<&str, Vec<&Backup>> {
     m
 }
 
+/// The answer shared by every subject that needs the same provider key.
+struct Plan {
+    verdict: &'static str,
+    backups: std::sync::Arc<Vec<Candidate>>,
+    steps: Vec<String>,
+}
+
 /// Resolve every subject (or only `vms`, by name) against the backups.
 pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec<SubjectVerdict> {
     let live = live(refs);
     let named = by_name(backups);
     let empty = Vec::new();
-    let mut out = Vec::new();
+    let mut plans: HashMap<(&str, Option<String>, bool), Plan> = HashMap::new();
+    let mut out = Vec::with_capacity(live.needs.len());
     for ((subject, provider), rs) in &live.needs {
         if !vms.is_empty() && !vms.iter().any(|v| v == &subject.name) {
             continue;
         }
-        let same_name: &Vec<&Backup> = named.get(provider.as_str()).unwrap_or(&empty);
-        let embedded: BTreeSet<String> = rs.iter().filter_map(|r| r.embedded_uuid()).collect();
+        let provider: &str = provider;
+        let same_name: &Vec<&Backup> = named.get(provider).unwrap_or(&empty);
         // The needed key_id. Subject-specific evidence first: an embedded UUID of this
         // subject's key-ID blob equal to a same-name backup's key_id (after a re-creation the
         // live provider has a new key_id, but a locked VM still needs the old one). Else the
         // key_id live evidence states for the name, when it states exactly one.
-        let stated = live.key_ids.get(provider.as_str());
+        let embedded: Vec<String> = if same_name.is_empty() {
+            Vec::new()
+        } else {
+            rs.iter().filter_map(|r| r.embedded_uuid()).collect()
+        };
         let by_blob = same_name
             .iter()
             .find(|b| b.key_id.as_ref().is_some_and(|k| embedded.contains(k)));
-        let (needed, how) = match (by_blob, stated) {
-            (Some(b), _) => (
-                b.key_id.clone(),
-                Some(
-                    "embedded UUID of the subject's key-ID blob equals a backup's key_id"
-                        .to_string(),
-                ),
-            ),
-            (None, Some(s)) if s.len() == 1 => (
-                s.iter().next().cloned(),
-                Some("stated by live evidence (ConfigStore / govc / REST)".to_string()),
-            ),
-            _ => (None, None),
+        let (needed, by_embedded) = match (by_blob, live.key_ids.get(provider)) {
+            (Some(b), _) => (b.key_id.clone(), true),
+            (None, Some(s)) if s.len() == 1 => (s.iter().next().cloned(), false),
+            _ => (None, false),
         };
-        let (verdict, backups): (&'static str, Vec<Candidate>) = match &needed {
-            Some(k) => {
-                let m: Vec<Candidate> = same_name
-                    .iter()
-                    .filter(|b| b.key_id.as_deref() == Some(k.as_str()))
-                    .map(|b| {
-                        candidate(
-                            b,
-                            if how.as_deref().is_some_and(|h| h.starts_with("embedded")) {
-                                "embedded-uuid"
-                            } else {
-                                "key-id"
-                            },
-                        )
-                    })
-                    .collect();
-                if !m.is_empty() {
-                    ("restorable", m)
-                } else if !same_name.is_empty() {
-                    (
-                        "wrong-key",
-                        same_name
-                            .iter()
-                            .map(|b| candidate(b, "name-collision"))
-                            .collect(),
-                    )
-                } else {
-                    ("no-backup", Vec::new())
-                }
-            }
-            None => {
-                let ids: BTreeSet<Option<&str>> =
-                    same_name.iter().map(|b| b.key_id.as_deref()).collect();
-                if same_name.is_empty() {
-                    ("no-backup", Vec::new())
-                } else if ids.len() == 1 {
-                    (
-                        "probable",
-                        same_name
-                            .iter()
-                            .map(|b| candidate(b, "name-only"))
-                            .collect(),
-                    )
-                } else {
-                    (
-                        "ambiguous",
-                        same_name
-                            .iter()
-                            .map(|b| candidate(b, "name-collision"))
-                            .collect(),
-                    )
-                }
-            }
-        };
-        let steps = steps(subject, provider, verdict, &backups, needed.as_deref(), rs);
+        let plan = plans
+            .entry((provider, needed.clone(), by_embedded))
+            .or_insert_with(|| plan(provider, same_name, needed.as_deref(), by_embedded));
+        let mut steps = plan.steps.clone();
+        subject_steps(&mut steps, subject, provider, plan.verdict, rs);
         out.push(SubjectVerdict {
-            subject: subject.clone(),
-            provider: provider.clone(),
+            subject: (*subject).clone(),
+            provider: provider.to_string(),
             needed_key_id: needed,
-            key_id_source: how,
-            verdict,
-            backups,
+            key_id_source: plan_source(&plan.backups, by_embedded),
+            verdict: plan.verdict,
+            backups: plan.backups.clone(),
             steps,
         });
     }
     out
 }
 
-fn steps(
+fn plan_source(_b: &[Candidate], by_embedded: bool) -> Option<String> {
+    Some(if by_embedded {
+        "embedded UUID of the subject's key-ID blob equals a backup's key_id".to_string()
+    } else {
+        "stated by live evidence (ConfigStore / govc / REST)".to_string()
+    })
+}
+
+fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded: bool) -> Plan {
+    let (verdict, backups): (&'static str, Vec<Candidate>) = match needed {
+        Some(k) => {
+            let m: Vec<Candidate> = same_name
+                .iter()
+                .filter(|b| b.key_id.as_deref() == Some(k))
+                .map(|b| {
+                    candidate(
+                        b,
+                        if by_embedded {
+                            "embedded-uuid"
+                        } else {
+                            "key-id"
+                        },
+                    )
+                })
+                .collect();
+            if !m.is_empty() {
+                ("restorable", m)
+            } else if !same_name.is_empty() {
+                (
+                    "wrong-key",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-collision"))
+                        .collect(),
+                )
+            } else {
+                ("no-backup", Vec::new())
+            }
+        }
+        None => {
+            let ids: BTreeSet<Option<&str>> =
+                same_name.iter().map(|b| b.key_id.as_deref()).collect();
+            if same_name.is_empty() {
+                ("no-backup", Vec::new())
+            } else if ids.len() == 1 {
+                (
+                    "probable",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-only"))
+                        .collect(),
+                )
+            } else {
+                (
+                    "ambiguous",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-collision"))
+                        .collect(),
+                )
+            }
+        }
+    };
+    let steps = steps(provider, verdict, &backups, needed);
+    Plan {
+        verdict,
+        backups: std::sync::Arc::new(backups),
+        steps,
+    }
+}
+
+/// The steps that name the subject: unlock it, then confirm on the host.
+fn subject_steps(
+    s: &mut Vec<String>,
     subject: &Subject,
+    provider: &str,
+    verdict: &str,
+    refs: &[&KeyReference],
+) {
+    if !matches!(verdict, "restorable" | "probable") {
+        return;
+    }
+    match subject.kind {
+        "host" => s.push(format!(
+            "On host {}: re-enable host encryption mode (vSphere Client: select the host > Configure > Security Profile > Host Encryption Mode > Edit > Enabled) so the host key is unwrapped.",
+            subject.name
+        )),
+        _ => s.push(format!(
+            "Then unlock the {} {} (vSphere Client: select the VM > Actions > Unlock VM; or power it on again once the host has the key).",
+            subject.kind, subject.name
+        )),
+    }
+    if let Some(k) = refs.iter().find_map(|r| r.key.as_deref()) {
+        s.push(format!(
+            "Confirm on the host: `crypto-util keys iskeyincache 'vmware:key/fqid/<VMWARE-NULL>/{}/{}'` must answer YES.",
+            crate::evidence::keysafe::escape(provider.as_bytes()),
+            crate::evidence::keysafe::escape(k.as_bytes())
+        ));
+    }
+}
+
+fn steps(
     provider: &str,
     verdict: &str,
     backups: &[Candidate],
     key_id: Option<&str>,
-    refs: &[&KeyReference],
 ) -> Vec<String> {
     let mut s = Vec::new();
-    let kid = refs.iter().find_map(|r| {
-        r.key.as_ref().map(|k| {
-            format!(
-                "vmware:key/fqid/<VMWARE-NULL>/{}/{}",
-                crate::evidence::keysafe::escape(provider.as_bytes()),
-                crate::evidence::keysafe::escape(k.as_bytes())
-            )
-        })
-    });
     match verdict {
         "restorable" | "probable" => {
             let b = &backups[0];
@@ -298,21 +348,6 @@ fn steps(
             s.push(format!(
                 "If the import says already_exists, a provider named {provider} with another key_id is in the way (re-created: KB 311922): it must be renamed or removed before the original can be restored; do not delete it while anything still uses it."
             ));
-            match subject.kind {
-                "host" => s.push(format!(
-                    "On host {}: re-enable host encryption mode (vSphere Client: select the host > Configure > Security Profile > Host Encryption Mode > Edit > Enabled) so the host key is unwrapped.",
-                    subject.name
-                )),
-                _ => s.push(format!(
-                    "Then unlock the {} {} (vSphere Client: select it > Actions > Unlock VM; or reboot it after the host has the key).",
-                    subject.kind, subject.name
-                )),
-            }
-            if let Some(k) = &kid {
-                s.push(format!(
-                    "Confirm on the host: `crypto-util keys iskeyincache '{k}'` must answer YES."
-                ));
-            }
         }
         "wrong-key" => {
             s.push(format!(
@@ -378,16 +413,16 @@ pub const DRILL_MAX_AGE_DAYS: i64 = 365;
 
 /// Coverage of every provider mentioned by the evidence.
 pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDateTime) -> Coverage {
-    let live = live(refs);
+    let key_ids = stated_key_ids(refs);
     let named = by_name(backups);
     let mut names: BTreeSet<&str> = refs.iter().filter_map(|r| r.provider.as_deref()).collect();
-    names.extend(live.key_ids.keys().copied());
+    names.extend(key_ids.keys().copied());
     let mut providers = Vec::new();
     let mut findings = Vec::new();
     let empty = Vec::new();
     for name in &names {
         let same: &Vec<&Backup> = named.get(name).unwrap_or(&empty);
-        let stated = live.key_ids.get(name);
+        let stated = key_ids.get(name);
         let key_id = stated
             .filter(|s| s.len() == 1)
             .and_then(|s| s.iter().next().cloned());

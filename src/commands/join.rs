@@ -110,7 +110,7 @@ pub fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
                         .unwrap_or_default(),
                     v.verdict.to_uppercase()
                 );
-                for b in &v.backups {
+                for b in v.backups.iter() {
                     let _ = writeln!(
                         s,
                         "    backup {} [{}] key_id {} exported {} ({})",
