@@ -57,6 +57,11 @@ pub enum Command {
     /// Are we covered? Every provider the evidence mentions, with its backups and findings.
     /// Exit 3 on any gap.
     Coverage(JoinArgs),
+    /// Compliance evidence: writes evidence.json and evidence.md (per-control [PASS]/[FAIL]
+    /// lines for VCFA-9X-000335, VCSA-80-000294, vcenter-9.native-key-provider-backup, mapped to
+    /// NIST CP-9(8), SC-12(1), CP-4 and PCI DSS 3.6.1), with the SHA-256 of every input.
+    /// Never overwrites. Exit 3 when a control fails.
+    Report(ReportArgs),
     /// The escrow vault: age-encrypted copies of backups with their passwords, and a
     /// hash-chained manifest anyone can verify without a key.
     #[command(subcommand)]
@@ -253,4 +258,15 @@ pub struct ResolveArgs {
     /// Only this VM (display name); repeatable. Default: every subject that needs a provider.
     #[arg(long, value_name = "NAME")]
     pub vm: Vec<String>,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub join: JoinArgs,
+    /// Folder to write evidence.json and evidence.md into (created; existing files are kept).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::backup::{self, InspectOptions};
@@ -179,6 +179,266 @@ pub fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
         }
     }
     Ok(if gap {
+        crate::exit::FINDING
+    } else {
+        crate::exit::OK
+    })
+}
+
+/// One compliance control's result.
+#[derive(serde::Serialize)]
+struct Control {
+    id: &'static str,
+    title: &'static str,
+    result: &'static str,
+    maps_to: Vec<&'static str>,
+    facts: Vec<String>,
+}
+
+fn sha256_file(path: &str) -> Option<String> {
+    std::fs::read(path).ok().map(|b| {
+        crate::backup::describe::hex(ring::digest::digest(&ring::digest::SHA256, &b).as_ref())
+    })
+}
+
+/// `report --out DIR`.
+pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
+    let (backups, problems) = gather_backups(&args.join)?;
+    let g = gather_evidence(&args.join);
+    let now = time::OffsetDateTime::now_utc();
+    let c = resolve::coverage(&g.references, &backups, now);
+    // Inputs and their hashes: every evidence file that yielded a reference, every backup file.
+    let mut inputs: std::collections::BTreeMap<String, (String, Option<String>)> =
+        Default::default();
+    for r in &g.references {
+        for s in &r.sources {
+            inputs
+                .entry(s.path.clone())
+                .or_insert_with(|| ("evidence".into(), sha256_file(&s.path)));
+        }
+    }
+    for b in backups.iter().filter(|b| b.kind == "file") {
+        inputs
+            .entry(b.source.clone())
+            .or_insert_with(|| ("backup".into(), sha256_file(&b.source)));
+    }
+    let vault = match &args.join.vault {
+        Some(dir) => {
+            let v = nkp_vault::Vault::open(dir)?;
+            let rep = v.verify();
+            let manifest = dir.join("manifest.jsonl").display().to_string();
+            inputs.insert(
+                manifest.clone(),
+                ("vault-manifest".into(), sha256_file(&manifest)),
+            );
+            Some(
+                json!({"path": dir.display().to_string(), "chain_head": rep.head, "verified": rep.ok,
+                        "entries": rep.entries, "problems": rep.problems, "warnings": rep.warnings}),
+            )
+        }
+        None => None,
+    };
+    let fails = |codes: &[&str]| -> Vec<String> {
+        c.findings
+            .iter()
+            .filter(|f| codes.contains(&f.code))
+            .map(|f| format!("{}: {}", f.code, f.message))
+            .collect()
+    };
+    let covered_facts: Vec<String> = c
+        .providers
+        .iter()
+        .map(|p| {
+            format!(
+                "provider {} (live key_id {}): {}",
+                p.name,
+                p.key_id.as_deref().unwrap_or("unknown"),
+                p.status
+            )
+        })
+        .collect();
+    let mut controls = Vec::new();
+    // Password protection of backups and deletion of unprotected copies.
+    let prot_fail = fails(&["NKP-UNPROTECTED-BACKUP", "NKP-ONLY-UNPROTECTED"]);
+    let prot_ok = prot_fail.is_empty()
+        && c.providers
+            .iter()
+            .all(|p| p.status != "covered-unprotected");
+    let mut prot_facts = prot_fail.clone();
+    for b in &backups {
+        prot_facts.push(format!(
+            "{} ({}): {}",
+            b.source,
+            b.provider.as_deref().unwrap_or("?"),
+            b.verdict
+        ));
+    }
+    for (id, title) in [
+        ("VCFA-9X-000335", "VCF 9: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
+        ("VCSA-80-000294", "vSphere 8: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
+    ] {
+        controls.push(Control {
+            id,
+            title,
+            result: if prot_ok { "PASS" } else { "FAIL" },
+            maps_to: vec!["NIST 800-53 CP-9(8)", "PCI DSS 3.6.1"],
+            facts: prot_facts.clone(),
+        });
+    }
+    let backup_ok = c
+        .providers
+        .iter()
+        .all(|p| matches!(p.status, "covered" | "covered-unprotected"));
+    let mut backup_facts = covered_facts.clone();
+    backup_facts.extend(fails(&[
+        "NKP-UNCOVERED",
+        "NKP-STALE-BACKUP",
+        "NKP-NAME-COLLISION",
+        "NKP-LIVE-NAME-COLLISION",
+    ]));
+    controls.push(Control {
+        id: "vcenter-9.native-key-provider-backup",
+        title: "Every Native Key Provider in use has a backup of its current key_id",
+        result: if backup_ok { "PASS" } else { "FAIL" },
+        maps_to: vec!["NIST 800-53 CP-9(8)"],
+        facts: backup_facts,
+    });
+    let live_names: std::collections::BTreeSet<&str> =
+        c.providers.iter().map(|p| p.name.as_str()).collect();
+    let escrowed: Vec<&Backup> = backups.iter().filter(|b| b.kind == "vault").collect();
+    let escrow_missing: Vec<&str> = live_names
+        .iter()
+        .copied()
+        .filter(|n| !escrowed.iter().any(|b| b.provider.as_deref() == Some(n)))
+        .collect();
+    controls.push(Control {
+        id: "NIST-SC-12(1)",
+        title: "Key availability: every provider in use is escrowed in a verified vault",
+        result: if vault.as_ref().is_some_and(|v| v["verified"] == true)
+            && escrow_missing.is_empty()
+        {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        maps_to: vec!["NIST 800-53 SC-12(1)", "PCI DSS 3.6.1"],
+        facts: if vault.is_none() {
+            vec!["no vault was given (--vault)".into()]
+        } else {
+            escrow_missing
+                .iter()
+                .map(|n| format!("provider {n} has no vault entry"))
+                .collect()
+        },
+    });
+    let drill_fail = fails(&[
+        "VAULT-NEVER-DRILLED",
+        "VAULT-DRILL-STALE",
+        "VAULT-DRILL-FAILED",
+    ]);
+    controls.push(Control {
+        id: "NIST-CP-4",
+        title: "Restore of escrowed keys tested (drilled) within 365 days, successfully",
+        result: if vault.is_some() && !escrowed.is_empty() && drill_fail.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        maps_to: vec!["NIST 800-53 CP-4"],
+        facts: if vault.is_none() {
+            vec!["no vault was given (--vault)".into()]
+        } else {
+            let mut f = drill_fail.clone();
+            f.extend(escrowed.iter().map(|b| match &b.last_drill {
+                Some((at, ok)) => format!(
+                    "{} ({}): last drill {at}: {}",
+                    b.source,
+                    b.provider.as_deref().unwrap_or("?"),
+                    if *ok { "passed" } else { "FAILED" }
+                ),
+                None => format!(
+                    "{} ({}): never drilled",
+                    b.source,
+                    b.provider.as_deref().unwrap_or("?")
+                ),
+            }));
+            f
+        },
+    });
+    let failed = controls.iter().any(|c| c.result == "FAIL");
+    let doc = json!({
+        "tool": "nkp-escrow",
+        "version": env!("CARGO_PKG_VERSION"),
+        "generated_at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "inputs": inputs.iter().map(|(p, (k, h))| json!({"path": p, "kind": k, "sha256": h})).collect::<Vec<_>>(),
+        "vault": vault,
+        "controls": controls,
+        "coverage": c,
+        "input_problems": problems,
+    });
+    let mut md = String::new();
+    let _ = writeln!(md, "# NKP key escrow evidence\n");
+    let _ = writeln!(
+        md,
+        "Generated by nkp-escrow {} at {}.\n",
+        env!("CARGO_PKG_VERSION"),
+        doc["generated_at"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(md, "## Controls\n");
+    for ctl in &controls {
+        let _ = writeln!(md, "[{}] {} - {}  ", ctl.result, ctl.id, ctl.title);
+        let _ = writeln!(md, "Maps to: {}\n", ctl.maps_to.join(", "));
+        for f in &ctl.facts {
+            let _ = writeln!(md, "- {f}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Findings\n");
+    for f in &c.findings {
+        let _ = writeln!(
+            md,
+            "- [{}] {}: {}",
+            f.severity.to_uppercase(),
+            f.code,
+            f.message
+        );
+    }
+    if let Some(v) = &vault {
+        let _ = writeln!(
+            md,
+            "\n## Vault\n\n- path: {}\n- verified: {}\n- chain head: {}",
+            v["path"].as_str().unwrap_or(""),
+            v["verified"],
+            v["chain_head"].as_str().unwrap_or("(empty)")
+        );
+    }
+    let _ = writeln!(md, "\n## Inputs (SHA-256)\n");
+    for (p, (k, h)) in &inputs {
+        let _ = writeln!(
+            md,
+            "- `{}` {} ({k})",
+            h.as_deref().unwrap_or("unreadable"),
+            p
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    for (name, body) in [
+        ("evidence.json", serde_json::to_string_pretty(&doc)? + "\n"),
+        ("evidence.md", md),
+    ] {
+        let path = args.out.join(name);
+        let mut f = nkp_vault::store::create_new(&path, 0o644)?;
+        std::io::Write::write_all(&mut f, body.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !quiet {
+        for ctl in &controls {
+            println!("[{}] {}", ctl.result, ctl.id);
+        }
+        eprintln!("evidence written to {}", args.out.display());
+    }
+    Ok(if failed {
         crate::exit::FINDING
     } else {
         crate::exit::OK

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
         Command::Resolve(args) => join::resolve(&args, format),
         Command::Coverage(args) => join::coverage(&args, format),
+        Command::Report(args) => join::report(&args, cli.quiet),
         Command::Vault(cmd) => vault::run(cmd, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
         Command::Completions { shell } => {
