@@ -43,6 +43,67 @@ const SHARE: &[(&str, &[u8])] = &[
 ];
 const PASSWORDS: &str = include_str!("../../testdata/estate/share/passwords.txt");
 
+/// Live evidence of the estate: VM files from a datastore, a ticket with pasted ESXi output,
+/// VCDB queries and API output (testdata/evidence).
+const EVIDENCE: &[(&str, &[u8])] = &[
+    (
+        "evidence/datastore1/win11-52/win11-52.vmx",
+        include_bytes!("../../testdata/evidence/datastore1/win11-52/win11-52.vmx"),
+    ),
+    (
+        "evidence/datastore1/win11-52/win11-52.vmdk",
+        include_bytes!("../../testdata/evidence/datastore1/win11-52/win11-52.vmdk"),
+    ),
+    (
+        "evidence/datastore1/win11-52/win11-52_1.vmdk",
+        include_bytes!("../../testdata/evidence/datastore1/win11-52/win11-52_1.vmdk"),
+    ),
+    (
+        "evidence/datastore1/db01/db01.vmx",
+        include_bytes!("../../testdata/evidence/datastore1/db01/db01.vmx"),
+    ),
+    (
+        "evidence/datastore1/sparse-vm/sparse-vm.vmdk",
+        include_bytes!("../../testdata/evidence/datastore1/sparse-vm/sparse-vm.vmdk"),
+    ),
+    (
+        "evidence/tickets/INC0042-esxi51.txt",
+        include_bytes!("../../testdata/evidence/tickets/INC0042-esxi51.txt"),
+    ),
+    (
+        "evidence/tickets/esxi52-after-reboot.log",
+        include_bytes!("../../testdata/evidence/tickets/esxi52-after-reboot.log"),
+    ),
+    (
+        "evidence/vcdb/vpx_host-aligned.txt",
+        include_bytes!("../../testdata/evidence/vcdb/vpx_host-aligned.txt"),
+    ),
+    (
+        "evidence/vcdb/vpx_host-unaligned.txt",
+        include_bytes!("../../testdata/evidence/vcdb/vpx_host-unaligned.txt"),
+    ),
+    (
+        "evidence/vcdb/vpx_host-expanded.txt",
+        include_bytes!("../../testdata/evidence/vcdb/vpx_host-expanded.txt"),
+    ),
+    (
+        "evidence/api/kms.ls.json",
+        include_bytes!("../../testdata/evidence/api/kms.ls.json"),
+    ),
+    (
+        "evidence/api/vm.info.json",
+        include_bytes!("../../testdata/evidence/api/vm.info.json"),
+    ),
+    (
+        "evidence/api/NKP-PROD.json",
+        include_bytes!("../../testdata/evidence/api/NKP-PROD.json"),
+    ),
+    (
+        "evidence/api/powercli-vms.json",
+        include_bytes!("../../testdata/evidence/api/powercli-vms.json"),
+    ),
+];
+
 /// Run the demo.
 pub fn run(format: Format, quiet: bool) -> Result<i32> {
     let passwords: Vec<Password> = PASSWORDS
@@ -97,10 +158,149 @@ pub fn run(format: Format, quiet: bool) -> Result<i32> {
         for line in story(&out) {
             let _ = writeln!(text, "  - {line}");
         }
-        let _ = writeln!(text, "\nNext: `nkp-escrow inspect --explain <file>` prints a file's structure, safe to paste into a ticket.");
+        let _ = writeln!(text, "\n(`nkp-escrow inspect --explain <file>` prints a file's structure, safe to paste into a ticket.)");
     }
     render::print_text(&text)?;
+    if narrate {
+        walkthrough()?;
+    }
     Ok(crate::exit::OK)
+}
+
+fn heading(s: &str) -> Result<()> {
+    render::print_text(&format!(
+        "\n{}\n{}\n",
+        s,
+        "-".repeat(s.chars().count().min(100))
+    ))
+}
+
+/// Steps 2-6 on a private copy of the estate in a temporary folder.
+fn walkthrough() -> Result<()> {
+    use crate::cli::{
+        EvidenceArgs, JoinArgs, PasswordArgs, ReportArgs, ResolveArgs, VaultCommand, VaultDir,
+    };
+    use secrecy::ExposeSecret;
+    let base = std::env::temp_dir().join(format!("nkp-escrow-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&base)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    let result = (|| -> Result<()> {
+        for (name, bytes) in SHARE.iter().chain(EVIDENCE.iter()) {
+            let p = base.join(name);
+            std::fs::create_dir_all(p.parent().unwrap_or(&base))?;
+            std::fs::write(&p, bytes)?;
+        }
+        std::fs::write(base.join("share/passwords.txt"), PASSWORDS)?;
+        std::env::set_current_dir(&base)?;
+        let pw = PasswordArgs {
+            password_file: vec!["share/passwords.txt".into()],
+            ..PasswordArgs::default()
+        };
+        let join = || JoinArgs {
+            evidence: vec!["evidence".into()],
+            backups: vec!["share".into()],
+            vault: Some("vault".into()),
+            passwords: pw.clone(),
+        };
+
+        heading("Step 2. Read what the live estate needs: VM files, a ticket with ESXi output, VCDB and API output")?;
+        super::evidence::run(
+            &EvidenceArgs {
+                paths: vec!["evidence".into()],
+                max_size: 32 << 20,
+                follow_symlinks: false,
+            },
+            Format::Table,
+            true,
+        )?;
+
+        heading("Step 3. Escrow the NKP backups into a new vault for a custodian (identity generated for the demo)")?;
+        let id = age::x25519::Identity::generate();
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        std::io::Write::write_all(
+            &mut o.open("custodian.age")?,
+            format!("{}\n", id.to_string().expose_secret()).as_bytes(),
+        )?;
+        let dir = VaultDir {
+            vault: Some("vault".into()),
+        };
+        super::vault::run(
+            VaultCommand::Init {
+                dir: dir.clone(),
+                recipient: vec![format!("custodian={}", id.to_public())],
+                recipients_file: None,
+                passphrase: false,
+            },
+            Format::Table,
+            false,
+        )?;
+        let files = SHARE.iter().map(|(n, _)| n.into()).collect();
+        super::vault::run(
+            VaultCommand::Add {
+                dir: dir.clone(),
+                files,
+                label: None,
+                passwords: pw.clone(),
+            },
+            Format::Table,
+            false,
+        )?;
+        render::print_text("Keyless check (what an auditor runs without any key):\n")?;
+        super::vault::run(
+            VaultCommand::Verify {
+                dir: dir.clone(),
+                identity: None,
+            },
+            Format::Table,
+            true,
+        )?;
+        render::print_text(
+            "Restore drill (the custodian's identity; decrypted in memory only):\n",
+        )?;
+        super::vault::run(
+            VaultCommand::Drill {
+                dir: dir.clone(),
+                identity: "custodian.age".into(),
+                entries: Vec::new(),
+            },
+            Format::Table,
+            true,
+        )?;
+
+        heading("Step 4. The 3 a.m. incident: esxi51 rebooted and VM \"win11-52 \\\"finance\\\"\" is locked. Which backup restores it?")?;
+        render::print_text("NKP-PROD was deleted and re-created (KB 311922): the hosts now have a new NKP-PROD key_id, but the VM still needs the old one.\n\n")?;
+        super::join::resolve(
+            &ResolveArgs {
+                join: join(),
+                vm: vec!["win11-52 \"finance\"".into()],
+            },
+            Format::Table,
+        )?;
+
+        heading("Step 5. The quarterly review: is every provider in use covered?")?;
+        super::join::coverage(&join(), Format::Table)?;
+
+        heading("Step 6. The audit: evidence with [PASS]/[FAIL] per control and the SHA-256 of every input")?;
+        super::join::report(
+            &ReportArgs {
+                join: join(),
+                out: "report".into(),
+            },
+            false,
+        )?;
+        render::print_text(&format!(
+            "\nThe demo worked in {} (share, evidence, vault, report/evidence.md); that folder is removed now.\nOn your own estate: nkp-escrow inspect | evidence | vault | resolve | coverage | report (see --help).\n",
+            base.display()
+        ))?;
+        Ok(())
+    })();
+    let _ = std::env::set_current_dir(std::env::temp_dir());
+    let _ = std::fs::remove_dir_all(&base);
+    result
 }
 
 /// Facts worth telling a newcomer, derived from the results (not scripted).
