@@ -197,11 +197,12 @@ pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec
             .or_insert_with(|| plan(provider, same_name, needed.as_deref(), by_embedded));
         let mut steps = plan.steps.clone();
         subject_steps(&mut steps, subject, provider, plan.verdict, rs);
+        let source = needed.is_some().then(|| key_id_source(by_embedded));
         out.push(SubjectVerdict {
             subject: (*subject).clone(),
             provider: provider.to_string(),
             needed_key_id: needed,
-            key_id_source: plan_source(&plan.backups, by_embedded),
+            key_id_source: source,
             verdict: plan.verdict,
             backups: plan.backups.clone(),
             steps,
@@ -210,12 +211,12 @@ pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec
     out
 }
 
-fn plan_source(_b: &[Candidate], by_embedded: bool) -> Option<String> {
-    Some(if by_embedded {
+fn key_id_source(by_embedded: bool) -> String {
+    if by_embedded {
         "embedded UUID of the subject's key-ID blob equals a backup's key_id".to_string()
     } else {
         "stated by live evidence (ConfigStore / govc / REST)".to_string()
-    })
+    }
 }
 
 fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded: bool) -> Plan {
