@@ -48,6 +48,9 @@ pub struct InputReport {
     /// The structure tree (`--explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structure: Option<Structure>,
+    /// vCenter file-based backup details (type `vcsa-backup` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vcsa: Option<crate::backup::vcsa::BundleInfo>,
 }
 
 /// An error code from the contract and a message naming the file and the next step.

@@ -12,6 +12,7 @@ pub mod pbe;
 pub mod pkcs12;
 pub mod protection;
 pub mod sniff;
+pub mod vcsa;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -58,12 +59,21 @@ fn empty_report(path: &str) -> InputReport {
         hint: None,
         notes: Vec::new(),
         structure: None,
+        vcsa: None,
     }
 }
 
 /// Inspect one file from disk. Never fails: problems are in the report's `error`.
 pub fn inspect_file(path: &Path, passwords: &[Password], opts: &InspectOptions) -> InputReport {
     let shown = path.display().to_string();
+    if path.is_dir() {
+        return vcsa::inspect_dir(path, passwords, &vcsa::BundleLimits::default());
+    }
+    if looks_like_archive(path) {
+        if let Some(r) = vcsa::inspect_archive(path, passwords, &vcsa::BundleLimits::default()) {
+            return r;
+        }
+    }
     let mut report = empty_report(&shown);
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -224,6 +234,23 @@ fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option
     Some(ErrorInfo { code, message })
 }
 
+/// A gzip or tar file (a possible `.tar`/`.tar.gz` of a vCenter backup folder).
+fn looks_like_archive(path: &Path) -> bool {
+    let mut head = [0u8; 262];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(&[0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
+}
+
+fn named_like_archive(path: &Path) -> bool {
+    let n = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
 /// Files to inspect under `paths`: files given directly are always inspected; inside folders
 /// (walked recursively, symlink loops survived) only files that sniff as PKCS#12 or carry a
 /// `.p12`/`.pfx` name.
@@ -234,14 +261,23 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Inputs {
     let mut warnings = Vec::new();
     for p in paths {
         if p.is_dir() {
-            for entry in walkdir::WalkDir::new(p)
+            let mut it = walkdir::WalkDir::new(p)
                 .follow_links(true)
                 .sort_by_file_name()
-            {
+                .into_iter();
+            while let Some(entry) = it.next() {
                 match entry {
+                    // A vCenter backup folder is one input; its parts are not .p12 files.
+                    Ok(e) if e.file_type().is_dir() && vcsa::is_backup_dir(e.path()) => {
+                        files.push(e.into_path());
+                        it.skip_current_dir();
+                    }
                     Ok(e) if e.file_type().is_file() => {
                         let path = e.into_path();
-                        if sniff::named_like_p12(&path) || sniff::file_may_be_pkcs12(&path) {
+                        if sniff::named_like_p12(&path)
+                            || sniff::file_may_be_pkcs12(&path)
+                            || named_like_archive(&path)
+                        {
                             files.push(path);
                         } else {
                             skipped += 1;

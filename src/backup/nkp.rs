@@ -21,10 +21,10 @@ pub struct ProviderRecord {
     pub export_time: Option<String>,
     /// TPM constraint (R6).
     pub tpm_required: Option<bool>,
-    /// KDK size in bits.
+    /// KDK size in bits (0 when the KDK is not readable, e.g. in a vCenter backup bundle).
     pub kdk_bits: usize,
-    /// `sha256:` + hex SHA-256 of the raw KDK bytes.
-    pub kdk_fingerprint: String,
+    /// `sha256:` + hex SHA-256 of the raw KDK bytes; null when the KDK is not readable.
+    pub kdk_fingerprint: Option<String>,
     /// Where the KDK was found (R2 style) and in which bag.
     pub kdk_storage: String,
     /// Which rule produced each field.
@@ -339,7 +339,7 @@ fn build(
         export_time,
         tpm_required,
         kdk_bits: key.len() * 8,
-        kdk_fingerprint: fingerprint(key),
+        kdk_fingerprint: Some(fingerprint(key)),
         kdk_storage: storage.to_string(),
         sources,
         notes,

@@ -31,18 +31,27 @@ pub fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
                 provider: p.name.clone(),
                 key_id: p.key_id.clone(),
                 export_time: p.export_time.clone(),
-                verdict: r
-                    .protection
-                    .as_ref()
-                    .map(|x| x.verdict)
-                    .unwrap_or("unprotected")
-                    .to_string(),
+                verdict: match (&r.protection, &r.vcsa) {
+                    (Some(x), _) => x.verdict.to_string(),
+                    // A vCenter backup: protected by its backup password if every part is
+                    // encrypted; PBKDF2 counts as strong, EVP_BytesToKey as weak.
+                    (None, Some(b))
+                        if !b.parts.is_empty() && b.parts.iter().all(|p| p.encrypted) =>
+                    {
+                        let pbkdf2 = b
+                            .parts
+                            .iter()
+                            .all(|p| p.scheme.as_deref().is_some_and(|s| s.contains("PBKDF2")));
+                        if pbkdf2 { "strong" } else { "weak" }.to_string()
+                    }
+                    _ => "unprotected".to_string(),
+                },
                 password: r
                     .protection
                     .as_ref()
                     .and_then(|x| x.password.as_ref())
                     .map(|q| q.source.clone()),
-                kdk_fingerprint: p.kdk_fingerprint.clone(),
+                kdk_fingerprint: p.kdk_fingerprint.clone().unwrap_or_default(),
                 last_drill: None,
             });
         }

@@ -245,7 +245,7 @@ fn add(
             Facts {
                 provider: p.name.clone(),
                 key_id: p.key_id.clone(),
-                kdk_fingerprint: p.kdk_fingerprint.clone(),
+                kdk_fingerprint: p.kdk_fingerprint.clone().unwrap_or_default(),
                 verdict: verdict.to_string(),
                 export_time: p.export_time.clone(),
                 label: label.clone().unwrap_or_else(|| {
@@ -500,7 +500,7 @@ fn drill(
             let p = r
                 .providers
                 .iter()
-                .find(|p| p.kdk_fingerprint == e.kdk_fingerprint)
+                .find(|p| p.kdk_fingerprint.as_deref() == Some(e.kdk_fingerprint.as_str()))
                 .ok_or("the KDK fingerprint differs from the manifest")?;
             if p.name != e.provider || p.key_id != e.key_id {
                 return Err(format!(
@@ -517,7 +517,7 @@ fn drill(
                 },
                 p.name.as_deref().unwrap_or("?"),
                 p.key_id.as_deref().unwrap_or("?"),
-                &p.kdk_fingerprint[..19]
+                &e.kdk_fingerprint[..e.kdk_fingerprint.len().min(19)]
             ))
         })();
         let (ok, detail) = match outcome {

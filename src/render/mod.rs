@@ -117,7 +117,10 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
                     Some(false) => "no".into(),
                     None => "?".into(),
                 },
-                format!("{}-bit {}", p.kdk_bits, short_fp(&p.kdk_fingerprint)),
+                match &p.kdk_fingerprint {
+                    Some(fp) => format!("{}-bit {}", p.kdk_bits, short_fp(fp)),
+                    None => "not readable".into(),
+                },
             ]);
         }
     }
@@ -199,7 +202,7 @@ pub fn explain_text(r: &InputReport) -> String {
             p.tpm_required.map(|b| b.to_string()).unwrap_or_else(|| "unknown".into()),
             p.sources.tpm_required.as_deref().unwrap_or("no rule applied"),
             p.kdk_bits,
-            p.kdk_fingerprint,
+            p.kdk_fingerprint.as_deref().unwrap_or("not readable"),
             p.kdk_storage,
         );
     }
