@@ -206,3 +206,22 @@ fn older_govc_capitalised_json_is_read_the_same() {
         assert_eq!(r["source"]["kind"], "govc");
     }
 }
+
+#[test]
+fn non_ascii_keys_render_without_splitting_characters() {
+    let d = tempfile::tempdir().unwrap();
+    let key = "é".repeat(30);
+    std::fs::write(
+        d.path().join("x.vmx"),
+        format!("displayName = \"ü-vm\"\nencryption.keySafe = \"vmware:key/fqid/<VMWARE-NULL>/NKP/{key}\"\n"),
+    )
+    .unwrap();
+    for f in ["table", "json", "yaml"] {
+        Command::cargo_bin("nkp-escrow")
+            .unwrap()
+            .args(["--format", f, "evidence"])
+            .arg(d.path())
+            .assert()
+            .success();
+    }
+}

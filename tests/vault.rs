@@ -430,3 +430,23 @@ fn rekey_moves_every_object_to_the_new_recipients_and_removes_the_old() {
         .unwrap();
     assert_eq!(old.status.code(), Some(3));
 }
+
+#[test]
+fn a_hostile_manifest_is_reported_not_panicked_on() {
+    let d = tempfile::tempdir().unwrap();
+    let (v, _) = init(d.path());
+    assert!(add(&v, &["nkp-dr-2024.p12"]).status.success());
+    let m = std::fs::read_to_string(v.join("manifest.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(m.lines().next().unwrap()).unwrap();
+    let obj = line["object"].as_str().unwrap().to_string();
+    for bad in ["é", "ééééééééééééé", ""] {
+        std::fs::write(v.join("manifest.jsonl"), m.replace(&obj, bad)).unwrap();
+        let (code, r) = verify(&v);
+        assert_eq!(code, 3, "{r:#}");
+        nkp()
+            .args(["--format", "table", "vault", "list", "--vault"])
+            .arg(&v)
+            .assert()
+            .success();
+    }
+}

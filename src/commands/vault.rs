@@ -517,7 +517,7 @@ fn drill(
                 },
                 p.name.as_deref().unwrap_or("?"),
                 p.key_id.as_deref().unwrap_or("?"),
-                &e.kdk_fingerprint[..e.kdk_fingerprint.len().min(19)]
+                render::prefix(&e.kdk_fingerprint, 19)
             ))
         })();
         let (ok, detail) = match outcome {

@@ -36,10 +36,15 @@ pub fn print_text(s: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first `n` characters of `s` (never splits a character: `s` may be untrusted text).
+pub fn prefix(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map(|(i, _)| &s[..i]).unwrap_or(s)
+}
+
 fn short_fp(fp: &str) -> String {
     // sha256:<64 hex> -> sha256:<first 16>…
     match fp.split_once(':') {
-        Some((alg, hex)) if hex.len() > 12 => format!("{alg}:{}…", &hex[..12]),
+        Some((alg, hex)) if hex.len() > 12 => format!("{alg}:{}…", prefix(hex, 12)),
         _ => fp.to_string(),
     }
 }
@@ -295,7 +300,7 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
     for r in &out.references {
         let key = match (&r.key, &r.embedded_uuid()) {
             (_, Some(u)) => format!("NKP blob, embedded UUID {u} (unverified)"),
-            (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", &k[..24]),
+            (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", prefix(k, 24)),
             (Some(k), None) => k.clone(),
             (None, None) => "-".into(),
         };

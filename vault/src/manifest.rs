@@ -212,6 +212,11 @@ pub struct VerifyReport {
     pub warnings: Vec<String>,
 }
 
+/// The first 12 characters of an id from the manifest (untrusted: never split a character).
+fn short(s: &str) -> &str {
+    s.char_indices().nth(12).map(|(i, _)| &s[..i]).unwrap_or(s)
+}
+
 /// Verify a vault without any key: chain, HEAD, objects, orphans.
 pub fn verify(dir: &Path) -> VerifyReport {
     use rayon::prelude::*;
@@ -319,13 +324,13 @@ pub fn verify(dir: &Path) -> VerifyReport {
                     "entry {} ({}): object {} does not match its hash: changed or swapped",
                     e.id,
                     e.provider.as_deref().unwrap_or("?"),
-                    &e.object[..12]
+                    short(&e.object)
                 )),
                 Err(err) => Some(format!(
                     "entry {} ({}): object {} is missing ({err})",
                     e.id,
                     e.provider.as_deref().unwrap_or("?"),
-                    &e.object[..12]
+                    short(&e.object)
                 )),
             }
         })
