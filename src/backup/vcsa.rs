@@ -94,7 +94,36 @@ struct Ctx<'a> {
     providers: Vec<ProviderRecord>,
     notes: Vec<String>,
     members: usize,
-    out_bytes: u64,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(passwords: &'a [Password], limits: &'a BundleLimits) -> Self {
+        Ctx {
+            passwords,
+            limits,
+            providers: Vec::new(),
+            notes: Vec::new(),
+            members: 0,
+        }
+    }
+}
+
+/// Decrypt (if `Salted__`) and scan one part.
+fn scan_part(
+    name: &str,
+    size: u64,
+    reader: Box<dyn Read + '_>,
+    ctx: &mut Ctx<'_>,
+) -> (PartInfo, Result<(), Fail>) {
+    let mut part = PartInfo {
+        name: name.to_string(),
+        size,
+        ..PartInfo::default()
+    };
+    let br = BufReader::with_capacity(256 * 1024, reader);
+    let res = decrypt_if_salted(br, &mut part, ctx)
+        .and_then(|plain| scan_stream(name, plain, 0, &mut part, ctx));
+    (part, res)
 }
 
 #[derive(Debug)]
@@ -734,14 +763,7 @@ fn finish(path: &str, ctx: Ctx<'_>, info: BundleInfo, error: Option<ErrorInfo>) 
 pub fn inspect_dir(dir: &Path, passwords: &[Password], limits: &BundleLimits) -> InputReport {
     let shown = dir.display().to_string();
     let mut info = BundleInfo::default();
-    let mut ctx = Ctx {
-        passwords,
-        limits,
-        providers: Vec::new(),
-        notes: Vec::new(),
-        members: 0,
-        out_bytes: 0,
-    };
+    let mut ctx = Ctx::new(passwords, limits);
     let folder = dir
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -772,19 +794,18 @@ pub fn inspect_dir(dir: &Path, passwords: &[Password], limits: &BundleLimits) ->
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut part = PartInfo {
-            name: name.clone(),
-            size: std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0),
-            ..PartInfo::default()
+        let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+        let (part, res) = match std::fs::File::open(&f) {
+            Ok(file) => scan_part(&name, size, Box::new(file), &mut ctx),
+            Err(e) => (
+                PartInfo {
+                    name: name.clone(),
+                    size,
+                    ..PartInfo::default()
+                },
+                Err(fail("io", format!("{}: {e}", f.display()))),
+            ),
         };
-        let res = std::fs::File::open(&f)
-            .map_err(|e| fail("io", format!("{}: {e}", f.display())))
-            .and_then(|file| {
-                let br = BufReader::with_capacity(256 * 1024, Box::new(file) as Box<dyn Read>);
-                let plain = decrypt_if_salted(br, &mut part, &ctx)?;
-                scan_stream(&name, plain, 0, &mut part, &mut ctx)
-            });
-        ctx.out_bytes += part.bytes_out;
         if let Err(Fail::Code(code, msg)) = res {
             if error.is_none() {
                 error = Some(ErrorInfo {
@@ -828,14 +849,7 @@ pub fn inspect_archive(
     };
     let mut ar = tar::Archive::new(reader);
     let mut info = BundleInfo::default();
-    let mut ctx = Ctx {
-        passwords,
-        limits,
-        providers: Vec::new(),
-        notes: Vec::new(),
-        members: 0,
-        out_bytes: 0,
-    };
+    let mut ctx = Ctx::new(passwords, limits);
     let mut error = None;
     let mut is_bundle = false;
     let entries = match ar.entries() {
@@ -873,14 +887,8 @@ pub fn inspect_archive(
             }
             continue;
         }
-        let mut part = PartInfo {
-            name: name.clone(),
-            size: e.header().size().unwrap_or(0),
-            ..PartInfo::default()
-        };
-        let br = BufReader::with_capacity(256 * 1024, Box::new(&mut e) as Box<dyn Read>);
-        let res = decrypt_if_salted(br, &mut part, &ctx)
-            .and_then(|plain| scan_stream(&name, plain, 0, &mut part, &mut ctx));
+        let size = e.header().size().unwrap_or(0);
+        let (part, res) = scan_part(&name, size, Box::new(&mut e), &mut ctx);
         if let Err(Fail::Code(code, msg)) = res {
             if error.is_none() {
                 error = Some(ErrorInfo {
