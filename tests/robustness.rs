@@ -153,7 +153,7 @@ fn gigabyte_length_claims_are_refused_without_allocating() {
         let t = std::time::Instant::now();
         let r = inspect_bytes("claims", &b, &[], &opts());
         assert!(r.error.is_some());
-        assert!(t.elapsed().as_millis() < 500);
+        assert!(t.elapsed().as_secs() < 3, "took {:?}", t.elapsed());
     }
 }
 
@@ -166,5 +166,5 @@ fn deep_nesting_and_long_indefinite_chains_terminate() {
     let t = std::time::Instant::now();
     let r = inspect_bytes("deep", &b, &[], &opts());
     assert!(r.error.is_some());
-    assert!(t.elapsed().as_secs() < 2);
+    assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
 }
