@@ -539,6 +539,17 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                 ),
             });
         }
+        if b.verdict == "weak" && b.kind == "file" {
+            findings.push(Finding {
+                severity: "medium",
+                code: "NKP-WEAK-BACKUP",
+                message: format!(
+                    "{} ({}) is protected only with legacy algorithms (see `nkp-escrow inspect`): re-export it (vCenter uses a strong scheme) or keep it only in the vault",
+                    b.source,
+                    b.provider.as_deref().unwrap_or("?")
+                ),
+            });
+        }
         if b.provider.as_deref().is_none_or(|p| !names.contains(p)) {
             findings.push(Finding {
                 severity: "info",
@@ -770,6 +781,7 @@ mod tests {
         drilled.last_drill = Some(("2020-01-01T00:00:00Z".into(), true));
         let backups = vec![
             drilled,
+            b("w.p12", "NKP-C", K1, "weak", "2025-01-01T00:00:00Z"),
             b("u.p12", "NKP-U", K1, "unprotected", "2025-01-01T00:00:00Z"),
             b("s.p12", "NKP-S", K1, "strong", "2025-01-01T00:00:00Z"),
             b("a1.p12", "NKP-A", K1, "strong", "2025-01-01T00:00:00Z"),
@@ -802,6 +814,7 @@ mod tests {
             "NKP-UNPROTECTED-BACKUP",
             "NKP-ONLY-UNPROTECTED",
             "NKP-UNREFERENCED-BACKUP",
+            "NKP-WEAK-BACKUP",
             "VAULT-DRILL-STALE",
         ] {
             assert!(codes.contains(&code), "{code} missing from {codes:?}");
