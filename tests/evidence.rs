@@ -48,6 +48,7 @@ fn every_reference_of_the_sample_estate_with_subject_provider_key_and_sources() 
                 g["subject"]["kind"] == subject.0
                     && g["subject"]["name"] == subject.1
                     && g["state"] == e["state"]
+                    && g["provider_key_id"] == e["provider_key_id"]
             })
             .unwrap_or_else(|| panic!("missing {subject:?} {}", e["state"]));
         for f in ["provider", "provider_key_id", "embedded_uuid"] {

@@ -69,7 +69,11 @@ fn the_locked_vm_gets_the_original_backup_and_missing_providers_exit_3() {
         Some("no-backup".into())
     );
     assert_eq!(verdict("esxi51"), Some("restorable".into()));
-    assert_eq!(verdict("db01"), Some("restorable".into()));
+    // Two vCenters state different key_ids for NKP-DR and db01's blob matches neither backup:
+    // the key_id is unknown, all NKP-DR backups share one: probable (confirm on a host).
+    assert_eq!(verdict("db01"), Some("probable".into()));
+    // app07's blob embeds the backup's key_id: still restorable.
+    assert_eq!(verdict("app07"), Some("restorable".into()));
     assert_eq!(verdict("legacy-vm3"), Some("no-backup".into()));
     let (_, code) = run(&["resolve", "--vm", "no-such-vm"]);
     assert_eq!(code, 3);
@@ -99,6 +103,10 @@ fn coverage_flags_exactly_the_gaps() {
         .collect();
     assert!(codes.contains(&"NKP-UNPROTECTED-BACKUP"));
     assert!(codes.contains(&"NKP-STALE-BACKUP"));
+    assert!(
+        codes.contains(&"NKP-LIVE-NAME-COLLISION"),
+        "two vCenters, two NKP-DR key_ids"
+    );
     assert_eq!(codes.iter().filter(|c| **c == "NKP-UNCOVERED").count(), 2);
 }
 

@@ -91,6 +91,10 @@ const EVIDENCE: &[(&str, &[u8])] = &[
         include_bytes!("../../testdata/evidence/api/kms.ls.json"),
     ),
     (
+        "evidence/api/vc02-kms.ls.json",
+        include_bytes!("../../testdata/evidence/api/vc02-kms.ls.json"),
+    ),
+    (
         "evidence/api/vm.info.json",
         include_bytes!("../../testdata/evidence/api/vm.info.json"),
     ),
