@@ -385,3 +385,52 @@ fn completions_and_help_work() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn binary_bag_attributes_are_shown_as_length_and_fingerprint_only() {
+    use nkp_escrow::backup::der::write as w;
+    // A bag whose vendor attribute holds 32 binary bytes: --explain must not print them.
+    let secret: Vec<u8> = (0u8..32).map(|i| i ^ 0xa5).collect();
+    let attr = w::seq(&[
+        w::oid("1.3.6.1.4.1.6876.99.1"),
+        w::set(&[w::octets(&secret)]),
+    ]);
+    let bag = w::seq(&[
+        w::oid("1.2.840.113549.1.12.10.1.5"),
+        w::explicit(
+            0,
+            &w::seq(&[
+                w::oid("1.2.3.4"),
+                w::explicit(0, &w::octets(b"metadata-not-a-key")),
+            ]),
+        ),
+        w::set(&[attr]),
+    ]);
+    let safe = w::seq(&[
+        w::oid("1.2.840.113549.1.7.1"),
+        w::explicit(0, &w::octets(&w::seq(&[bag]))),
+    ]);
+    let pfx = w::seq(&[
+        w::uint(3),
+        w::seq(&[
+            w::oid("1.2.840.113549.1.7.1"),
+            w::explicit(0, &w::octets(&w::seq(&[safe]))),
+        ]),
+    ]);
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("attr.p12");
+    std::fs::write(&f, pfx).unwrap();
+    let out = Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["--format", "table", "inspect", "--explain"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        text.contains("1.3.6.1.4.1.6876.99.1 = OCTET STRING of 32 bytes, sha256:"),
+        "{text}"
+    );
+    assert!(!text.contains(&hex[..16]), "attribute bytes leaked: {text}");
+}

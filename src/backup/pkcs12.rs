@@ -1026,12 +1026,13 @@ fn parse_attributes(
                     .map(|t| format!("{t:?}"))
                     .or_else(|| v.oid().ok().map(|o| oid::name(&o)))
                     .unwrap_or_else(|| {
-                        let h = hex(&v.value[..v.value.len().min(32)]);
+                        // Binary: could be key material in a vendor attribute. Length and
+                        // fingerprint only, like every other secret-capable value.
                         format!(
-                            "{} {}{}",
+                            "{} of {} bytes, {}",
                             v.describe(),
-                            h,
-                            if v.value.len() > 32 { "..." } else { "" }
+                            v.value.len(),
+                            fingerprint(v.value)
                         )
                     });
                 node.attributes.push(format!("{} = {shown}", oid::name(&o)));
