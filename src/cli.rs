@@ -188,6 +188,25 @@ pub enum VaultCommand {
         /// An age identity file or SSH private key (`-`: passphrase prompt).
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// A checkpoint public key you trust (base64, from `vault checkpoint-key`): then at
+        /// least one checkpoint signed by it must match the manifest. Repeatable.
+        #[arg(long, value_name = "BASE64")]
+        trusted_key: Vec<String>,
+    },
+    /// Create an Ed25519 checkpoint signing key (written 0600; its public key is printed).
+    CheckpointKey {
+        /// Where to write the private key (PKCS#8).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign the current chain head (appended to checkpoints.jsonl).
+    Checkpoint {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// The signing key from `vault checkpoint-key`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Write an entry's .p12 (mode 0600, never overwriting) and hand over its password.
     Restore {

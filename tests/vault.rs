@@ -450,3 +450,81 @@ fn a_hostile_manifest_is_reported_not_panicked_on() {
             .success();
     }
 }
+
+/// A consistent rewrite (manifest truncated *and* HEAD recomputed) passes the plain keyless
+/// check but not one anchored to a signed checkpoint and a trusted public key.
+#[test]
+fn signed_checkpoints_catch_a_consistent_rewrite() {
+    let d = tempfile::tempdir().unwrap();
+    let (v, _) = init(d.path());
+    assert!(add(&v, NKP_FILES).status.success());
+    let key = d.path().join("cp.key");
+    let out = nkp()
+        .args(["vault", "checkpoint-key", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    nkp()
+        .args(["vault", "checkpoint", "--vault"])
+        .arg(&v)
+        .arg("--key")
+        .arg(&key)
+        .assert()
+        .success();
+    let trusted = |v: &Path| {
+        let o = nkp()
+            .args([
+                "--format",
+                "json",
+                "vault",
+                "verify",
+                "--trusted-key",
+                &public,
+                "--vault",
+            ])
+            .arg(v)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        )
+    };
+    let (code, r) = trusted(&v);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["trusted_checkpoints"], 1);
+    // Drop the last entry and recompute HEAD: the chain alone looks fine.
+    let m = std::fs::read_to_string(v.join("manifest.jsonl")).unwrap();
+    let kept: Vec<&str> = m.lines().take(2).collect();
+    std::fs::write(v.join("manifest.jsonl"), kept.join("\n") + "\n").unwrap();
+    let h = nkp_vault::store::sha256_hex(kept[1].as_bytes());
+    std::fs::write(v.join("HEAD"), format!("2 {h}\n")).unwrap();
+    // The checkpoint file itself already catches it...
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    assert!(r["problems"].to_string().contains("truncated"));
+    // ...so a forger also deletes it: now only the trusted key tells.
+    let cps_saved = std::fs::read(v.join("checkpoints.jsonl")).unwrap();
+    std::fs::remove_file(v.join("checkpoints.jsonl")).unwrap();
+    let (code, r) = verify(&v);
+    assert_eq!(
+        code, 0,
+        "without a trust anchor the rewrite is consistent: {r:#}"
+    );
+    let (code, r) = trusted(&v);
+    assert_eq!(code, 3, "{r:#}");
+    std::fs::write(v.join("checkpoints.jsonl"), cps_saved).unwrap();
+    // An edited checkpoint fails; a trusted key with no checkpoint at all fails.
+    std::fs::write(v.join("manifest.jsonl"), &m).unwrap();
+    let cps = std::fs::read_to_string(v.join("checkpoints.jsonl")).unwrap();
+    std::fs::write(
+        v.join("checkpoints.jsonl"),
+        cps.replacen("\"seq\":3", "\"seq\":2", 1),
+    )
+    .unwrap();
+    assert_eq!(trusted(&v).0, 3);
+    std::fs::write(v.join("checkpoints.jsonl"), &cps).unwrap();
+    assert_eq!(trusted(&v).0, 0, "restored: valid again");
+}

@@ -258,6 +258,7 @@ fn walkthrough() -> Result<()> {
             VaultCommand::Verify {
                 dir: dir.clone(),
                 identity: None,
+                trusted_key: Vec::new(),
             },
             Format::Table,
             true,

@@ -130,8 +130,43 @@ pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
             passwords,
         } => add(&vault_dir(&dir)?, &files, label, &passwords, format, quiet),
         VaultCommand::List { dir } => list(&vault_dir(&dir)?, format),
-        VaultCommand::Verify { dir, identity } => {
-            verify(&vault_dir(&dir)?, identity.as_deref(), format, quiet)
+        VaultCommand::Verify {
+            dir,
+            identity,
+            trusted_key,
+        } => verify(
+            &vault_dir(&dir)?,
+            identity.as_deref(),
+            &trusted_key,
+            format,
+            quiet,
+        ),
+        VaultCommand::CheckpointKey { out } => {
+            let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
+            let mut f = nkp_vault::store::create_new(&out, 0o600)?;
+            f.write_all(&pkcs8)
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{public}");
+            if !quiet {
+                eprintln!(
+                    "signing key written to {} (mode 0600); give the public key above to auditors: `vault verify --trusted-key {public}`",
+                    out.display()
+                );
+            }
+            Ok(crate::exit::OK)
+        }
+        VaultCommand::Checkpoint { dir, key } => {
+            let v = Vault::open(&vault_dir(&dir)?)?;
+            let pkcs8 = Zeroizing::new(
+                std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?,
+            );
+            let cp = v.checkpoint(&pkcs8)?;
+            println!(
+                "checkpoint: seq {} head {} signed by {}",
+                cp.seq, cp.head, cp.public_key
+            );
+            Ok(crate::exit::OK)
         }
         VaultCommand::Restore {
             dir,
@@ -342,9 +377,15 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
     Ok(crate::exit::OK)
 }
 
-fn verify(dir: &Path, identity: Option<&Path>, format: Format, quiet: bool) -> Result<i32> {
+fn verify(
+    dir: &Path,
+    identity: Option<&Path>,
+    trusted: &[String],
+    format: Format,
+    quiet: bool,
+) -> Result<i32> {
     let v = Vault::open(dir)?;
-    let mut report = v.verify();
+    let mut report = v.verify_trusted(trusted);
     if let Some(idp) = identity {
         let ids = identities(idp, quiet)?;
         for e in v.entries()? {
@@ -371,7 +412,7 @@ fn verify(dir: &Path, identity: Option<&Path>, format: Format, quiet: bool) -> R
                 s.push_str(&format!("[WARN] {w}\n"));
             }
             s.push_str(&format!(
-                "{}: {} events, {} entries, {} objects checked; chain head {}\n",
+                "{}: {} events, {} entries, {} objects checked; chain head {}{}\n",
                 if report.ok {
                     "[PASS] vault verified"
                 } else {
@@ -380,7 +421,15 @@ fn verify(dir: &Path, identity: Option<&Path>, format: Format, quiet: bool) -> R
                 report.events,
                 report.entries,
                 report.objects_checked,
-                report.head.as_deref().unwrap_or("(empty)")
+                report.head.as_deref().unwrap_or("(empty)"),
+                if report.trusted_checkpoints > 0 {
+                    format!(
+                        "; {} trusted signed checkpoint(s) match",
+                        report.trusted_checkpoints
+                    )
+                } else {
+                    String::new()
+                }
             ));
             render::print_text(&s)?;
         }

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod crypto;
 pub mod manifest;
 pub mod store;
@@ -210,9 +211,20 @@ impl Vault {
         self.dir.join("objects").join(format!("{id}.age"))
     }
 
-    /// Read and check the manifest (keyless).
+    /// Read and check the manifest (keyless), and any signed checkpoints against the
+    /// `trusted` public keys.
     pub fn verify(&self) -> VerifyReport {
-        manifest::verify(&self.dir)
+        manifest::verify_with(&self.dir, &[])
+    }
+
+    /// [`Vault::verify`] with trusted checkpoint keys (base64 Ed25519 public keys).
+    pub fn verify_trusted(&self, trusted: &[String]) -> VerifyReport {
+        manifest::verify_with(&self.dir, trusted)
+    }
+
+    /// Sign the current chain head with an Ed25519 PKCS#8 key.
+    pub fn checkpoint(&self, pkcs8: &[u8]) -> Result<checkpoint::Checkpoint, VaultError> {
+        checkpoint::sign(&self.dir, pkcs8, &now())
     }
 
     /// Live entries (after rekeys), in order of addition.

@@ -210,11 +210,27 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
     /// Tolerated states (orphan objects after an interrupted add, HEAD one step behind).
     pub warnings: Vec<String>,
+    /// Signed checkpoints by a trusted key that match the manifest.
+    pub trusted_checkpoints: usize,
 }
 
 /// The first 12 characters of an id from the manifest (untrusted: never split a character).
 fn short(s: &str) -> &str {
     s.char_indices().nth(12).map(|(i, _)| &s[..i]).unwrap_or(s)
+}
+
+/// Verify a vault without any key: chain, HEAD, objects, orphans, and signed checkpoints
+/// (against the `trusted` public keys, when given).
+pub fn verify_with(dir: &Path, trusted: &[String]) -> VerifyReport {
+    let mut r = verify(dir);
+    let text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let (p, w, good) = crate::checkpoint::verify(dir, &lines, trusted);
+    r.problems.extend(p);
+    r.warnings.extend(w);
+    r.trusted_checkpoints = good;
+    r.ok = r.problems.is_empty();
+    r
 }
 
 /// Verify a vault without any key: chain, HEAD, objects, orphans.
