@@ -143,22 +143,16 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                 if let Some(h) = host {
                     details.push(format!("known to host {h}").into());
                 }
-                c.add(
+                c.provider(
                     if is_configstore {
                         "configstore"
                     } else {
                         "vcenter-api"
                     },
                     line,
-                    Subject {
-                        kind: "provider",
-                        name: name.into(),
-                    },
-                    Some(name.into()),
-                    key_id.map(str::to_ascii_lowercase),
-                    None,
+                    name,
+                    key_id,
                     host,
-                    "provider-known",
                     details,
                 );
             }
@@ -198,20 +192,7 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                     if let Some(b) = it.get("useAsDefault").and_then(Value::as_bool) {
                         details.push(format!("useAsDefault {b}").into());
                     }
-                    c.add(
-                        "govc",
-                        line,
-                        Subject {
-                            kind: "provider",
-                            name: name.into(),
-                        },
-                        Some(name.into()),
-                        key_id.map(str::to_ascii_lowercase),
-                        None,
-                        host,
-                        "provider-known",
-                        details,
-                    );
+                    c.provider("govc", line, name, key_id, host, details);
                 }
                 return;
             }
@@ -233,20 +214,7 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                 if let Some(h) = get_str(o, "health") {
                     details.push(format!("health {h}").into());
                 }
-                c.add(
-                    "vcenter-api",
-                    line,
-                    Subject {
-                        kind: "provider",
-                        name: name.clone(),
-                    },
-                    Some(name),
-                    Some(k.to_ascii_lowercase()),
-                    None,
-                    host,
-                    "provider-known",
-                    details,
-                );
+                c.provider("vcenter-api", line, &name, Some(k), host, details);
             }
         }
         _ => {}

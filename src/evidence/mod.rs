@@ -85,6 +85,32 @@ impl Collector {
         });
     }
 
+    /// Add a provider's name -> key_id fact (ConfigStore, govc, REST).
+    pub fn provider(
+        &mut self,
+        kind: &'static str,
+        line: Option<usize>,
+        name: &str,
+        key_id: Option<&str>,
+        host: Option<&str>,
+        details: Vec<std::borrow::Cow<'static, str>>,
+    ) {
+        self.add(
+            kind,
+            line,
+            Subject {
+                kind: "provider",
+                name: name.to_string(),
+            },
+            Some(name.to_string()),
+            key_id.map(str::to_ascii_lowercase),
+            None,
+            host,
+            "provider-known",
+            details,
+        );
+    }
+
     /// Finish: the file's input record and its references.
     pub fn finish(self, error: Option<ErrorInfo>) -> (EvidenceInput, Vec<KeyReference>) {
         (
