@@ -226,3 +226,30 @@ fn non_ascii_keys_render_without_splitting_characters() {
             .success();
     }
 }
+
+/// Inputs that used to cost quadratic time: many JSON documents (one per line) and a psql
+/// header followed by thousands of lines without `|`. Linear now.
+#[test]
+fn many_json_lines_and_unclosed_psql_rows_stay_linear() {
+    let d = tempfile::tempdir().unwrap();
+    let mut json = String::new();
+    for i in 0..20_000 {
+        json.push_str(&format!("{{\"keyId\":\"k{i}\",\"n\":{i}}}\n"));
+    }
+    json.push_str(r#"{"KeyId":"c5a1b2c3-d4e5-4f60-8a9b-0c1d2e3f4a5b","ProviderId":{"Id":"NKP-J"},"Name":"last-vm"}"#);
+    json.push('\n');
+    std::fs::write(d.path().join("lines.json"), json).unwrap();
+    let mut psql: String = (0..300).map(|i| format!("c{i}|")).collect();
+    psql.push_str("crypto_key_id\n");
+    for _ in 0..20_000 {
+        psql.push_str(&"x".repeat(60));
+        psql.push('\n');
+    }
+    std::fs::write(d.path().join("vpx_host.txt"), psql).unwrap();
+    let t = std::time::Instant::now();
+    let (out, code) = evidence(&[d.path().to_str().unwrap()]);
+    assert!(t.elapsed().as_secs() < 30, "took {:?}", t.elapsed());
+    assert_eq!(code, 0);
+    // The document after 20,000 others is still read.
+    assert!(out["references"].to_string().contains("last-vm"), "{out:#}");
+}

@@ -571,24 +571,44 @@ fn interesting(table: &str, cols: &[String]) -> bool {
         || cols.iter().any(|c| KEY_COLS.contains(&c.as_str()))
 }
 
+/// Longest line kept from a dump; longer lines are skipped through the buffer.
+const MAX_LINE: usize = 1 << 20;
+
+/// Read one line into `line` (cleared first), keeping at most [`MAX_LINE`] bytes; the rest of
+/// an over-long line is consumed without being stored. Returns the bytes consumed (0 at EOF).
+fn read_line_bounded(r: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    line.clear();
+    let mut consumed = 0;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(p) => (p + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        r.consume(take);
+        consumed += take;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
 /// `COPY table (a, b) FROM stdin;` rows and `INSERT INTO table (a, b) VALUES (...)` statements.
 fn scan_dump(name: &str, r: &mut dyn BufRead, ctx: &mut Ctx<'_>) -> Result<(), Fail> {
     let mut line = Vec::with_capacity(4096);
     let mut copy: Option<(String, Vec<String>)> = None;
     loop {
-        line.clear();
-        let n = (&mut *r)
-            .take(1 << 20)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| io_fail(name, e))?;
+        let n = read_line_bounded(r, &mut line).map_err(|e| io_fail(name, e))?;
         if n == 0 {
             break;
         }
-        if !line.ends_with(b"\n") && n == 1 << 20 {
-            // A line longer than 1 MiB: skip to its end.
-            let mut sink = Vec::new();
-            r.read_until(b'\n', &mut sink)
-                .map_err(|e| io_fail(name, e))?;
+        if line.len() == MAX_LINE && !line.ends_with(b"\n") {
+            continue; // over-long line: passed over (its rest was skipped, not kept)
         }
         let s = String::from_utf8_lossy(&line);
         let s = s.trim_end_matches(['\n', '\r']);
@@ -615,10 +635,8 @@ fn scan_dump(name: &str, r: &mut dyn BufRead, ctx: &mut Ctx<'_>) -> Result<(), F
                         // Skip the block quickly.
                         copy = None;
                         loop {
-                            line.clear();
-                            let k = r
-                                .read_until(b'\n', &mut line)
-                                .map_err(|e| io_fail(name, e))?;
+                            let k =
+                                read_line_bounded(r, &mut line).map_err(|e| io_fail(name, e))?;
                             if k == 0 || line.starts_with(b"\\.") {
                                 break;
                             }
@@ -922,6 +940,22 @@ mod tests {
         assert_eq!(t, "vpx_kms_provider");
         assert_eq!(c, ["name", "key_id"]);
         assert_eq!(v, ["NKP-A", "it's"]);
+    }
+
+    #[test]
+    fn over_long_lines_are_skipped_not_stored() {
+        let mut data = vec![b'a'; MAX_LINE * 3];
+        data.extend_from_slice(b"\nnext\n");
+        let mut r = std::io::BufReader::with_capacity(4096, &data[..]);
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line_bounded(&mut r, &mut line).unwrap(),
+            MAX_LINE * 3 + 1
+        );
+        assert_eq!(line.len(), MAX_LINE);
+        assert_eq!(read_line_bounded(&mut r, &mut line).unwrap(), 5);
+        assert_eq!(line, b"next\n");
+        assert_eq!(read_line_bounded(&mut r, &mut line).unwrap(), 0);
     }
 
     #[test]

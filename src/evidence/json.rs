@@ -67,9 +67,13 @@ fn repair_wraps(s: &str) -> String {
     out
 }
 
-/// Parse every JSON document in the text: from lines that start with `{` or `[`, up to the next
-/// prompt. Returns (first line number, value).
-pub fn documents(lines: &[Line<'_>]) -> Vec<(usize, Value)> {
+/// Largest document copied for repairing terminal line wraps.
+const MAX_REPAIR: usize = 8 << 20;
+
+/// Parse every JSON document in `text`: from lines that start with `{` or `[`, up to the next
+/// prompt. Returns (index into `lines`, value). Parsing runs on slices of `text` (no copy); a
+/// copy is made only to repair a line wrap inside a string, and only up to [`MAX_REPAIR`].
+pub fn documents(text: &str, lines: &[Line<'_>]) -> Vec<(usize, Value)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -84,21 +88,39 @@ pub fn documents(lines: &[Line<'_>]) -> Vec<(usize, Value)> {
             .position(|l| l.is_prompt)
             .map(|p| i + 1 + p)
             .unwrap_or(lines.len());
-        let chunk: String = lines[i..end]
-            .iter()
-            .map(|l| l.text)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let start_off = lines[i].offset.min(text.len());
+        let end_off = lines
+            .get(end)
+            .map(|l| l.offset)
+            .unwrap_or(text.len())
+            .clamp(start_off, text.len());
+        let chunk = &text[start_off..end_off];
+        let parse = |c: &str| -> Result<(Value, usize), serde_json::Error> {
+            let mut it = serde_json::Deserializer::from_str(c).into_iter::<Value>();
+            match it.next() {
+                Some(Ok(v)) => Ok((v, c[..it.byte_offset()].matches('\n').count().max(1))),
+                Some(Err(e)) => Err(e),
+                None => Err(serde::de::Error::custom("empty")),
+            }
+        };
+        let parsed = match parse(chunk) {
+            Ok(x) => Some(x),
+            // A raw line break inside a string: a terminal wrapped a long value.
+            Err(e) if e.to_string().contains("control character") => {
+                let limit = chunk.len().min(MAX_REPAIR);
+                let cut = (0..=limit)
+                    .rev()
+                    .find(|&k| chunk.is_char_boundary(k))
+                    .unwrap_or(0);
+                parse(&repair_wraps(&chunk[..cut])).ok()
+            }
+            Err(_) => None,
+        };
         let mut consumed_lines = 1;
-        for candidate in [chunk.clone(), repair_wraps(&chunk)] {
-            let mut it = serde_json::Deserializer::from_str(&candidate).into_iter::<Value>();
-            if let Some(Ok(v)) = it.next() {
-                let used = &candidate[..it.byte_offset()];
-                consumed_lines = used.matches('\n').count().max(1);
-                if matches!(v, Value::Object(_) | Value::Array(_)) {
-                    out.push((lines[i].no, v));
-                }
-                break;
+        if let Some((v, lines_used)) = parsed {
+            consumed_lines = lines_used;
+            if matches!(v, Value::Object(_) | Value::Array(_)) {
+                out.push((i, v));
             }
         }
         i += consumed_lines;
@@ -107,9 +129,10 @@ pub fn documents(lines: &[Line<'_>]) -> Vec<(usize, Value)> {
 }
 
 /// Read references from every JSON document in the text.
-pub fn scan(lines: &[Line<'_>], file_stem: &str, c: &mut Collector) {
-    for (line, v) in documents(lines) {
-        let host = lines.iter().find(|l| l.no == line).and_then(|l| l.host);
+pub fn scan(text: &str, lines: &[Line<'_>], file_stem: &str, c: &mut Collector) {
+    for (idx, v) in documents(text, lines) {
+        let line = lines[idx].no;
+        let host = lines[idx].host;
         let before = c.count();
         document(&v, line, host, file_stem, c);
         if c.count() == before {

@@ -219,7 +219,7 @@ fn from_text_with(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        json::scan(&lines, &stem, c);
+        json::scan(text, &lines, &stem, c);
     }
     if markers.vcdb() {
         vcdb::scan(&lines, c);

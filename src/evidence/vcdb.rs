@@ -12,6 +12,9 @@ use super::text::Line;
 use super::Collector;
 use crate::model::Subject;
 
+/// Most lines one wrapped row may span.
+const MAX_WRAP: usize = 8;
+
 fn cells(s: &str) -> Vec<String> {
     s.split('|').map(|c| c.trim().to_string()).collect()
 }
@@ -61,12 +64,15 @@ fn table(lines: &[Line<'_>], start: usize, c: &mut Collector) -> usize {
         let mut row = t.to_string();
         let first_line = l.no;
         let mut used = 1;
-        while row.matches('|').count() + 1 < n && i + used < lines.len() {
+        // At most a few continuation lines: a copy-paste wrap, not a whole table.
+        let mut pipes = row.matches('|').count();
+        while pipes + 1 < n && used <= MAX_WRAP && i + used < lines.len() {
             let next = &lines[i + used];
             if next.is_prompt || next.text.trim().is_empty() || is_footer(next.text) {
                 break;
             }
             row.push_str(next.text.trim());
+            pipes += next.text.matches('|').count();
             used += 1;
         }
         let vals = cells(&row);
