@@ -219,22 +219,14 @@ fn short(s: &str) -> &str {
     s.char_indices().nth(12).map(|(i, _)| &s[..i]).unwrap_or(s)
 }
 
-/// Verify a vault without any key: chain, HEAD, objects, orphans, and signed checkpoints
-/// (against the `trusted` public keys, when given).
-pub fn verify_with(dir: &Path, trusted: &[String]) -> VerifyReport {
-    let mut r = verify(dir);
-    let text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let (p, w, good) = crate::checkpoint::verify(dir, &lines, trusted);
-    r.problems.extend(p);
-    r.warnings.extend(w);
-    r.trusted_checkpoints = good;
-    r.ok = r.problems.is_empty();
-    r
-}
-
 /// Verify a vault without any key: chain, HEAD, objects, orphans.
 pub fn verify(dir: &Path) -> VerifyReport {
+    verify_with(dir, &[])
+}
+
+/// [`verify`], plus signed checkpoints against the `trusted` public keys (base64 Ed25519).
+/// The manifest is read once.
+pub fn verify_with(dir: &Path, trusted: &[String]) -> VerifyReport {
     use rayon::prelude::*;
     let mut r = VerifyReport::default();
     let path = dir.join("manifest.jsonl");
@@ -371,6 +363,10 @@ pub fn verify(dir: &Path) -> VerifyReport {
             }
         }
     }
+    let (p, w, good) = crate::checkpoint::verify(dir, &raw, trusted);
+    r.problems.extend(p);
+    r.warnings.extend(w);
+    r.trusted_checkpoints = good;
     r.ok = r.problems.is_empty();
     r
 }
