@@ -578,22 +578,27 @@ const MAX_LINE: usize = 1 << 20;
 /// an over-long line is consumed without being stored. Returns the bytes consumed (0 at EOF).
 fn read_line_bounded(r: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
     line.clear();
-    let mut consumed = 0;
+    // The common case: std's read_until (memchr) within the cap.
+    let mut consumed = (&mut *r).take(MAX_LINE as u64).read_until(b'\n', line)?;
+    if consumed < MAX_LINE || line.ends_with(b"\n") {
+        return Ok(consumed);
+    }
+    // Over-long: consume the rest of the line through the buffer, keeping nothing.
     loop {
         let buf = r.fill_buf()?;
         if buf.is_empty() {
             return Ok(consumed);
         }
-        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(p) => (p + 1, true),
-            None => (buf.len(), false),
-        };
-        let room = MAX_LINE.saturating_sub(line.len());
-        line.extend_from_slice(&buf[..take.min(room)]);
-        r.consume(take);
-        consumed += take;
-        if done {
-            return Ok(consumed);
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(p) => {
+                r.consume(p + 1);
+                return Ok(consumed + p + 1);
+            }
+            None => {
+                let k = buf.len();
+                r.consume(k);
+                consumed += k;
+            }
         }
     }
 }
