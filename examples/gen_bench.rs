@@ -5,7 +5,7 @@
 //!
 //! Usage: cargo run --release --example gen_bench -- <dir> <N> <M>
 
-use nkp_escrow::backup::write::{strong, Builder, Content};
+use nkp_pkcs12::write::{strong, Builder, Content};
 
 pub const PASSWORD: &str = "Bench!Escrow-Pass#2048";
 
@@ -21,9 +21,7 @@ fn main() {
     std::fs::write(dir.join("passwords.txt"), format!("{PASSWORD}\n")).expect("write");
     for i in 0..n {
         let kdk: Vec<u8> =
-            ring::digest::digest(&ring::digest::SHA256, format!("bench {i}").as_bytes())
-                .as_ref()
-                .to_vec();
+            <sha2::Sha256 as sha2::Digest>::digest(format!("bench {i}").as_bytes()).to_vec();
         let meta = format!(
             "{{\"provider\":\"NKP-BENCH-{i}\",\"key_id\":\"00000000-0000-4000-8000-{i:012}\",\"export_time\":\"2026-01-01T00:00:00Z\",\"tpm_required\":false}}"
         );
@@ -43,9 +41,7 @@ fn main() {
                 .repeat(20)
                 .into_bytes(),
             1 => format!("{{\"provider\":\"NKP\",\"n\":{i}}}").into_bytes(),
-            _ => ring::digest::digest(&ring::digest::SHA256, &i.to_le_bytes())
-                .as_ref()
-                .repeat(32),
+            _ => <sha2::Sha256 as sha2::Digest>::digest(i.to_le_bytes()).repeat(32),
         };
         std::fs::write(other.join(format!("file-{i:05}.dat")), body).expect("write");
     }

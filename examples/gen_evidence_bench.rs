@@ -12,8 +12,8 @@ use nkp_escrow::evidence::vmdk::sparse_header;
 
 fn blob(i: usize) -> String {
     use base64::Engine;
-    let d = ring::digest::digest(&ring::digest::SHA256, &i.to_le_bytes());
-    let r = d.as_ref();
+    let d = <sha2::Sha256 as sha2::Digest>::digest(i.to_le_bytes());
+    let r: &[u8] = &d;
     let mut b = vec![1u8, 0x21, 0, 2, 1, 0];
     b.extend_from_slice(&r[..16]);
     b.push(1);

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use nkp_escrow::backup::describe::fingerprint;
-use nkp_escrow::backup::pbe::HashAlg;
-use nkp_escrow::backup::write::{legacy, strong, Builder, Content, Enc, Protect};
+use nkp_pkcs12::describe::fingerprint;
+use nkp_pkcs12::pbe::HashAlg;
+use nkp_pkcs12::write::{legacy, strong, Builder, Content, Enc, Protect};
 use serde_json::{json, Value};
 
 const ITER: u64 = 2048;
@@ -19,11 +19,10 @@ fn key(label: &str, len: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0u32;
     while out.len() < len {
-        let d = ring::digest::digest(
-            &ring::digest::SHA256,
+        let d = <sha2::Sha256 as sha2::Digest>::digest(
             format!("nkp-escrow fixture {label} {i}").as_bytes(),
         );
-        out.extend_from_slice(d.as_ref());
+        out.extend_from_slice(&d);
         i += 1;
     }
     out.truncate(len);

@@ -27,3 +27,9 @@ pub mod exit {
     /// The check ran and found a problem.
     pub const FINDING: i32 = 3;
 }
+
+/// Lowercase hex of the SHA-256 of `bytes`: file and payload digests in reports.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    nkp_pkcs12::describe::hex(&sha2::Sha256::digest(bytes))
+}

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use crate::backup::nkp::ProviderRecord;
-use crate::backup::pbe::SchemeInfo;
-use crate::backup::pkcs12::{MacInfo, Structure};
 use crate::secret::PasswordQuality;
+use nkp_pkcs12::pbe::SchemeInfo;
+use nkp_pkcs12::{MacInfo, Structure};
 
 /// `inspect --format json` document.
 #[derive(Debug, Serialize)]

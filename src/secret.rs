@@ -9,43 +9,11 @@ use std::fmt;
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-/// Bytes that must not be shown: zeroed on drop, redacted in `Debug`.
-pub struct SecretBytes(Zeroizing<Vec<u8>>);
-
-impl SecretBytes {
-    /// Take ownership of secret bytes.
-    pub fn new(v: Vec<u8>) -> Self {
-        SecretBytes(Zeroizing::new(v))
-    }
-    /// Borrow the bytes, in the smallest scope that needs them.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-    /// Length in bytes (not secret).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    /// True when there are no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<Zeroizing<Vec<u8>>> for SecretBytes {
-    fn from(v: Zeroizing<Vec<u8>>) -> Self {
-        SecretBytes(v)
-    }
-}
-
-impl fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[REDACTED {} bytes]", self.0.len())
-    }
-}
+pub use nkp_pkcs12::SecretBytes;
 
 /// Where a password came from. Shown to the user instead of the password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -94,11 +62,12 @@ impl fmt::Display for PasswordOrigin {
     }
 }
 
-/// One password to try, with its origin. `None` secret means the absent password.
+/// One password to try, with its origin. The secret itself is a [`nkp_pkcs12::Password`],
+/// labelled with the origin so that reports can say which one worked.
 pub struct Password {
     /// Where it came from.
     pub origin: PasswordOrigin,
-    secret: Option<SecretString>,
+    inner: nkp_pkcs12::Password,
 }
 
 impl fmt::Debug for Password {
@@ -107,86 +76,44 @@ impl fmt::Debug for Password {
     }
 }
 
-/// The encodings of one password that PKCS#12 implementations use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    /// RFC 7292: BMPString (UTF-16BE) with a two-byte NUL terminator; absent = zero bytes.
-    Bmp,
-    /// OpenSSL 1.0.x bug: each UTF-8 byte widened to a BMP code unit.
-    BmpOfUtf8Bytes,
+impl AsRef<nkp_pkcs12::Password> for Password {
+    fn as_ref(&self) -> &nkp_pkcs12::Password {
+        &self.inner
+    }
 }
 
 impl Password {
     /// A password with a value.
     pub fn new(origin: PasswordOrigin, secret: SecretString) -> Self {
-        Password {
-            origin,
-            secret: Some(secret),
-        }
+        let inner = nkp_pkcs12::Password::new(origin.to_string(), secret);
+        Self { origin, inner }
     }
     /// The absent password.
     pub fn absent() -> Self {
-        Password {
+        Self {
             origin: PasswordOrigin::Absent,
-            secret: None,
+            inner: nkp_pkcs12::Password::absent(),
         }
     }
     /// The empty password.
     pub fn empty() -> Self {
-        Password {
+        Self {
             origin: PasswordOrigin::Empty,
-            secret: Some(SecretString::from(String::new())),
+            inner: nkp_pkcs12::Password::empty(),
         }
     }
     /// True for the absent or the empty password: these protect nothing.
     pub fn is_blank(&self) -> bool {
-        self.secret
-            .as_ref()
-            .is_none_or(|s| s.expose_secret().is_empty())
+        self.inner.is_blank()
     }
-    /// True when the password has non-ASCII characters (so legacy encodings differ).
-    pub fn is_non_ascii(&self) -> bool {
-        self.secret
-            .as_ref()
-            .is_some_and(|s| !s.expose_secret().is_ascii())
-    }
-    /// UTF-8 bytes, as PBES1/PBES2 (PKCS#5) use them. Absent and empty are both empty.
+    /// UTF-8 bytes (absent and empty are both empty), for `openssl enc` style KDFs.
     pub fn utf8(&self) -> &[u8] {
-        self.secret
-            .as_ref()
-            .map(|s| s.expose_secret().as_bytes())
-            .unwrap_or(&[])
-    }
-    /// The PKCS#12 KDF encoding of the password.
-    pub fn pkcs12(&self, enc: Encoding) -> Zeroizing<Vec<u8>> {
-        let Some(s) = &self.secret else {
-            return Zeroizing::new(Vec::new());
-        };
-        let s = s.expose_secret();
-        let mut out = Zeroizing::new(Vec::with_capacity(s.len() * 2 + 2));
-        match enc {
-            Encoding::Bmp => {
-                for u in s.encode_utf16() {
-                    out.extend_from_slice(&u.to_be_bytes());
-                }
-            }
-            Encoding::BmpOfUtf8Bytes => {
-                for b in s.as_bytes() {
-                    out.extend_from_slice(&[0, *b]);
-                }
-            }
-        }
-        out.extend_from_slice(&[0, 0]);
-        out
+        self.inner.utf8()
     }
     /// Length and character classes, for the STIG's "strong password" question. Never the
     /// password itself.
     pub fn quality(&self) -> PasswordQuality {
-        let s = self
-            .secret
-            .as_ref()
-            .map(|s| s.expose_secret())
-            .unwrap_or("");
+        let s = self.inner.expose().unwrap_or("");
         let lower = s.chars().any(|c| c.is_ascii_lowercase());
         let upper = s.chars().any(|c| c.is_ascii_uppercase());
         let digit = s.chars().any(|c| c.is_ascii_digit());
@@ -350,18 +277,6 @@ mod tests {
         assert!(d.contains("REDACTED"));
         let b = SecretBytes::new(b"kdk-bytes".to_vec());
         assert!(!format!("{b:?}").contains("kdk"));
-    }
-
-    #[test]
-    fn pkcs12_encodings_of_absent_empty_and_text() {
-        assert!(Password::absent().pkcs12(Encoding::Bmp).is_empty());
-        assert_eq!(&*Password::empty().pkcs12(Encoding::Bmp), &[0, 0]);
-        let p = Password::new(PasswordOrigin::Stdin, SecretString::from("aé".to_string()));
-        assert_eq!(&*p.pkcs12(Encoding::Bmp), &[0, b'a', 0, 0xe9, 0, 0]);
-        assert_eq!(
-            &*p.pkcs12(Encoding::BmpOfUtf8Bytes),
-            &[0, b'a', 0, 0xc3, 0, 0xa9, 0, 0]
-        );
     }
 
     #[test]

@@ -263,7 +263,7 @@ fn limits_are_refused_fast_and_adjustable() {
 #[test]
 fn no_secret_reaches_any_output_format() {
     use base64::Engine;
-    use nkp_escrow::backup::write::{strong, Builder, Content};
+    use nkp_pkcs12::write::{strong, Builder, Content};
     let kdk: Vec<u8> = (0u8..32)
         .map(|i| i.wrapping_mul(37).wrapping_add(11))
         .collect();
@@ -337,7 +337,7 @@ fn symlink_loops_are_survived_and_non_pkcs12_files_in_folders_are_counted() {
 
 #[test]
 fn lenient_metadata_values_and_notes_on_ignored_fields() {
-    use nkp_escrow::backup::write::{Builder, Content, Protect};
+    use nkp_pkcs12::write::{Builder, Content, Protect};
     let p12 = Builder::new(Protect::None)
         .bag(Content::SecretRaw(vec![7u8; 32]), Some("NKP-A"), Some(b"a"))
         .bag(
@@ -388,7 +388,7 @@ fn completions_and_help_work() {
 
 #[test]
 fn binary_bag_attributes_are_shown_as_length_and_fingerprint_only() {
-    use nkp_escrow::backup::der::write as w;
+    use nkp_pkcs12::der::write as w;
     // A bag whose vendor attribute holds 32 binary bytes: --explain must not print them.
     let secret: Vec<u8> = (0u8..32).map(|i| i ^ 0xa5).collect();
     let attr = w::seq(&[

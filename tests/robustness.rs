@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use nkp_escrow::backup::pkcs12::Limits;
-use nkp_escrow::backup::{der, inspect_bytes, InspectOptions};
+use nkp_escrow::backup::{inspect_bytes, InspectOptions};
 use nkp_escrow::secret::{Password, PasswordOrigin};
+use nkp_pkcs12::der;
+use nkp_pkcs12::Limits;
 use proptest::prelude::*;
 use secrecy::SecretString;
 

@@ -4,22 +4,17 @@
 //! Structure (the walker), meaning (recognition) and strength (protection) are separate so
 //! that each can be tested and changed on its own.
 
-pub mod der;
-pub mod describe;
 pub mod nkp;
-pub mod oid;
-pub mod pbe;
-pub mod pkcs12;
 pub mod protection;
 pub mod sniff;
 pub mod vcsa;
-pub mod write;
 
 use std::path::{Path, PathBuf};
 
 use crate::model::{ErrorInfo, InputReport};
 use crate::secret::Password;
-use pkcs12::{FoundItem, Limits, Problem, WalkError};
+use nkp::FoundItem;
+use nkp_pkcs12::{Limits, ParseError, Pfx, Problem};
 
 /// Options of `inspect`.
 #[derive(Clone, Debug)]
@@ -115,18 +110,16 @@ pub fn inspect_bytes(
 ) -> InputReport {
     let mut report = empty_report(path);
     report.size = Some(bytes.len() as u64);
-    report.sha256 = Some(describe::hex(
-        ring::digest::digest(&ring::digest::SHA256, bytes).as_ref(),
-    ));
+    report.sha256 = Some(crate::sha256_hex(bytes));
     if !sniff::may_be_pkcs12(bytes) {
         let hint = sniff::hint(bytes);
         report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {hint}"));
         report.hint = Some(hint);
         return report;
     }
-    let walk = match pkcs12::walk(bytes, passwords, &opts.limits) {
-        Ok(w) => w,
-        Err(WalkError::Truncated(m)) => {
+    let pfx = match Pfx::parse(bytes) {
+        Ok(p) => p,
+        Err(ParseError::Truncated(m)) => {
             report.error = error(
                 "truncated",
                 format!("{path}: the file is cut short ({m}); copy it again from its source"),
@@ -134,28 +127,33 @@ pub fn inspect_bytes(
             report.hint = Some("starts like PKCS#12 but is incomplete".into());
             return report;
         }
-        Err(WalkError::NotPkcs12(m)) => {
+        Err(ParseError::NotPkcs12(m)) => {
             let hint = sniff::hint(bytes);
             report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {m}"));
             report.hint = Some(hint);
             return report;
         }
-        Err(WalkError::Unsupported(m)) => {
+        Err(e) => {
             report.kind = "pkcs12-other".into();
-            report.error = error("unsupported", format!("{path}: {m}"));
+            report.error = error("unsupported", format!("{path}: {e}"));
             return report;
         }
     };
-
-    let rec = nkp::recognise(&walk.found);
+    // Key derivation only on a file whose iteration counts are within the limits.
+    let mut walk = match pfx.check(&opts.limits) {
+        Ok(checked) => checked.open(passwords),
+        Err(over) => over.into_contents(),
+    };
+    let found = nkp::classify(&mut walk);
+    let rec = nkp::recognise(&found);
     let kdk_layers: Vec<Vec<usize>> = rec.providers.iter().map(|p| p.layers.clone()).collect();
-    let protection = protection::assess(&walk, &kdk_layers, passwords);
+    let protection = protection::assess(&walk, &found, &kdk_layers, passwords);
     report.kind = if rec.providers.is_empty() {
         "pkcs12-other".into()
     } else {
         "nkp-backup".into()
     };
-    report.holds = Some(holds(&walk.found));
+    report.holds = Some(holds(&found));
     report.notes = rec.notes;
     if rec.providers.is_empty() && walk.problems.is_empty() {
         report.notes.push(
@@ -179,7 +177,7 @@ pub fn inspect_bytes(
     report
 }
 
-fn holds(found: &[pkcs12::Found]) -> String {
+fn holds(found: &[nkp::Found]) -> String {
     let mut parts: Vec<String> = Vec::new();
     for f in found {
         let s = match &f.item {
@@ -205,6 +203,7 @@ fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option
         Problem::WrongPassword(_) => 2,
         Problem::PasswordRequired(_) => 3,
         Problem::Malformed(_) => 4,
+        _ => 5,
     };
     let p = problems.iter().min_by_key(|p| rank(p))?;
     let (code, message) = match p {
@@ -226,6 +225,7 @@ fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option
             ),
         ),
         Problem::Malformed(m) => ("malformed", format!("{path}: damaged contents: {m}")),
+        other => ("unsupported", format!("{path}: {other}")),
     };
     let mut message = message;
     if problems.len() > 1 {

@@ -7,8 +7,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::describe::fingerprint;
-use super::pkcs12::{Found, FoundItem};
+use nkp_pkcs12::describe::{fingerprint, is_symmetric_key_len, unwrap_raw_key};
+use nkp_pkcs12::{BagContent, Contents, KeyContainer, SecretBytes};
 
 /// One Native Key Provider found in a backup. No key material: only its size and SHA-256.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -58,20 +58,199 @@ pub struct Recognition {
     pub notes: Vec<String>,
 }
 
-/// Format 16 bytes as a lowercase hyphenated UUID.
-pub fn uuid_text(b: &[u8]) -> String {
-    let h = super::describe::hex(b);
-    if h.len() != 32 {
-        return h;
+pub use nkp_pkcs12::describe::uuid_text;
+
+/// What a bag holds, in NKP terms (rule R2 decides which bags hold a KDK).
+#[derive(Debug)]
+pub enum FoundItem {
+    /// A symmetric key of 16, 32 or 64 bytes: a KDK candidate (R2 a-c).
+    Kdk {
+        /// The key.
+        key: SecretBytes,
+        /// How it was stored (R2 letter and words).
+        style: &'static str,
+    },
+    /// A JSON metadata document in a secretBag (R2 d, R3-R6). The `kdk` field is removed
+    /// from `doc` and zeroized; its decoded bytes are in `kdk`.
+    Metadata {
+        /// Remaining fields.
+        doc: Map<String, Value>,
+        /// Decoded KDK, if the document carried one.
+        kdk: Option<SecretBytes>,
+        /// A `kdk` field that was present but not base64 of 16/32/64 bytes.
+        bad_kdk: Option<String>,
+    },
+    /// An asymmetric private key.
+    PrivateKey {
+        /// e.g. `RSA-2048 private key`.
+        label: String,
+    },
+    /// A certificate.
+    Certificate {
+        /// `CN=...`
+        subject: String,
+    },
+    /// Anything else.
+    Other {
+        /// In words.
+        label: String,
+    },
+}
+
+/// A bag of the file, classified.
+#[derive(Debug)]
+pub struct Found {
+    /// Bag path.
+    pub path: String,
+    /// friendlyName.
+    pub friendly_name: Option<String>,
+    /// localKeyId raw bytes.
+    pub local_key_id: Option<Vec<u8>>,
+    /// Encryption layers (indexes into [`Contents::layers`]) that protect it.
+    pub layers: Vec<usize>,
+    /// The content.
+    pub item: FoundItem,
+}
+
+/// Classify what the PKCS#12 reader found (rule R2), taking the bag contents out of
+/// `contents`. The structure tree is annotated where NKP gives a bag a meaning (JSON
+/// metadata, with the `kdk` field shown only as length and fingerprint).
+pub fn classify(contents: &mut Contents) -> Vec<Found> {
+    let found = std::mem::take(&mut contents.found);
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let item = match f.content {
+            BagContent::SymmetricKey { key, container } if is_kdk_len(key.len()) => {
+                FoundItem::Kdk {
+                    key,
+                    style: container_style(container),
+                }
+            }
+            BagContent::SymmetricKey { .. } => FoundItem::Other {
+                label: f.description,
+            },
+            BagContent::Secret { value, .. } => {
+                let raw = unwrap_raw_key(value.expose());
+                if is_kdk_len(raw.len()) {
+                    FoundItem::Kdk {
+                        key: SecretBytes::new(raw.to_vec()),
+                        style: "R2a secretBag with a raw key",
+                    }
+                } else if let Some(meta) = metadata(value.expose()) {
+                    if let Some(node) = contents.structure.bag_mut(&f.path) {
+                        node.holds = describe_metadata(&meta);
+                    }
+                    meta
+                } else {
+                    FoundItem::Other {
+                        label: f.description,
+                    }
+                }
+            }
+            BagContent::PrivateKey { label } => FoundItem::PrivateKey { label },
+            BagContent::Certificate { subject } => FoundItem::Certificate { subject },
+            BagContent::Other { label } => FoundItem::Other { label },
+            // A content kind added to the reader later: described, never a KDK.
+            _ => FoundItem::Other {
+                label: f.description,
+            },
+        };
+        out.push(Found {
+            path: f.path,
+            friendly_name: f.friendly_name,
+            local_key_id: f.local_key_id,
+            layers: f.layers,
+            item,
+        });
     }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    out
+}
+
+/// The key sizes R2 accepts for a KDK: 16, 32 or 64 bytes.
+pub fn is_kdk_len(n: usize) -> bool {
+    is_symmetric_key_len(n)
+}
+
+fn container_style(c: KeyContainer) -> &'static str {
+    match c {
+        KeyContainer::KeyBag => "R2c keyBag with an AES PrivateKeyInfo",
+        KeyContainer::ShroudedKeyBag => "R2c pkcs8ShroudedKeyBag with an AES PrivateKeyInfo",
+        KeyContainer::SecretBagShrouded => "R2b secretBag (Java keytool SecretKeyEntry)",
+        KeyContainer::SecretBagKeyBag => "R2c keyBag inside a secretBag",
+        _ => "R2c AES PrivateKeyInfo in a secretBag",
+    }
+}
+
+fn describe_metadata(meta: &FoundItem) -> String {
+    let FoundItem::Metadata { doc, kdk, .. } = meta else {
+        return String::new();
+    };
+    let mut fields: Vec<&String> = doc.keys().collect();
+    fields.sort();
+    let mut s = format!(
+        "JSON metadata, fields: {}",
+        fields
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(k) = kdk {
+        s.push_str(&format!(
+            "; kdk: {} bytes, {}",
+            k.len(),
+            fingerprint(k.expose())
+        ));
+    }
+    s
+}
+
+/// A JSON object held in a secretBag: metadata (R2 d, R3-R6). The KDK field is taken out,
+/// decoded and the text zeroized.
+fn metadata(octets: &[u8]) -> Option<FoundItem> {
+    use base64::Engine;
+    let text = std::str::from_utf8(octets)
+        .ok()?
+        .trim_start_matches('\u{feff}');
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let Value::Object(mut doc) = value else {
+        return None;
+    };
+    let mut kdk = None;
+    let mut bad_kdk = None;
+    for field in ["kdk", "key_derivation_key", "keyDerivationKey"] {
+        if let Some(v) = doc.remove(field) {
+            match v {
+                Value::String(mut s) => {
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(s.trim())
+                        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(s.trim()))
+                        .or_else(|_| {
+                            base64::engine::general_purpose::STANDARD_NO_PAD.decode(s.trim())
+                        });
+                    zeroize::Zeroize::zeroize(&mut s);
+                    match decoded {
+                        Ok(mut b) if is_kdk_len(b.len()) && kdk.is_none() => {
+                            kdk = Some(SecretBytes::new(std::mem::take(&mut b)));
+                        }
+                        Ok(mut b) => {
+                            bad_kdk = Some(format!(
+                                "field {field} decodes to {} bytes, not 16, 32 or 64",
+                                b.len()
+                            ));
+                            zeroize::Zeroize::zeroize(&mut b);
+                        }
+                        Err(_) => bad_kdk = Some(format!("field {field} is not base64")),
+                    }
+                }
+                _ => bad_kdk = Some(format!("field {field} is not a string")),
+            }
+        }
+    }
+    Some(FoundItem::Metadata { doc, kdk, bad_kdk })
 }
 
 /// True for 36-character hyphenated UUID text (any version, either case).

@@ -8,8 +8,10 @@
 //! - `strong`: every layer is PBES2 with AES and an HMAC-SHA-2 PRF, the MAC is SHA-2, and
 //!   every iteration count is at least 2048.
 
-use super::pbe::Scheme;
-use super::pkcs12::{FoundItem, Walk};
+use nkp_pkcs12::pbe::Scheme;
+use nkp_pkcs12::{Candidate, Contents};
+
+use super::nkp::{Found, FoundItem};
 use crate::model::{EncryptionLayer, Protection};
 use crate::secret::Password;
 
@@ -18,14 +20,19 @@ pub const MIN_ITERATIONS: u64 = 2048;
 
 /// Assess `walk`. `kdk_layers` are the layer sets protecting each KDK (empty when the file is
 /// not an NKP backup: then every secret item counts).
-pub fn assess(walk: &Walk, kdk_layers: &[Vec<usize>], passwords: &[Password]) -> Protection {
+pub fn assess(
+    walk: &Contents,
+    found: &[Found],
+    kdk_layers: &[Vec<usize>],
+    passwords: &[Password],
+) -> Protection {
     let mut reasons = Vec::new();
 
     // Which items must be confidential.
     let secret_sets: Vec<Vec<usize>> = if !kdk_layers.is_empty() {
         kdk_layers.to_vec()
     } else {
-        walk.found
+        found
             .iter()
             .filter(|f| {
                 matches!(
@@ -118,23 +125,17 @@ pub fn assess(walk: &Walk, kdk_layers: &[Vec<usize>], passwords: &[Password]) ->
         "weak"
     };
 
-    // The password that opened the protected layers, described.
-    let used = walk
+    // The password that opened the protected layers, described. The reader says which of
+    // the passwords given it was, by index: two lines of standard input are two passwords.
+    let given = |c: Option<Candidate>| match c {
+        Some(Candidate::Given(i)) => passwords.get(i).filter(|p| !p.is_blank()),
+        _ => None,
+    };
+    let password = walk
         .layers
         .iter()
-        .filter_map(|l| l.opened_with.as_ref())
-        .find(|o| passwords.iter().any(|p| &p.origin == *o && !p.is_blank()));
-    let password = used
-        .and_then(|o| passwords.iter().find(|p| &p.origin == o))
-        .or_else(|| {
-            mac.as_ref()
-                .and_then(|m| m.verified_with.as_ref())
-                .and_then(|v| {
-                    passwords
-                        .iter()
-                        .find(|p| p.origin.to_string() == *v && !p.is_blank())
-                })
-        })
+        .find_map(|l| given(l.opened_with))
+        .or_else(|| given(mac.as_ref().and_then(|m| m.verified_by)))
         .map(Password::quality);
 
     Protection {
@@ -146,7 +147,7 @@ pub fn assess(walk: &Walk, kdk_layers: &[Vec<usize>], passwords: &[Password]) ->
             .map(|l| EncryptionLayer {
                 location: l.location.clone(),
                 scheme: l.scheme.info(),
-                opened_with: l.opened_with.as_ref().map(|o| o.to_string()),
+                opened_with: l.opened_with_label.clone(),
             })
             .collect(),
         verdict,

@@ -8,17 +8,7 @@ use std::path::Path;
 
 /// True when `b` starts like a PFX.
 pub fn may_be_pkcs12(b: &[u8]) -> bool {
-    if b.first() != Some(&0x30) {
-        return false;
-    }
-    let Some(&l) = b.get(1) else { return false };
-    let skip = match l {
-        0x00..=0x7f => 2,
-        0x80 => 2,
-        0x81..=0x88 => 2 + usize::from(l & 0x7f),
-        _ => return false,
-    };
-    b.get(skip..skip + 3) == Some(&[0x02, 0x01, 0x03][..])
+    nkp_pkcs12::looks_like_pfx(b)
 }
 
 /// Read the first bytes of a file and sniff them.

@@ -968,11 +968,11 @@ mod tests {
         // `openssl enc -aes-256-cbc -md md5 -S 0102030405060708 -k pass -P`
         let k = evp_bytes_to_key::<md5::Md5>(b"pass", &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(
-            crate::backup::describe::hex(&k[..32]),
+            nkp_pkcs12::describe::hex(&k[..32]),
             "86a00079beb5dca79870668bb0c56a7eb158e10ac9a1ec44cd2fd6ccf7796367"
         );
         assert_eq!(
-            crate::backup::describe::hex(&k[32..]),
+            nkp_pkcs12::describe::hex(&k[32..]),
             "717e513cb7804e1856cd14dace7097cf"
         );
     }

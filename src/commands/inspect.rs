@@ -5,11 +5,12 @@ use std::io::IsTerminal;
 use anyhow::Result;
 use rayon::prelude::*;
 
-use crate::backup::{self, pkcs12::Limits, InspectOptions};
+use crate::backup::{self, InspectOptions};
 use crate::cli::{Format, InspectArgs};
 use crate::model::{InputReport, InspectOutput};
 use crate::render;
 use crate::secret;
+use nkp_pkcs12::Limits;
 
 /// Run `inspect`; returns the exit code.
 pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {

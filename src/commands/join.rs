@@ -205,9 +205,7 @@ struct Control {
 }
 
 fn sha256_file(path: &str) -> Option<String> {
-    std::fs::read(path).ok().map(|b| {
-        crate::backup::describe::hex(ring::digest::digest(&ring::digest::SHA256, &b).as_ref())
-    })
+    std::fs::read(path).ok().map(|b| crate::sha256_hex(&b))
 }
 
 /// `report --out DIR`.

@@ -7,8 +7,8 @@ use std::io::Write as _;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::backup::pkcs12::{BagNode, Structure};
 use crate::model::{InputReport, InspectOutput};
+use nkp_pkcs12::{BagNode, Structure};
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {

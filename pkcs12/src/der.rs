@@ -302,7 +302,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Read the next element and require a universal tag `number`.
-    pub fn expect(&mut self, number: u32, what: &str) -> Result<Tlv<'a>, DerError> {
+    pub fn require(&mut self, number: u32, what: &str) -> Result<Tlv<'a>, DerError> {
         let at = self.pos;
         let t = self.read()?;
         if t.class != Class::Universal || t.number != number {

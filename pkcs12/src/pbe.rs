@@ -19,9 +19,9 @@ use sha2::digest::core_api::BlockSizeUser;
 use sha2::digest::{Digest, Mac, OutputSizeUser};
 use zeroize::Zeroizing;
 
-use super::der::{tag, DerError, Tlv};
-use super::oid;
-use crate::secret::{Encoding, Password};
+use crate::der::{tag, DerError, Tlv};
+use crate::oid;
+use crate::password::{Encoding, Password};
 
 /// Hash functions used by PKCS#12 MACs, PBKDF1 and PBKDF2 PRFs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -336,7 +336,7 @@ impl Scheme {
     /// Parse an AlgorithmIdentifier of an encryption scheme.
     pub fn parse(alg: &Tlv<'_>) -> Result<Scheme, DerError> {
         let mut r = alg.reader()?;
-        let o = r.expect(tag::OID, "algorithm OID")?.oid()?;
+        let o = r.require(tag::OID, "algorithm OID")?.oid()?;
         let params = if r.is_empty() { None } else { Some(r.read()?) };
         let pbe_params = |p: Option<Tlv<'_>>| -> Result<(Vec<u8>, u64), DerError> {
             let p = p.ok_or(DerError::Malformed {
@@ -344,7 +344,7 @@ impl Scheme {
                 what: "PBE parameters missing".into(),
             })?;
             let mut r = p.reader()?;
-            let salt = r.expect(tag::OCTET_STRING, "salt")?.octets()?.into_owned();
+            let salt = r.require(tag::OCTET_STRING, "salt")?.octets()?.into_owned();
             let iterations = if r.is_empty() { 1 } else { r.read()?.uint()? };
             Ok((salt, iterations))
         };
@@ -399,8 +399,8 @@ impl Scheme {
                     what: "PBES2 parameters missing".into(),
                 })?;
                 let mut r = p.reader()?;
-                let kdf_alg = r.expect(tag::SEQUENCE, "PBES2 key derivation function")?;
-                let enc_alg = r.expect(tag::SEQUENCE, "PBES2 encryption scheme")?;
+                let kdf_alg = r.require(tag::SEQUENCE, "PBES2 key derivation function")?;
+                let enc_alg = r.require(tag::SEQUENCE, "PBES2 encryption scheme")?;
                 let (cipher, iv, rc2_key_len) = parse_cipher(&enc_alg)?;
                 let mut kdf = parse_kdf(&kdf_alg)?;
                 if let (Kdf::Pbkdf2 { key_len, .. }, Some(k)) = (&mut kdf, rc2_key_len) {
@@ -556,10 +556,10 @@ impl Scheme {
 
 fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
     let mut r = alg.reader()?;
-    let o = r.expect(tag::OID, "KDF OID")?.oid()?;
+    let o = r.require(tag::OID, "KDF OID")?.oid()?;
     match o.as_str() {
         "1.2.840.113549.1.5.12" => {
-            let p = r.expect(tag::SEQUENCE, "PBKDF2 parameters")?;
+            let p = r.require(tag::SEQUENCE, "PBKDF2 parameters")?;
             let mut r = p.reader()?;
             let salt_t = r.read()?;
             let salt = if salt_t.is(tag::OCTET_STRING) {
@@ -575,7 +575,7 @@ fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
                 if t.is(tag::INTEGER) {
                     key_len = Some(usize::try_from(t.uint()?.min(1024)).unwrap_or(1024));
                 } else if t.is(tag::SEQUENCE) {
-                    let o = t.reader()?.expect(tag::OID, "PRF OID")?.oid()?;
+                    let o = t.reader()?.require(tag::OID, "PRF OID")?.oid()?;
                     prf = HashAlg::from_hmac_oid(&o).ok_or(o);
                 }
             }
@@ -587,9 +587,9 @@ fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
             })
         }
         "1.3.6.1.4.1.11591.4.11" => {
-            let p = r.expect(tag::SEQUENCE, "scrypt parameters")?;
+            let p = r.require(tag::SEQUENCE, "scrypt parameters")?;
             let mut r = p.reader()?;
-            let salt_len = r.expect(tag::OCTET_STRING, "scrypt salt")?.octets()?.len();
+            let salt_len = r.require(tag::OCTET_STRING, "scrypt salt")?.octets()?.len();
             let n = r.read()?.uint()?;
             let rr = r.read()?.uint()?;
             let pp = r.read()?.uint()?;
@@ -607,7 +607,7 @@ fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
 /// Returns (cipher, iv, implied key length for RC2).
 fn parse_cipher(alg: &Tlv<'_>) -> Result<(Cipher, Vec<u8>, Option<usize>), DerError> {
     let mut r = alg.reader()?;
-    let o = r.expect(tag::OID, "cipher OID")?.oid()?;
+    let o = r.require(tag::OID, "cipher OID")?.oid()?;
     let params = if r.is_empty() { None } else { Some(r.read()?) };
     let iv = |p: Option<Tlv<'_>>| -> Result<Vec<u8>, DerError> {
         match p {

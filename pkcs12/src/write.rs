@@ -1,28 +1,30 @@
 //! A small PKCS#12 writer for fixtures, tests and benchmarks.
 //!
-//! It writes the bag styles of rule R2 under each protection the tool must recognise, with
+//! It writes the usual ways of storing a symmetric key (raw secretBag, Java SecretKeyEntry,
+//! keyBag, shrouded keyBag) and JSON secrets, under each protection a reader must handle, with
 //! deterministic salts and IVs derived from a seed, so regenerated fixtures are byte-identical.
 //! It is not meant for producing real backups.
 
-use super::der::write as w;
-use super::oid;
-use super::pbe::{self, Cipher, HashAlg, Kdf, Scheme};
-use crate::secret::{Encoding, Password, PasswordOrigin};
+use crate::der::write as w;
+use crate::oid;
+use crate::password::{Encoding, Password};
+use crate::pbe::{self, Cipher, HashAlg, Kdf, Scheme};
 use secrecy::SecretString;
+use sha2::Digest;
 
 /// What a bag holds.
 #[derive(Clone, Debug)]
 pub enum Content {
-    /// R2a: secretBag whose value is an OCTET STRING with the raw key.
+    /// A secretBag whose value is an OCTET STRING with the raw key.
     SecretRaw(Vec<u8>),
-    /// R2b: secretBag, Java SecretKeyEntry style (shrouded AES PrivateKeyInfo). Needs a
+    /// A secretBag, Java SecretKeyEntry style (shrouded AES PrivateKeyInfo). Needs a
     /// password protection.
     SecretShroudedAes(Vec<u8>),
-    /// R2c: keyBag with an AES PrivateKeyInfo.
+    /// A keyBag with an AES PrivateKeyInfo.
     KeyBagAes(Vec<u8>),
-    /// R2c: pkcs8ShroudedKeyBag with an AES PrivateKeyInfo. Needs a password protection.
+    /// A pkcs8ShroudedKeyBag with an AES PrivateKeyInfo. Needs a password protection.
     ShroudedAes(Vec<u8>),
-    /// R2d / metadata: secretBag with a JSON document (OCTET STRING of UTF-8).
+    /// A secretBag with a JSON document (OCTET STRING of UTF-8).
     SecretJson(String),
     /// A secretBag with an arbitrary secretTypeId and an OCTET STRING value.
     SecretOther(String, Vec<u8>),
@@ -103,7 +105,7 @@ impl Rng {
             self.1 += 1;
             let mut input = self.0.to_be_bytes().to_vec();
             input.extend_from_slice(&self.1.to_be_bytes());
-            out.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &input).as_ref());
+            out.extend_from_slice(&sha2::Sha256::digest(&input));
         }
         out.truncate(n);
         out
@@ -139,12 +141,7 @@ fn aes_oid(bits: u32) -> &'static str {
 }
 
 fn password(p: &str) -> Password {
-    Password::new(
-        PasswordOrigin::Builtin {
-            label: "writer".into(),
-        },
-        SecretString::from(p.to_string()),
-    )
+    Password::new("writer", SecretString::from(p.to_string()))
 }
 
 /// Encrypt `data`, returning the AlgorithmIdentifier and the ciphertext.
@@ -334,7 +331,7 @@ impl Builder {
                     let mut eci = w::seq(&[w::oid(oid::DATA), alg]);
                     // Append [0] IMPLICIT OCTET STRING inside the EncryptedContentInfo.
                     let body = {
-                        let mut r = super::der::Reader::new(&eci);
+                        let mut r = crate::der::Reader::new(&eci);
                         let t = r.read().map(|t| t.value.to_vec()).unwrap_or_default();
                         let mut b = t;
                         b.extend_from_slice(&w::tlv(0x80, &ct));

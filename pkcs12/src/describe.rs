@@ -1,13 +1,14 @@
 //! Plain-language descriptions of what a PKCS#12 bag holds: certificate subjects, private key
 //! types and sizes. Only public facts; secret values appear as length + fingerprint.
 
-use super::der::{tag, Reader, Tlv};
-use super::oid;
+use sha2::{Digest, Sha256};
 
-/// `sha256:<hex>` of bytes (used for KDK and key fingerprints).
+use crate::der::{tag, Reader, Tlv};
+use crate::oid;
+
+/// `sha256:<hex>` of bytes (used for key fingerprints).
 pub fn fingerprint(bytes: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-    format!("sha256:{}", hex(d.as_ref()))
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
 /// Lowercase hex.
@@ -77,7 +78,7 @@ pub struct KeyInfo<'a> {
     pub label: String,
     /// The raw key octets (secret).
     pub key: &'a [u8],
-    /// True for a symmetric AES key (an R2 KDK candidate).
+    /// True for a symmetric AES key .
     pub symmetric_aes: bool,
 }
 
@@ -89,11 +90,11 @@ pub fn private_key_info(der: &[u8]) -> Option<KeyInfo<'_>> {
     }
     let mut r = pki.reader().ok()?;
     r.read().ok()?.uint().ok()?;
-    let alg = r.expect(tag::SEQUENCE, "algorithm").ok()?;
+    let alg = r.require(tag::SEQUENCE, "algorithm").ok()?;
     let mut ar = alg.reader().ok()?;
     let algorithm = ar.read().ok()?.oid().ok()?;
     let params = if ar.is_empty() { None } else { ar.read().ok() };
-    let key_t = r.expect(tag::OCTET_STRING, "privateKey").ok()?;
+    let key_t = r.require(tag::OCTET_STRING, "privateKey").ok()?;
     if key_t.constructed {
         return None;
     }
@@ -141,26 +142,47 @@ pub fn private_key_info(der: &[u8]) -> Option<KeyInfo<'_>> {
 
 /// A symmetric key is stored either as raw octets or as an OCTET STRING inside the octets.
 /// Returns the raw key: the inner octets only when the outer length is not itself a key
-/// length and the inner element spans the whole buffer.
+/// length ([`is_symmetric_key_len`]) and the inner element spans the whole buffer.
 pub fn unwrap_raw_key(bytes: &[u8]) -> &[u8] {
-    if is_kdk_len(bytes.len()) {
+    if is_symmetric_key_len(bytes.len()) {
         return bytes;
     }
     let mut r = Reader::new(bytes);
     if let Ok(t) = r.read() {
-        if r.is_empty() && t.is(tag::OCTET_STRING) && !t.constructed && is_kdk_len(t.value.len()) {
+        if r.is_empty()
+            && t.is(tag::OCTET_STRING)
+            && !t.constructed
+            && is_symmetric_key_len(t.value.len())
+        {
             return t.value;
         }
     }
     bytes
 }
 
-/// The key sizes R2 accepts for a KDK: 16, 32 or 64 bytes.
-pub fn is_kdk_len(n: usize) -> bool {
+/// The sizes taken for a bare symmetric key: 16, 32 or 64 bytes (AES-128, AES-256, and the
+/// double-length keys of AES-XTS and AES-SIV).
+pub fn is_symmetric_key_len(n: usize) -> bool {
     matches!(n, 16 | 32 | 64)
 }
 
 /// Best-effort description of an element we do not otherwise understand.
 pub fn shape(t: &Tlv<'_>) -> String {
     format!("{} of {} bytes", t.describe(), t.value.len())
+}
+
+/// Format 16 bytes as a lowercase hyphenated UUID (other lengths as plain hex).
+pub fn uuid_text(b: &[u8]) -> String {
+    let h = hex(b);
+    if h.len() != 32 {
+        return h;
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

@@ -1,28 +1,36 @@
 //! The PKCS#12 walker: structure, MAC, safes and bags of a PFX, decrypted with the passwords
 //! given.
 //!
-//! It works in two passes. The first reads everything visible without a password (the MAC
-//! parameters, the list of safes and their encryption schemes) and checks every iteration
-//! count against the cap *before any key derivation*. The second verifies the MAC and
-//! decrypts, trying each password candidate (the user's, then the empty and the absent
-//! password, as OpenSSL does) in each of the encodings implementations have used.
+//! Opening a file is three steps, and the types make the order impossible to get wrong:
 //!
-//! The result has two halves: a [`Structure`] that is safe to print (secret values are
-//! replaced by their length and fingerprint), and a list of [`Found`] items that carry the
-//! secret bytes in zeroizing types for NKP recognition.
+//! 1. [`Pfx::parse`] reads everything visible without a password (the MAC parameters, the
+//!    list of safes and their encryption schemes). No key derivation happens.
+//! 2. [`Pfx::check`] compares every iteration count with the [`Limits`]. Only a
+//!    [`Checked`] file can be opened; an [`OverLimit`] one can still be described.
+//! 3. [`Checked::open`] verifies the MAC and decrypts, trying each password given, then the
+//!    empty and the absent password (as OpenSSL does), in each encoding implementations have
+//!    used.
+//!
+//! The result, [`Contents`], has two halves: a [`Structure`] that is safe to print (secret
+//! values are replaced by their length and fingerprint), and the [`Found`] bag contents, whose
+//! secret bytes stay in zeroizing types.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
+use zeroize::Zeroizing;
 
-use super::der::{tag, Class, DerError, Reader, Tlv};
-use super::describe::{self, fingerprint, hex};
-use super::oid;
-use super::pbe::{self, Budget, HashAlg, PbeError, Scheme, SchemeInfo};
-use crate::secret::{Encoding, Password, PasswordOrigin, SecretBytes};
+use crate::der::{tag, Class, DerError, Reader, Tlv};
+use crate::describe::{self, fingerprint, hex};
+use crate::oid;
+use crate::password::{Candidate, Password, SecretBytes};
+use crate::pbe::{self, Budget, HashAlg, PbeError, Scheme, SchemeInfo};
 
 /// Caps that keep hostile files cheap to refuse.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest iteration count of any one key derivation.
+    /// Largest iteration count of any one key derivation (the whole file may spend 64 times
+    /// this, over all derivations and password trials).
     pub max_iterations: u64,
     /// Most bags (including nested ones) in one file.
     pub max_bags: usize,
@@ -30,45 +38,56 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
+        Self {
             max_iterations: 2_000_000,
             max_bags: 10_000,
         }
     }
 }
 
-/// Structural failure: the bytes are not a PFX we can walk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WalkError {
+/// Structural failure: the bytes are not a PFX that can be walked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
     /// The data ends early.
+    #[error("truncated: {0}")]
     Truncated(String),
     /// Not PKCS#12 (or too malformed to say anything about).
+    #[error("not PKCS#12: {0}")]
     NotPkcs12(String),
-    /// A PFX in a mode we cannot read (public-key integrity or privacy).
+    /// A PFX in a mode this crate cannot read (public-key integrity or privacy).
+    #[error("{0}")]
     Unsupported(String),
 }
 
-impl From<DerError> for WalkError {
+impl From<DerError> for ParseError {
     fn from(e: DerError) -> Self {
         match e {
-            DerError::Truncated { .. } => WalkError::Truncated(e.to_string()),
-            _ => WalkError::NotPkcs12(e.to_string()),
+            DerError::Truncated { .. } => Self::Truncated(e.to_string()),
+            _ => Self::NotPkcs12(e.to_string()),
         }
     }
 }
 
-/// A problem met while opening a file that did parse as PKCS#12.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A problem met while opening a file that did parse as PKCS#12. The walk goes on after
+/// one, so that everything readable is still reported.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Problem {
     /// No password given, and the empty/absent ones do not work.
+    #[error("password required: {0}")]
     PasswordRequired(String),
     /// None of the passwords given works.
+    #[error("wrong password: {0}")]
     WrongPassword(String),
-    /// An algorithm we do not implement.
+    /// An algorithm this crate does not implement.
+    #[error("unsupported: {0}")]
     Unsupported(String),
     /// Over a cap.
+    #[error("{0}")]
     Limits(String),
     /// Inner structure malformed (after decryption).
+    #[error("malformed: {0}")]
     Malformed(String),
 }
 
@@ -80,8 +99,10 @@ pub struct Layer {
     /// Its scheme.
     pub scheme: Scheme,
     /// The password that opened it, if any did.
-    pub opened_with: Option<PasswordOrigin>,
-    /// True when that password was the empty or absent one.
+    pub opened_with: Option<Candidate>,
+    /// That password's label.
+    pub opened_with_label: Option<String>,
+    /// True when that password was blank (the empty or absent one, or an empty line given).
     pub opened_with_blank: bool,
 }
 
@@ -99,14 +120,17 @@ pub struct MacInfo {
     pub salt_len: usize,
     /// `verified`, `failed`, `unsupported`, `not-checked`.
     pub status: String,
-    /// Which password verified it.
+    /// The label of the password that verified it.
     pub verified_with: Option<String>,
-    /// True when it verified with the empty or absent password.
+    /// Which password verified it.
+    #[serde(skip)]
+    pub verified_by: Option<Candidate>,
+    /// True when it verified with a blank password.
     #[serde(skip)]
     pub verified_blank: bool,
 }
 
-/// Printable structure tree (`inspect --explain`).
+/// Printable structure tree.
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Structure {
     /// PFX version (3).
@@ -117,6 +141,26 @@ pub struct Structure {
     pub mac: Option<MacInfo>,
     /// The safes of the AuthenticatedSafe.
     pub safes: Vec<SafeNode>,
+}
+
+impl Structure {
+    /// The bag at `path` (as in [`BagNode::path`]), to annotate it with what an application
+    /// made of its contents.
+    pub fn bag_mut(&mut self, path: &str) -> Option<&mut BagNode> {
+        fn find<'n>(nodes: &'n mut [BagNode], path: &str) -> Option<&'n mut BagNode> {
+            for n in nodes {
+                if n.path == path {
+                    return Some(n);
+                }
+                if path.starts_with(&format!("{}.", n.path)) {
+                    return find(&mut n.children, path);
+                }
+            }
+            None
+        }
+        let safe: usize = path.split('.').next()?.parse().ok()?;
+        find(&mut self.safes.get_mut(safe)?.bags, path)
+    }
 }
 
 /// One safe.
@@ -130,7 +174,7 @@ pub struct SafeNode {
     pub encryption: Option<SchemeInfo>,
     /// `plain`, `decrypted`, `locked`, `unsupported`, `over-limit`, `malformed`.
     pub status: String,
-    /// Which password opened it.
+    /// The label of the password that opened it.
     pub opened_with: Option<String>,
     /// Its bags.
     pub bags: Vec<BagNode>,
@@ -159,25 +203,41 @@ pub struct BagNode {
     pub children: Vec<BagNode>,
 }
 
-/// What a bag held, for NKP recognition.
+/// Where a symmetric key was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyContainer {
+    /// A keyBag holding a PrivateKeyInfo.
+    KeyBag,
+    /// A pkcs8ShroudedKeyBag (an EncryptedPrivateKeyInfo).
+    ShroudedKeyBag,
+    /// A secretBag whose type is pkcs8ShroudedKeyBag: Java keytool's SecretKeyEntry.
+    SecretBagShrouded,
+    /// A secretBag whose type is keyBag, holding a PrivateKeyInfo.
+    SecretBagKeyBag,
+    /// A secretBag of another type whose value is a PrivateKeyInfo.
+    SecretBagPrivateKeyInfo,
+}
+
+/// What a bag held.
 #[derive(Debug)]
-pub enum FoundItem {
-    /// A symmetric key candidate (R2 a-c).
-    Kdk {
+#[non_exhaustive]
+pub enum BagContent {
+    /// A symmetric (AES) key from a PrivateKeyInfo, unwrapped of one OCTET STRING layer when
+    /// that gives a key length (see [`describe::unwrap_raw_key`]).
+    SymmetricKey {
         /// The key.
         key: SecretBytes,
-        /// How it was stored (R2 letter and words).
-        style: &'static str,
+        /// How it was stored.
+        container: KeyContainer,
     },
-    /// A JSON metadata document in a secretBag (R2 d, R3-R6). The `kdk` field is removed
-    /// from `doc` and zeroized; its decoded bytes are in `kdk`.
-    Metadata {
-        /// Remaining fields.
-        doc: serde_json::Map<String, serde_json::Value>,
-        /// Decoded KDK, if the document carried one.
-        kdk: Option<SecretBytes>,
-        /// A `kdk` field that was present but not base64 of 16/32/64 bytes.
-        bad_kdk: Option<String>,
+    /// The value of a secretBag that is not a PrivateKeyInfo: raw octets, or the bytes of a
+    /// string type.
+    Secret {
+        /// The secretTypeId OID.
+        type_oid: String,
+        /// The value.
+        value: SecretBytes,
     },
     /// An asymmetric private key.
     PrivateKey {
@@ -199,21 +259,23 @@ pub enum FoundItem {
 /// A bag's content with the attributes that tie bags together.
 #[derive(Debug)]
 pub struct Found {
-    /// Bag path.
+    /// Bag path (as in [`BagNode::path`]).
     pub path: String,
     /// friendlyName.
     pub friendly_name: Option<String>,
     /// localKeyId raw bytes.
     pub local_key_id: Option<Vec<u8>>,
-    /// Encryption layers (indexes into [`Walk::layers`]) that protect it.
+    /// Encryption layers (indexes into [`Contents::layers`]) that protect it.
     pub layers: Vec<usize>,
+    /// What the bag holds, in words (secrets as length + fingerprint).
+    pub description: String,
     /// The content.
-    pub item: FoundItem,
+    pub content: BagContent,
 }
 
 /// Everything the walker learnt.
 #[derive(Debug, Default)]
-pub struct Walk {
+pub struct Contents {
     /// The printable tree.
     pub structure: Structure,
     /// Every encryption layer seen.
@@ -222,141 +284,267 @@ pub struct Walk {
     pub found: Vec<Found>,
     /// Problems, in the order met.
     pub problems: Vec<Problem>,
-    /// True when any password given by the user was tried (vs only empty/absent).
+    /// True when any password given by the caller was tried (vs only empty/absent).
     pub user_passwords: bool,
 }
 
-struct Walker<'p> {
-    candidates: Vec<&'p Password>,
-    preferred: Option<usize>,
-    budget: Budget,
+type MacParts = (MacInfo, Vec<u8>, Vec<u8>);
+
+/// A parsed PFX: its outer structure and every scheme, read with no key derivation.
+pub struct Pfx<'a> {
+    version: u64,
+    mac: Option<MacParts>,
+    auth_octets: Cow<'a, [u8]>,
+    safes: Vec<PendingSafe>,
+}
+
+impl std::fmt::Debug for Pfx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pfx")
+            .field("version", &self.version)
+            .field("mac", &self.mac.as_ref().map(|m| &m.0))
+            .field("safes", &self.safes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A PFX whose iteration counts are all within the limits: the only kind that can be opened.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    pfx: Pfx<'a>,
     limits: Limits,
-    bags_seen: usize,
-    walk: Walk,
 }
 
-/// Walk a PFX. Structural failures of the outer layers are errors; everything after that
-/// (passwords, algorithms, inner structure) is recorded in [`Walk::problems`] so that the
-/// caller can still report what was seen.
-pub fn walk(bytes: &[u8], passwords: &[Password], limits: &Limits) -> Result<Walk, WalkError> {
-    let empty = Password::empty();
-    let absent = Password::absent();
-    let mut candidates: Vec<&Password> = passwords.iter().collect();
-    candidates.push(&empty);
-    candidates.push(&absent);
-    let mut w = Walker {
-        candidates,
-        preferred: None,
-        budget: Budget::new(limits.max_iterations),
-        limits: limits.clone(),
-        bags_seen: 0,
-        walk: Walk {
-            user_passwords: !passwords.is_empty(),
-            ..Walk::default()
-        },
-    };
-    w.run(bytes)?;
-    Ok(w.walk)
+/// A PFX with an iteration count over the limits. It can be described, never opened.
+#[derive(Debug)]
+pub struct OverLimit<'a> {
+    pfx: Pfx<'a>,
+    problems: Vec<Problem>,
 }
 
-struct PendingSafe<'a> {
-    content_type: String,
-    plain: Option<std::borrow::Cow<'a, [u8]>>,
-    encrypted: Option<(Scheme, std::borrow::Cow<'a, [u8]>)>,
-    problem: Option<String>,
-}
-
-impl<'p> Walker<'p> {
-    fn run(&mut self, bytes: &[u8]) -> Result<(), WalkError> {
+impl<'a> Pfx<'a> {
+    /// Parse the outer structure: version, MAC parameters, the list of safes and their
+    /// schemes. Structural failures are errors; nothing is derived or decrypted.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
         let mut top = Reader::new(bytes);
         let pfx = top.read()?;
         if !pfx.is(tag::SEQUENCE) || !pfx.constructed {
-            return Err(WalkError::NotPkcs12(
+            return Err(ParseError::NotPkcs12(
                 "does not start with a DER SEQUENCE".into(),
             ));
         }
         let mut r = pfx.reader()?;
         let version = r
-            .expect(tag::INTEGER, "PFX version")
-            .map_err(|_| WalkError::NotPkcs12("no PFX version number".into()))?
+            .require(tag::INTEGER, "PFX version")
+            .map_err(|_| ParseError::NotPkcs12("no PFX version number".into()))?
             .uint()?;
         let auth = r
-            .expect(tag::SEQUENCE, "authSafe ContentInfo")
-            .map_err(|_| WalkError::NotPkcs12("no authSafe ContentInfo".into()))?;
+            .require(tag::SEQUENCE, "authSafe ContentInfo")
+            .map_err(|_| ParseError::NotPkcs12("no authSafe ContentInfo".into()))?;
         let mut ar = auth.reader()?;
-        let ctype = ar.expect(tag::OID, "content type")?.oid()?;
-        self.walk.structure.version = version;
+        let ctype = ar.require(tag::OID, "content type")?.oid()?;
         if ctype == oid::SIGNED_DATA {
-            self.walk.structure.integrity = "public-key".into();
-            return Err(WalkError::Unsupported(
+            return Err(ParseError::Unsupported(
                 "PKCS#12 in public-key integrity mode (signedData) is not supported".into(),
             ));
         }
         if ctype != oid::DATA {
-            return Err(WalkError::NotPkcs12(format!(
+            return Err(ParseError::NotPkcs12(format!(
                 "authSafe content type is {}, not data",
                 oid::name(&ctype)
             )));
         }
         let content = ar
             .optional_context(0)?
-            .ok_or_else(|| WalkError::NotPkcs12("authSafe has no content".into()))?;
+            .ok_or_else(|| ParseError::NotPkcs12("authSafe has no content".into()))?;
         let auth_octets = content.explicit_inner()?.octets()?;
         let mac = if r.is_empty() {
             None
         } else {
             Some(parse_mac(&r.read()?)?)
         };
-        self.walk.structure.integrity = if mac.is_some() { "mac" } else { "none" }.into();
-
-        // First pass: list the safes, with no key derivation.
-        let mut safes_r = Reader::new(&auth_octets);
-        let list = safes_r.read()?;
-        if !list.is(tag::SEQUENCE) {
-            return Err(WalkError::NotPkcs12(
-                "AuthenticatedSafe is not a SEQUENCE".into(),
-            ));
-        }
-        let mut pending = Vec::new();
-        let mut lr = list.reader()?;
-        while !lr.is_empty() {
-            pending.push(parse_content_info(&lr.read()?)?);
-        }
-
-        // Limits, before any work.
-        if let Some((m, _, _, _)) = &mac {
-            if let Err(PbeError::Limits(msg)) = self.budget.check(m.iterations, "the MAC") {
-                self.walk.problems.push(Problem::Limits(msg));
+        let mut safes = Vec::new();
+        {
+            let mut safes_r = Reader::new(&auth_octets);
+            let list = safes_r.read()?;
+            if !list.is(tag::SEQUENCE) {
+                return Err(ParseError::NotPkcs12(
+                    "AuthenticatedSafe is not a SEQUENCE".into(),
+                ));
+            }
+            let mut lr = list.reader()?;
+            while !lr.is_empty() {
+                safes.push(parse_content_info(&lr.read()?)?);
             }
         }
-        for (i, s) in pending.iter().enumerate() {
+        Ok(Self {
+            version,
+            mac,
+            auth_octets,
+            safes,
+        })
+    }
+
+    /// The MAC parameters, if the file has a MAC (status `not-checked` until opened).
+    pub fn mac(&self) -> Option<&MacInfo> {
+        self.mac.as_ref().map(|m| &m.0)
+    }
+
+    /// The schemes of the encrypted safes, in order (shrouded bags are inside the safes and
+    /// are checked against the limits when reached).
+    pub fn safe_schemes(&self) -> impl Iterator<Item = &Scheme> {
+        self.safes
+            .iter()
+            .filter_map(|s| s.encrypted.as_ref().map(|(scheme, _)| scheme))
+    }
+
+    /// Compare every iteration count visible before decryption with `limits`.
+    pub fn check(self, limits: &Limits) -> Result<Checked<'a>, OverLimit<'a>> {
+        let budget = Budget::new(limits.max_iterations);
+        let mut problems = Vec::new();
+        if let Some((m, _, _)) = &self.mac {
+            if let Err(PbeError::Limits(msg)) = budget.check(m.iterations, "the MAC") {
+                problems.push(Problem::Limits(msg));
+            }
+        }
+        for (i, s) in self.safes.iter().enumerate() {
             if let Some((scheme, _)) = &s.encrypted {
                 if let Err(PbeError::Limits(msg)) =
-                    self.budget.check(scheme.work(), &format!("safe {i}"))
+                    budget.check(scheme.work(), &format!("safe {i}"))
                 {
-                    self.walk.problems.push(Problem::Limits(msg));
+                    problems.push(Problem::Limits(msg));
                 }
             }
         }
-        let over_limit = self
-            .walk
-            .problems
-            .iter()
-            .any(|p| matches!(p, Problem::Limits(_)));
+        if problems.is_empty() {
+            Ok(Checked {
+                pfx: self,
+                limits: limits.clone(),
+            })
+        } else {
+            Err(OverLimit {
+                pfx: self,
+                problems,
+            })
+        }
+    }
+}
 
-        // Second pass: MAC.
-        if let Some((mut info, salt, digest, _)) = mac {
+impl Checked<'_> {
+    /// Verify the MAC and decrypt with `passwords`, then the empty and the absent password.
+    /// Every problem (wrong password, unsupported algorithm, a shrouded bag over the limits,
+    /// damaged contents) is recorded in [`Contents::problems`] and the walk goes on.
+    pub fn open<P: AsRef<Password>>(self, passwords: &[P]) -> Contents {
+        let empty = Password::empty();
+        let absent = Password::absent();
+        let mut candidates: Vec<(Candidate, &Password)> = passwords
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (Candidate::Given(i), p.as_ref()))
+            .collect();
+        candidates.push((Candidate::Empty, &empty));
+        candidates.push((Candidate::Absent, &absent));
+        let mut w = Walker {
+            candidates,
+            preferred: None,
+            budget: Budget::new(self.limits.max_iterations),
+            limits: self.limits,
+            bags_seen: 0,
+            walk: Contents {
+                user_passwords: !passwords.is_empty(),
+                ..Contents::default()
+            },
+        };
+        w.run(self.pfx, false);
+        w.walk
+    }
+}
+
+impl OverLimit<'_> {
+    /// Which counts are over the limits.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Describe the file without deriving any key: the structure, with the encrypted safes
+    /// marked `over-limit`, and the limit problems.
+    pub fn into_contents(self) -> Contents {
+        let mut w = Walker {
+            candidates: Vec::new(),
+            preferred: None,
+            budget: Budget::new(0),
+            limits: Limits::default(),
+            bags_seen: 0,
+            walk: Contents {
+                problems: self.problems,
+                ..Contents::default()
+            },
+        };
+        w.run(self.pfx, true);
+        w.walk
+    }
+}
+
+struct Walker<'p> {
+    candidates: Vec<(Candidate, &'p Password)>,
+    preferred: Option<usize>,
+    budget: Budget,
+    limits: Limits,
+    bags_seen: usize,
+    walk: Contents,
+}
+
+struct PendingSafe {
+    content_type: String,
+    /// A plain safe's contents: unencrypted bags may hold keys, so zeroized on drop.
+    plain: Option<Zeroizing<Vec<u8>>>,
+    encrypted: Option<(Scheme, Vec<u8>)>,
+    problem: Option<String>,
+}
+
+impl Layer {
+    fn locked(location: String, scheme: Scheme) -> Self {
+        Self {
+            location,
+            scheme,
+            opened_with: None,
+            opened_with_label: None,
+            opened_with_blank: false,
+        }
+    }
+}
+
+impl Walker<'_> {
+    fn opened_layer(&self, location: String, scheme: Scheme, candidate: usize) -> Layer {
+        let (who, c) = self.candidates[candidate];
+        Layer {
+            location,
+            scheme,
+            opened_with: Some(who),
+            opened_with_label: Some(c.label().to_string()),
+            opened_with_blank: c.is_blank(),
+        }
+    }
+
+    fn run(&mut self, pfx: Pfx<'_>, over_limit: bool) {
+        let Pfx {
+            version,
+            mac,
+            auth_octets,
+            safes,
+        } = pfx;
+        self.walk.structure.version = version;
+        self.walk.structure.integrity = if mac.is_some() { "mac" } else { "none" }.into();
+        if let Some((mut info, salt, digest)) = mac {
             if !over_limit {
                 self.check_mac(&mut info, &salt, &digest, &auth_octets);
             }
             self.walk.structure.mac = Some(info);
         }
-        // Safes.
-        for (index, s) in pending.into_iter().enumerate() {
+        for (index, s) in safes.into_iter().enumerate() {
             let node = self.open_safe(index, s, over_limit);
             self.walk.structure.safes.push(node);
         }
-        Ok(())
     }
 
     fn check_mac(&mut self, info: &mut MacInfo, salt: &[u8], digest: &[u8], data: &[u8]) {
@@ -368,8 +556,8 @@ impl<'p> Walker<'p> {
             )));
             return;
         };
-        for (i, c) in self.candidates.iter().enumerate() {
-            for &enc in encodings(c) {
+        for (i, &(who, c)) in self.candidates.iter().enumerate() {
+            for &enc in c.encodings() {
                 let pass = c.pkcs12(enc);
                 match pbe::verify_mac(
                     hash,
@@ -382,7 +570,8 @@ impl<'p> Walker<'p> {
                 ) {
                     Ok(true) => {
                         info.status = "verified".into();
-                        info.verified_with = Some(c.origin.to_string());
+                        info.verified_with = Some(c.label().to_string());
+                        info.verified_by = Some(who);
                         info.verified_blank = c.is_blank();
                         self.preferred = Some(i);
                         return;
@@ -419,15 +608,15 @@ impl<'p> Walker<'p> {
         scheme: &Scheme,
         data: &[u8],
         location: &str,
-    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, usize), Problem> {
+    ) -> Result<(Zeroizing<Vec<u8>>, usize), Problem> {
         let mut order: Vec<usize> = (0..self.candidates.len()).collect();
         if let Some(p) = self.preferred {
             order.retain(|i| *i != p);
             order.insert(0, p);
         }
         for i in order {
-            let c = self.candidates[i];
-            for &enc in encodings(c) {
+            let (_, c) = self.candidates[i];
+            for &enc in c.encodings() {
                 match pbe::decrypt(scheme, c, enc, data, &mut self.budget) {
                     Ok(plain) if looks_like_der(&plain) => return Ok((plain, i)),
                     Ok(_) | Err(PbeError::Failed) => {}
@@ -449,7 +638,7 @@ impl<'p> Walker<'p> {
         })
     }
 
-    fn open_safe(&mut self, index: usize, s: PendingSafe<'_>, over_limit: bool) -> SafeNode {
+    fn open_safe(&mut self, index: usize, s: PendingSafe, over_limit: bool) -> SafeNode {
         let mut node = SafeNode {
             index,
             content_type: s.content_type.clone(),
@@ -464,41 +653,26 @@ impl<'p> Walker<'p> {
             return node;
         }
         let location = format!("safe {index}");
-        let (plain, layers): (zeroize::Zeroizing<Vec<u8>>, Vec<usize>) = if let Some(p) = s.plain {
-            (zeroize::Zeroizing::new(p.into_owned()), Vec::new())
+        let (plain, layers): (Zeroizing<Vec<u8>>, Vec<usize>) = if let Some(p) = s.plain {
+            (p, Vec::new())
         } else if let Some((scheme, data)) = s.encrypted {
             node.encryption = Some(scheme.info());
             if over_limit {
                 node.status = "over-limit".into();
-                self.walk.layers.push(Layer {
-                    location,
-                    scheme,
-                    opened_with: None,
-                    opened_with_blank: false,
-                });
+                self.walk.layers.push(Layer::locked(location, scheme));
                 return node;
             }
             match self.try_decrypt(&scheme, &data, &location) {
                 Ok((plain, i)) => {
-                    let c = self.candidates[i];
                     node.status = "decrypted".into();
-                    node.opened_with = Some(c.origin.to_string());
-                    self.walk.layers.push(Layer {
-                        location: location.clone(),
-                        scheme,
-                        opened_with: Some(c.origin.clone()),
-                        opened_with_blank: c.is_blank(),
-                    });
+                    node.opened_with = Some(self.candidates[i].1.label().to_string());
+                    let layer = self.opened_layer(location, scheme, i);
+                    self.walk.layers.push(layer);
                     (plain, vec![self.walk.layers.len() - 1])
                 }
                 Err(p) => {
                     node.status = status_of(&p).into();
-                    self.walk.layers.push(Layer {
-                        location,
-                        scheme,
-                        opened_with: None,
-                        opened_with_blank: false,
-                    });
+                    self.walk.layers.push(Layer::locked(location, scheme));
                     self.walk.problems.push(p);
                     return node;
                 }
@@ -560,7 +734,7 @@ impl<'p> Walker<'p> {
         depth: u32,
     ) -> Result<BagNode, DerError> {
         let mut r = bag.reader()?;
-        let bag_oid = r.expect(tag::OID, "bag type")?.oid()?;
+        let bag_oid = r.require(tag::OID, "bag type")?.oid()?;
         let value = r
             .optional_context(0)?
             .ok_or(DerError::Malformed {
@@ -587,23 +761,14 @@ impl<'p> Walker<'p> {
             }
         }
         let item = match bag_oid.as_str() {
-            oid::KEY_BAG => Some(self.key_info(
-                value.raw,
-                &mut node,
-                "R2c keyBag with an AES PrivateKeyInfo",
-            )),
-            oid::SHROUDED_KEY_BAG => self.shrouded(
-                &value,
-                path,
-                &mut node,
-                layers,
-                "R2c pkcs8ShroudedKeyBag with an AES PrivateKeyInfo",
-            ),
+            oid::KEY_BAG => Some(Self::key_info(value.raw, &mut node, KeyContainer::KeyBag)),
+            oid::SHROUDED_KEY_BAG => {
+                self.shrouded(&value, path, &mut node, KeyContainer::ShroudedKeyBag)
+            }
             oid::CERT_BAG => Some(cert_bag(&value, &mut node)),
-            oid::SECRET_BAG => self.secret_bag(&value, path, &mut node, layers),
+            oid::SECRET_BAG => self.secret_bag(&value, path, &mut node),
             oid::SAFE_CONTENTS_BAG => {
-                let bytes = value.raw.to_vec();
-                match self.safe_contents(&bytes, path, layers, depth + 1) {
+                match self.safe_contents(value.raw, path, layers, depth + 1) {
                     Ok(children) => {
                         node.holds = format!("{} nested bags", children.len());
                         node.children = children;
@@ -617,15 +782,10 @@ impl<'p> Walker<'p> {
             }
             _ => {
                 node.holds = format!("unrecognised bag type, {}", describe::shape(&value));
-                Some((
-                    FoundItem::Other {
-                        label: node.holds.clone(),
-                    },
-                    None,
-                ))
+                Some((other(&node), None))
             }
         };
-        if let Some((item, extra_layer)) = item {
+        if let Some((content, extra_layer)) = item {
             let mut l = layers.to_vec();
             l.extend(extra_layer);
             self.walk.found.push(Found {
@@ -633,52 +793,39 @@ impl<'p> Walker<'p> {
                 friendly_name: node.friendly_name.clone(),
                 local_key_id,
                 layers: l,
-                item,
+                description: node.holds.clone(),
+                content,
             });
         }
         Ok(node)
     }
 
+    /// A PrivateKeyInfo: a symmetric key (kept, as a secret) or an asymmetric one (described).
     fn key_info(
-        &mut self,
         pki: &[u8],
         node: &mut BagNode,
-        style: &'static str,
-    ) -> (FoundItem, Option<usize>) {
+        container: KeyContainer,
+    ) -> (BagContent, Option<usize>) {
         match describe::private_key_info(pki) {
             Some(k) if k.symmetric_aes => {
                 let raw = describe::unwrap_raw_key(k.key);
                 node.holds = format!("{} ({} bytes, {})", k.label, raw.len(), fingerprint(raw));
-                if describe::is_kdk_len(raw.len()) {
-                    (
-                        FoundItem::Kdk {
-                            key: SecretBytes::new(raw.to_vec()),
-                            style,
-                        },
-                        None,
-                    )
-                } else {
-                    (
-                        FoundItem::Other {
-                            label: node.holds.clone(),
-                        },
-                        None,
-                    )
-                }
+                (
+                    BagContent::SymmetricKey {
+                        key: SecretBytes::new(raw.to_vec()),
+                        container,
+                    },
+                    None,
+                )
             }
             Some(k) => {
                 node.holds = format!("{} ({})", k.label, oid::name(&k.algorithm));
-                (FoundItem::PrivateKey { label: k.label }, None)
+                (BagContent::PrivateKey { label: k.label }, None)
             }
             None => {
                 node.holds = format!("unreadable PrivateKeyInfo ({} bytes)", pki.len());
                 node.status = "malformed".into();
-                (
-                    FoundItem::Other {
-                        label: node.holds.clone(),
-                    },
-                    None,
-                )
+                (other(node), None)
             }
         }
     }
@@ -689,17 +836,13 @@ impl<'p> Walker<'p> {
         value: &Tlv<'_>,
         path: &str,
         node: &mut BagNode,
-        _layers: &[usize],
-        style: &'static str,
-    ) -> Option<(FoundItem, Option<usize>)> {
-        let parsed = (|| -> Result<(Scheme, Vec<u8>), DerError> {
+        container: KeyContainer,
+    ) -> Option<(BagContent, Option<usize>)> {
+        let parsed = (|| -> Result<(Scheme, Cow<'_, [u8]>), DerError> {
             let mut r = value.reader()?;
-            let alg = r.expect(tag::SEQUENCE, "encryption algorithm")?;
+            let alg = r.require(tag::SEQUENCE, "encryption algorithm")?;
             let scheme = Scheme::parse(&alg)?;
-            let data = r
-                .expect(tag::OCTET_STRING, "encrypted key")?
-                .octets()?
-                .into_owned();
+            let data = r.require(tag::OCTET_STRING, "encrypted key")?.octets()?;
             Ok((scheme, data))
         })();
         let (scheme, data) = match parsed {
@@ -717,31 +860,28 @@ impl<'p> Walker<'p> {
         let location = format!("bag {path}");
         let result = match self.budget.check(scheme.work(), &location) {
             Err(PbeError::Limits(m)) => Err(Problem::Limits(m)),
+            _ if self.candidates.is_empty() => {
+                // Describing an over-limit file: no key is derived at all.
+                node.status = "not-opened".into();
+                node.holds = "encrypted private key (not opened)".into();
+                self.walk.layers.push(Layer::locked(location, scheme));
+                return None;
+            }
             _ => self.try_decrypt(&scheme, &data, &location),
         };
         match result {
             Ok((plain, i)) => {
-                let c = self.candidates[i];
                 node.status = "decrypted".into();
-                self.walk.layers.push(Layer {
-                    location,
-                    scheme,
-                    opened_with: Some(c.origin.clone()),
-                    opened_with_blank: c.is_blank(),
-                });
+                let layer = self.opened_layer(location, scheme, i);
+                self.walk.layers.push(layer);
                 let li = self.walk.layers.len() - 1;
-                let (item, _) = self.key_info(&plain, node, style);
+                let (item, _) = Self::key_info(&plain, node, container);
                 Some((item, Some(li)))
             }
             Err(p) => {
                 node.status = status_of(&p).into();
                 node.holds = "encrypted private key (not opened)".into();
-                self.walk.layers.push(Layer {
-                    location,
-                    scheme,
-                    opened_with: None,
-                    opened_with_blank: false,
-                });
+                self.walk.layers.push(Layer::locked(location, scheme));
                 self.walk.problems.push(p);
                 None
             }
@@ -753,11 +893,10 @@ impl<'p> Walker<'p> {
         value: &Tlv<'_>,
         path: &str,
         node: &mut BagNode,
-        layers: &[usize],
-    ) -> Option<(FoundItem, Option<usize>)> {
+    ) -> Option<(BagContent, Option<usize>)> {
         let parsed = (|| -> Result<(String, Tlv<'_>), DerError> {
             let mut r = value.reader()?;
-            let type_oid = r.expect(tag::OID, "secretTypeId")?.oid()?;
+            let type_oid = r.require(tag::OID, "secretTypeId")?.oid()?;
             let v = r
                 .optional_context(0)?
                 .ok_or(DerError::Malformed {
@@ -779,116 +918,69 @@ impl<'p> Walker<'p> {
             }
         };
         node.bag_type = format!("secretBag({})", oid::name(&type_oid));
-        // The octets of the value: an OCTET STRING's content, or a string type's bytes.
-        let octets: Option<Vec<u8>> = if v.is(tag::OCTET_STRING) {
-            v.octets().ok().map(|c| c.into_owned())
-        } else if v.class == Class::Universal && v.text().is_some() {
-            v.text().map(String::into_bytes)
+        // The octets of the value: an OCTET STRING's content, or a string type's bytes. Both
+        // may be key material: zeroized from here on.
+        let octets: Option<Zeroizing<Vec<u8>>> = if v.is(tag::OCTET_STRING) {
+            v.octets().ok().map(|c| Zeroizing::new(c.into_owned()))
+        } else if v.class == Class::Universal {
+            v.text().map(|t| Zeroizing::new(t.into_bytes()))
         } else {
             None
         };
-        // Java keytool SecretKeyEntry (R2 b): an EncryptedPrivateKeyInfo, directly or
-        // DER-encoded inside the OCTET STRING.
+        // Java keytool's SecretKeyEntry: an EncryptedPrivateKeyInfo, directly or DER-encoded
+        // inside the OCTET STRING.
         if type_oid == oid::SHROUDED_KEY_BAG {
-            let inner_owned;
-            let epki = if v.is(tag::SEQUENCE) {
-                v
-            } else if let Some(o) = &octets {
-                inner_owned = o.clone();
-                match Reader::new(&inner_owned).read() {
-                    Ok(t) => {
-                        return self.shrouded(
-                            &t,
-                            path,
-                            node,
-                            layers,
-                            "R2b secretBag (Java keytool SecretKeyEntry)",
-                        );
+            let container = KeyContainer::SecretBagShrouded;
+            if !v.is(tag::SEQUENCE) {
+                if let Some(o) = &octets {
+                    if let Ok(t) = Reader::new(o).read() {
+                        return self.shrouded(&t, path, node, container);
                     }
-                    Err(_) => v,
                 }
-            } else {
-                v
-            };
-            return self.shrouded(
-                &epki,
-                path,
-                node,
-                layers,
-                "R2b secretBag (Java keytool SecretKeyEntry)",
-            );
+            }
+            return self.shrouded(&v, path, node, container);
         }
         if type_oid == oid::KEY_BAG && v.is(tag::SEQUENCE) {
-            return Some(self.key_info(v.raw, node, "R2c keyBag inside a secretBag"));
+            return Some(Self::key_info(v.raw, node, KeyContainer::SecretBagKeyBag));
         }
-        let Some(octets) = octets.map(zeroize::Zeroizing::new) else {
+        let Some(octets) = octets else {
             node.holds = format!("secret of type {}", describe::shape(&v));
-            return Some((
-                FoundItem::Other {
-                    label: node.holds.clone(),
-                },
-                None,
-            ));
+            return Some((other(node), None));
         };
         let raw = describe::unwrap_raw_key(&octets);
-        if describe::is_kdk_len(raw.len()) {
+        if describe::is_symmetric_key_len(raw.len()) {
             node.holds = format!(
                 "raw {}-bit secret ({} bytes, {})",
                 raw.len() * 8,
                 raw.len(),
                 fingerprint(raw)
             );
-            return Some((
-                FoundItem::Kdk {
-                    key: SecretBytes::new(raw.to_vec()),
-                    style: "R2a secretBag with a raw key",
-                },
-                None,
-            ));
-        }
-        if let Some(meta) = metadata(&octets) {
-            node.holds = match &meta {
-                FoundItem::Metadata { doc, kdk, .. } => {
-                    let mut fields: Vec<&String> = doc.keys().collect();
-                    fields.sort();
-                    let mut s = format!(
-                        "JSON metadata, fields: {}",
-                        fields
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    if let Some(k) = kdk {
-                        s.push_str(&format!(
-                            "; kdk: {} bytes, {}",
-                            k.len(),
-                            fingerprint(k.expose())
-                        ));
-                    }
-                    s
-                }
-                _ => String::new(),
-            };
-            return Some((meta, None));
-        }
-        // A PrivateKeyInfo in a secretBag.
-        if let Some(k) = describe::private_key_info(&octets) {
+        } else if let Some(k) = describe::private_key_info(&octets) {
+            // A PrivateKeyInfo in a secretBag.
             if k.symmetric_aes {
-                return Some(self.key_info(&octets, node, "R2c AES PrivateKeyInfo in a secretBag"));
+                return Some(Self::key_info(
+                    &octets,
+                    node,
+                    KeyContainer::SecretBagPrivateKeyInfo,
+                ));
             }
         }
-        node.holds = format!(
-            "opaque secret ({} bytes, {})",
-            octets.len(),
-            fingerprint(&octets)
-        );
-        Some((
-            FoundItem::Other {
-                label: node.holds.clone(),
-            },
-            None,
-        ))
+        if node.holds.is_empty() {
+            node.holds = format!(
+                "opaque secret ({} bytes, {})",
+                octets.len(),
+                fingerprint(&octets)
+            );
+        }
+        let value = SecretBytes::from(octets);
+        Some((BagContent::Secret { type_oid, value }, None))
+    }
+}
+
+/// The content of a bag described only in words.
+fn other(node: &BagNode) -> BagContent {
+    BagContent::Other {
+        label: node.holds.clone(),
     }
 }
 
@@ -901,14 +993,6 @@ fn status_of(p: &Problem) -> &'static str {
     }
 }
 
-fn encodings(p: &Password) -> &'static [Encoding] {
-    if p.is_non_ascii() {
-        &[Encoding::Bmp, Encoding::BmpOfUtf8Bytes]
-    } else {
-        &[Encoding::Bmp]
-    }
-}
-
 /// A decryption is accepted only when the plaintext is exactly one BER element: padding
 /// alone passes by chance one time in 256.
 fn looks_like_der(b: &[u8]) -> bool {
@@ -916,21 +1000,19 @@ fn looks_like_der(b: &[u8]) -> bool {
     matches!(r.read(), Ok(t) if t.is(tag::SEQUENCE)) && r.is_empty()
 }
 
-type MacParts = (MacInfo, Vec<u8>, Vec<u8>, ());
-
-fn parse_mac(t: &Tlv<'_>) -> Result<MacParts, WalkError> {
-    let bad = |w: &str| WalkError::NotPkcs12(format!("MacData: {w}"));
+fn parse_mac(t: &Tlv<'_>) -> Result<MacParts, ParseError> {
+    let bad = |w: &str| ParseError::NotPkcs12(format!("MacData: {w}"));
     let mut r = t.reader().map_err(|_| bad("not a SEQUENCE"))?;
-    let digest_info = r.expect(tag::SEQUENCE, "DigestInfo")?;
+    let digest_info = r.require(tag::SEQUENCE, "DigestInfo")?;
     let mut dr = digest_info.reader()?;
-    let alg = dr.expect(tag::SEQUENCE, "digest algorithm")?;
-    let o = alg.reader()?.expect(tag::OID, "digest OID")?.oid()?;
+    let alg = dr.require(tag::SEQUENCE, "digest algorithm")?;
+    let o = alg.reader()?.require(tag::OID, "digest OID")?.oid()?;
     let digest = dr
-        .expect(tag::OCTET_STRING, "digest")?
+        .require(tag::OCTET_STRING, "digest")?
         .octets()?
         .into_owned();
     let salt = r
-        .expect(tag::OCTET_STRING, "MAC salt")?
+        .require(tag::OCTET_STRING, "MAC salt")?
         .octets()?
         .into_owned();
     let iterations = if r.is_empty() { 1 } else { r.read()?.uint()? };
@@ -945,17 +1027,17 @@ fn parse_mac(t: &Tlv<'_>) -> Result<MacParts, WalkError> {
             salt_len: salt.len(),
             status: "not-checked".into(),
             verified_with: None,
+            verified_by: None,
             verified_blank: false,
         },
         salt,
         digest,
-        (),
     ))
 }
 
-fn parse_content_info<'a>(ci: &Tlv<'a>) -> Result<PendingSafe<'a>, WalkError> {
+fn parse_content_info(ci: &Tlv<'_>) -> Result<PendingSafe, ParseError> {
     let mut r = ci.reader()?;
-    let ctype = r.expect(tag::OID, "safe content type")?.oid()?;
+    let ctype = r.require(tag::OID, "safe content type")?.oid()?;
     let content = r.optional_context(0)?;
     let mut s = PendingSafe {
         content_type: oid::name(&ctype),
@@ -966,23 +1048,24 @@ fn parse_content_info<'a>(ci: &Tlv<'a>) -> Result<PendingSafe<'a>, WalkError> {
     match ctype.as_str() {
         oid::DATA => {
             let c =
-                content.ok_or_else(|| WalkError::NotPkcs12("data safe without content".into()))?;
-            s.plain = Some(c.explicit_inner()?.octets()?);
+                content.ok_or_else(|| ParseError::NotPkcs12("data safe without content".into()))?;
+            s.plain = Some(Zeroizing::new(c.explicit_inner()?.octets()?.into_owned()));
         }
         oid::ENCRYPTED_DATA => {
-            let c = content
-                .ok_or_else(|| WalkError::NotPkcs12("encryptedData safe without content".into()))?;
+            let c = content.ok_or_else(|| {
+                ParseError::NotPkcs12("encryptedData safe without content".into())
+            })?;
             let ed = c.explicit_inner()?;
             let mut er = ed.reader()?;
             er.read()?.uint()?; // version
-            let eci = er.expect(tag::SEQUENCE, "EncryptedContentInfo")?;
+            let eci = er.require(tag::SEQUENCE, "EncryptedContentInfo")?;
             let mut eir = eci.reader()?;
-            eir.expect(tag::OID, "content type")?;
-            let alg = eir.expect(tag::SEQUENCE, "content encryption algorithm")?;
+            eir.require(tag::OID, "content type")?;
+            let alg = eir.require(tag::SEQUENCE, "content encryption algorithm")?;
             let scheme = Scheme::parse(&alg)?;
             let data = match eir.optional_context(0)? {
-                Some(t) => t.octets()?,
-                None => std::borrow::Cow::Borrowed(&[][..]),
+                Some(t) => t.octets()?.into_owned(),
+                None => Vec::new(),
             };
             s.encrypted = Some((scheme, data));
         }
@@ -1005,8 +1088,8 @@ fn parse_attributes(
     while !r.is_empty() {
         let a = r.read()?;
         let mut ar = a.reader()?;
-        let o = ar.expect(tag::OID, "attribute type")?.oid()?;
-        let values = ar.expect(tag::SET, "attribute values")?;
+        let o = ar.require(tag::OID, "attribute type")?.oid()?;
+        let values = ar.require(tag::SET, "attribute values")?;
         let mut vr = values.reader()?;
         let first = if vr.is_empty() {
             None
@@ -1046,22 +1129,22 @@ fn parse_attributes(
 }
 
 /// localKeyId as people would read it: UUID text, printable text, a 16-byte UUID, or hex.
-pub fn display_local_key_id(b: &[u8]) -> String {
+fn display_local_key_id(b: &[u8]) -> String {
     if let Ok(s) = std::str::from_utf8(b) {
         if !s.is_empty() && s.chars().all(|c| !c.is_control()) {
             return s.to_string();
         }
     }
     if b.len() == 16 {
-        return format!("{} (16 bytes; as a UUID)", super::nkp::uuid_text(b));
+        return format!("{} (16 bytes; as a UUID)", describe::uuid_text(b));
     }
     format!("0x{}", hex(b))
 }
 
-fn cert_bag(value: &Tlv<'_>, node: &mut BagNode) -> (FoundItem, Option<usize>) {
+fn cert_bag(value: &Tlv<'_>, node: &mut BagNode) -> (BagContent, Option<usize>) {
     let parsed = (|| -> Result<(String, Vec<u8>), DerError> {
         let mut r = value.reader()?;
-        let o = r.expect(tag::OID, "certId")?.oid()?;
+        let o = r.require(tag::OID, "certId")?.oid()?;
         let v = r
             .optional_context(0)?
             .ok_or(DerError::Malformed {
@@ -1075,7 +1158,7 @@ fn cert_bag(value: &Tlv<'_>, node: &mut BagNode) -> (FoundItem, Option<usize>) {
         Ok((o, der)) if o == oid::X509_CERTIFICATE => {
             let subject = describe::cert_subject(&der).unwrap_or_else(|| "unparsable".into());
             node.holds = format!("X.509 certificate {subject} ({} bytes)", der.len());
-            (FoundItem::Certificate { subject }, None)
+            (BagContent::Certificate { subject }, None)
         }
         Ok((o, der)) => {
             node.holds = format!(
@@ -1084,7 +1167,7 @@ fn cert_bag(value: &Tlv<'_>, node: &mut BagNode) -> (FoundItem, Option<usize>) {
                 der.len()
             );
             (
-                FoundItem::Other {
+                BagContent::Other {
                     label: node.holds.clone(),
                 },
                 None,
@@ -1094,59 +1177,11 @@ fn cert_bag(value: &Tlv<'_>, node: &mut BagNode) -> (FoundItem, Option<usize>) {
             node.status = "malformed".into();
             node.holds = format!("unreadable certBag: {e}");
             (
-                FoundItem::Other {
+                BagContent::Other {
                     label: node.holds.clone(),
                 },
                 None,
             )
         }
     }
-}
-
-/// A JSON object held in a secretBag: metadata (R2 d, R3-R6). The KDK field is taken out,
-/// decoded and the text zeroized.
-fn metadata(octets: &[u8]) -> Option<FoundItem> {
-    use base64::Engine;
-    let text = std::str::from_utf8(octets)
-        .ok()?
-        .trim_start_matches('\u{feff}');
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let serde_json::Value::Object(mut doc) = value else {
-        return None;
-    };
-    let mut kdk = None;
-    let mut bad_kdk = None;
-    for field in ["kdk", "key_derivation_key", "keyDerivationKey"] {
-        if let Some(v) = doc.remove(field) {
-            match v {
-                serde_json::Value::String(mut s) => {
-                    let decoded = base64::engine::general_purpose::STANDARD
-                        .decode(s.trim())
-                        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(s.trim()))
-                        .or_else(|_| {
-                            base64::engine::general_purpose::STANDARD_NO_PAD.decode(s.trim())
-                        });
-                    zeroize::Zeroize::zeroize(&mut s);
-                    match decoded {
-                        Ok(mut b) if describe::is_kdk_len(b.len()) && kdk.is_none() => {
-                            kdk = Some(SecretBytes::new(std::mem::take(&mut b)));
-                        }
-                        Ok(mut b) => {
-                            bad_kdk = Some(format!(
-                                "field {field} decodes to {} bytes, not 16, 32 or 64",
-                                b.len()
-                            ));
-                            zeroize::Zeroize::zeroize(&mut b);
-                        }
-                        Err(_) => bad_kdk = Some(format!("field {field} is not base64")),
-                    }
-                }
-                _ => bad_kdk = Some(format!("field {field} is not a string")),
-            }
-        }
-    }
-    Some(FoundItem::Metadata { doc, kdk, bad_kdk })
 }
