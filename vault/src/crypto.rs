@@ -99,6 +99,12 @@ pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
 }
 
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identities({} [REDACTED])", self.ids.len())
+    }
+}
+
 impl Identities {
     /// Read an identity file: age (`AGE-SECRET-KEY-1...` lines) or an SSH private key.
     pub fn from_file(path: &std::path::Path) -> Result<Identities, VaultError> {

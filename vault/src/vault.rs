@@ -62,6 +62,7 @@ pub enum Added {
 }
 
 /// An open vault.
+#[derive(Debug)]
 pub struct Vault {
     dir: PathBuf,
     /// Its configuration.
