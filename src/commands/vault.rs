@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nkp_vault::{Added, Facts, Identities, RecipientSpec, Vault};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -388,17 +388,7 @@ fn verify(
     let mut report = v.verify_trusted(trusted);
     if let Some(idp) = identity {
         let ids = identities(idp, quiet)?;
-        for e in v.entries()? {
-            match v.open_entry(&e, &ids).and_then(|env| env.p12()) {
-                Ok(p12) if nkp_vault::store::sha256_hex(&p12) == e.p12_sha256 => {}
-                Ok(_) => report.problems.push(format!(
-                    "entry {}: decrypted .p12 does not match p12_sha256",
-                    e.id
-                )),
-                Err(err) => report.problems.push(format!("entry {}: {err}", e.id)),
-            }
-        }
-        report.ok = report.problems.is_empty();
+        v.verify_decryption(&ids, &mut report)?;
     }
     match format {
         Format::Json => render::print_json(&report)?,
@@ -461,7 +451,11 @@ fn restore(
         );
     }
     // Decide where the password goes before writing anything.
-    let password = env.password.as_ref().filter(|p| !p.is_empty());
+    let password = env
+        .password
+        .as_ref()
+        .map(|p| p.expose_secret())
+        .filter(|p| !p.is_empty());
     if password.is_some() && password_out.is_none() && !std::io::stderr().is_terminal() {
         bail!("entry {} has a password: give --password-out FILE (written 0600), or run on a terminal", entry.id);
     }
@@ -525,8 +519,8 @@ fn drill(
     let mut failed = 0;
     for e in &targets {
         let outcome: Result<String, String> = (|| {
-            let env = v.open_entry(e, &ids).map_err(|x| x.to_string())?;
-            let p12 = env.p12().map_err(|x| x.to_string())?;
+            let env = v.open_entry(e, &ids).map_err(|x| x.chain())?;
+            let p12 = env.p12().map_err(|x| x.chain())?;
             if nkp_vault::store::sha256_hex(&p12) != e.p12_sha256 {
                 return Err("decrypted .p12 does not match p12_sha256".into());
             }
@@ -538,7 +532,7 @@ fn drill(
                         crate::secret::PasswordOrigin::Builtin {
                             label: "escrowed password".into(),
                         },
-                        SecretString::from(p.clone()),
+                        p.clone(),
                     )]
                 })
                 .unwrap_or_default();

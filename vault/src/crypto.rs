@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::VaultError;
+use crate::error::VaultError;
 
 /// A labelled recipient as stored in `vault.yaml`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl RecipientSpec {
 
 /// Fingerprint of a recipient string.
 pub fn fingerprint(recipient: &str) -> String {
-    let h = crate::store::sha256_hex(recipient.trim().as_bytes());
+    let h = crate::digest::sha256_hex(recipient.trim().as_bytes());
     format!("sha256:{}", &h[..16])
 }
 
@@ -42,17 +42,20 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, VaultE
         return s
             .parse::<age::x25519::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|e| VaultError::Refused(format!("not a valid age recipient {s:?}: {e}")));
+            .map_err(|reason| VaultError::InvalidRecipient {
+                recipient: s.to_string(),
+                reason,
+            });
     }
     if s.starts_with("ssh-") {
         return s
             .parse::<age::ssh::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|e| VaultError::Refused(format!("not a supported SSH public key: {e:?}")));
+            .map_err(|error| VaultError::UnsupportedSshRecipient { error });
     }
-    Err(VaultError::Refused(format!(
-        "{s:?} is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)"
-    )))
+    Err(VaultError::UnknownRecipient {
+        recipient: s.to_string(),
+    })
 }
 
 /// How objects are encrypted.
@@ -65,7 +68,11 @@ pub enum Encryption<'a> {
 
 /// Encrypt `plain` (binary age format).
 pub fn encrypt(enc: &Encryption<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError> {
-    let fail = |e: String| VaultError::Crypto(format!("age encryption failed: {e}"));
+    fn fail<E: std::error::Error + Send + Sync + 'static>(e: E) -> VaultError {
+        VaultError::Encrypt {
+            source: Box::new(e),
+        }
+    }
     let encryptor = match enc {
         Encryption::Recipients(list) => {
             let parsed: Vec<Box<dyn age::Recipient + Send>> = list
@@ -75,16 +82,14 @@ pub fn encrypt(enc: &Encryption<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError
             age::Encryptor::with_recipients(
                 parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient),
             )
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(fail)?
         }
         Encryption::Passphrase(p) => age::Encryptor::with_user_passphrase((*p).clone()),
     };
     let mut out = Vec::with_capacity(plain.len() + 512);
-    let mut w = encryptor
-        .wrap_output(&mut out)
-        .map_err(|e| fail(e.to_string()))?;
-    w.write_all(plain).map_err(|e| fail(e.to_string()))?;
-    w.finish().map_err(|e| fail(e.to_string()))?;
+    let mut w = encryptor.wrap_output(&mut out).map_err(fail)?;
+    w.write_all(plain).map_err(fail)?;
+    w.finish().map_err(fail)?;
     Ok(out)
 }
 
@@ -94,44 +99,52 @@ pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
 }
 
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identities({} [REDACTED])", self.ids.len())
+    }
+}
+
 impl Identities {
     /// Read an identity file: age (`AGE-SECRET-KEY-1...` lines) or an SSH private key.
     pub fn from_file(path: &std::path::Path) -> Result<Identities, VaultError> {
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-            VaultError::Io(format!("{}: cannot read identity: {e}", path.display()))
-        })?);
+        let bytes =
+            Zeroizing::new(std::fs::read(path).map_err(VaultError::io(path, "read identity"))?);
         let text = std::str::from_utf8(&bytes).unwrap_or("");
         if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
             || text.contains("-----BEGIN RSA PRIVATE KEY-----")
         {
             let id = age::ssh::Identity::from_buffer(&bytes[..], Some(path.display().to_string()))
-                .map_err(|e| {
-                    VaultError::Refused(format!(
-                        "{}: not a usable SSH private key: {e}",
-                        path.display()
-                    ))
+                .map_err(|source| VaultError::SshIdentity {
+                    path: path.to_path_buf(),
+                    source,
                 })?;
             if let age::ssh::Identity::Unsupported(k) = &id {
-                return Err(VaultError::Refused(format!(
-                    "{}: unsupported SSH key ({k:?})",
-                    path.display()
-                )));
+                return Err(VaultError::UnsupportedSshKey {
+                    path: path.to_path_buf(),
+                    kind: format!("{k:?}"),
+                });
             }
             return Ok(Identities {
                 ids: vec![Box::new(id)],
             });
         }
-        let file = age::IdentityFile::from_buffer(&bytes[..]).map_err(|e| {
-            VaultError::Refused(format!("{}: not an age identity file: {e}", path.display()))
+        let file = age::IdentityFile::from_buffer(&bytes[..]).map_err(|source| {
+            VaultError::IdentityFile {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let ids = file
             .into_identities()
-            .map_err(|e| VaultError::Refused(format!("{}: {e}", path.display())))?;
+            .map_err(|source| VaultError::IdentityUnusable {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if ids.is_empty() {
-            return Err(VaultError::Refused(format!(
-                "{}: no identity in the file",
-                path.display()
-            )));
+            return Err(VaultError::NoIdentity {
+                path: path.to_path_buf(),
+            });
         }
         Ok(Identities { ids })
     }
@@ -145,14 +158,14 @@ impl Identities {
 
     /// Decrypt an object into zeroizing memory.
     pub fn decrypt(&self, cipher: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let d = age::Decryptor::new(cipher)
-            .map_err(|e| VaultError::Crypto(format!("not an age file: {e}")))?;
+        let d =
+            age::Decryptor::new(cipher).map_err(|source| VaultError::NotAnAgeFile { source })?;
         let mut r = d
             .decrypt(self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| VaultError::Crypto(format!("cannot decrypt with this identity: {e}")))?;
+            .map_err(|source| VaultError::Decrypt { source })?;
         let mut out = Zeroizing::new(Vec::new());
         r.read_to_end(&mut out)
-            .map_err(|e| VaultError::Crypto(format!("decryption failed: {e}")))?;
+            .map_err(|source| VaultError::DecryptStream { source })?;
         Ok(out)
     }
 }

@@ -1,29 +1,73 @@
-//! Durable file operations: every write is temp file + fsync + rename + directory fsync; an
-//! exclusive lock serialises writers; failpoints let tests crash the process at each step.
+//! Durable file operations. This module, [`crate::verify`] and [`crate::Vault`] are the only
+//! places that touch the file system; the manifest and checkpoint code work on bytes.
+//!
+//! Every write is temp file + fsync + rename + directory fsync; an exclusive lock serialises
+//! writers. With the `failpoints` cargo feature, tests can crash the process at each step.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::VaultError;
+pub use crate::digest::sha256_hex;
+use crate::error::VaultError;
 
-/// Crash the process here when `NKP_VAULT_FAILPOINT` names this point (tests of crash safety).
-/// `abort` runs no destructors and flushes nothing: it is as close to a power cut as a test
-/// can get without a VM.
-pub fn failpoint(name: &str) {
+/// File names inside a vault folder.
+pub(crate) const CONFIG: &str = "vault.yaml";
+pub(crate) const MANIFEST: &str = "manifest.jsonl";
+pub(crate) const HEAD: &str = "HEAD";
+pub(crate) const CHECKPOINTS: &str = "checkpoints.jsonl";
+pub(crate) const OBJECTS: &str = "objects";
+
+/// Crash the process here when `NKP_VAULT_FAILPOINT` names this point (tests of crash
+/// safety). `abort` runs no destructors and flushes nothing: it is as close to a power cut as
+/// a test can get without a VM. Compiled only with the `failpoints` feature; a no-op otherwise,
+/// so a release binary cannot be made to abort by its environment.
+#[cfg(feature = "failpoints")]
+pub(crate) fn failpoint(name: &str) {
     if std::env::var_os("NKP_VAULT_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
     }
 }
 
-fn io(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> VaultError {
-    let p = path.display().to_string();
-    let what = what.to_string();
-    move |e| VaultError::Io(format!("{p}: cannot {what}: {e}"))
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub(crate) fn failpoint(_name: &str) {}
+
+/// The path of object `id`.
+pub(crate) fn object_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(OBJECTS).join(format!("{id}.age"))
 }
 
-/// Write `bytes` to `path` atomically and durably. `mode` applies on Unix.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, step: &str) -> Result<(), VaultError> {
+/// Read a file that may not exist yet (`None`); any other error is an error.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(VaultError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Read object `id` and check that it hashes to its name.
+pub(crate) fn read_object(dir: &Path, id: &str) -> Result<Vec<u8>, VaultError> {
+    let path = object_path(dir, id);
+    let cipher = std::fs::read(&path).map_err(VaultError::io(&path, "read object"))?;
+    if sha256_hex(&cipher) != id {
+        return Err(VaultError::ObjectChanged { path });
+    }
+    Ok(cipher)
+}
+
+/// Write `bytes` to `path` atomically and durably. `mode` applies on Unix. `step` names the
+/// failpoints `<step>:before-rename` and `<step>:after-rename`.
+pub(crate) fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    step: &str,
+) -> Result<(), VaultError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -40,49 +84,58 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, step: &str) -> Result<
         }
         #[cfg(not(unix))]
         let _ = mode;
-        let mut f = o.open(&tmp).map_err(io(&tmp, "create"))?;
-        f.write_all(bytes).map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
+        let mut f = o.open(&tmp).map_err(VaultError::io(&tmp, "create"))?;
+        f.write_all(bytes).map_err(VaultError::io(&tmp, "write"))?;
+        f.sync_all().map_err(VaultError::io(&tmp, "fsync"))?;
     }
     failpoint(&format!("{step}:before-rename"));
-    std::fs::rename(&tmp, path).map_err(io(path, "rename into place"))?;
+    std::fs::rename(&tmp, path).map_err(VaultError::io(path, "rename into place"))?;
     sync_dir(dir)?;
     failpoint(&format!("{step}:after-rename"));
     Ok(())
 }
 
 /// fsync a directory so that a rename in it is durable.
-pub fn sync_dir(dir: &Path) -> Result<(), VaultError> {
+fn sync_dir(dir: &Path) -> Result<(), VaultError> {
     #[cfg(unix)]
     {
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(io(dir, "fsync the directory"))?;
+            .map_err(VaultError::io(dir, "fsync the directory"))?;
     }
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
+/// Write the manifest body, then `HEAD`, each atomically: in that order, a crash leaves at
+/// worst `HEAD` one event behind, which verification tolerates and the next write repairs.
+pub(crate) fn write_manifest(dir: &Path, body: &[u8], head: &[u8]) -> Result<(), VaultError> {
+    write_atomic(&dir.join(MANIFEST), body, 0o644, "manifest")?;
+    failpoint("append:before-head");
+    write_atomic(&dir.join(HEAD), head, 0o644, "head")
+}
+
 /// An exclusive writer lock on the vault, released on drop.
-pub struct Lock {
+pub(crate) struct Lock {
     _file: File,
-    /// The lock file.
-    pub path: PathBuf,
 }
 
 /// Take the vault's writer lock, waiting for other writers.
-pub fn lock(dir: &Path) -> Result<Lock, VaultError> {
+pub(crate) fn lock(dir: &Path) -> Result<Lock, VaultError> {
     let path = dir.join(".lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(io(&path, "open the lock file"))?;
-    file.lock().map_err(io(&path, "lock"))?;
-    Ok(Lock { _file: file, path })
+        .map_err(VaultError::io(&path, "open the lock file"))?;
+    file.lock().map_err(VaultError::io(&path, "lock"))?;
+    Ok(Lock { _file: file })
 }
 
-/// Create a file that must not exist yet, with `mode` (0600 for restored secrets).
+/// Create a file that must not exist yet, with `mode` on Unix (0600 for restored secrets).
+/// An existing file is refused ([`VaultError::Exists`]), never truncated.
 pub fn create_new(path: &Path, mode: u32) -> Result<File, VaultError> {
     let mut o = OpenOptions::new();
     o.write(true).create_new(true);
@@ -95,18 +148,15 @@ pub fn create_new(path: &Path, mode: u32) -> Result<File, VaultError> {
     let _ = mode;
     o.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            VaultError::Refused(format!(
-                "{} already exists: nothing is overwritten; choose another path",
-                path.display()
-            ))
+            VaultError::Exists {
+                path: path.to_path_buf(),
+            }
         } else {
-            VaultError::Io(format!("{}: cannot create: {e}", path.display()))
+            VaultError::Io {
+                path: path.to_path_buf(),
+                action: "create",
+                source: e,
+            }
         }
     })
-}
-
-/// SHA-256 hex of bytes.
-pub fn sha256_hex(b: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, b);
-    d.as_ref().iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -1,0 +1,501 @@
+//! Verification of a vault folder: the keyless checks (chain, `HEAD`, objects, orphans,
+//! entries, signed checkpoints) and, with an identity, the decryption check.
+//!
+//! This module owns every rule about what is a *problem* (the vault was changed or damaged:
+//! `vault verify` fails) and what is a *warning* (a state an interrupted write leaves, which the
+//! next write repairs). It reads the folder through plain reads and takes no lock: a reader
+//! never blocks writers, and every file it reads is replaced atomically.
+//!
+//! Findings are structured ([`Problem`], [`Warning`], each with a stable [`Problem::kind`]);
+//! [`VerifyReport`] serialises them as their messages, which is what `vault verify --format json`
+//! prints.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Serialize, Serializer};
+
+use crate::checkpoint::{Checkpoint, HeadCheck};
+use crate::crypto::Identities;
+use crate::digest::sha256_hex;
+use crate::envelope::Envelope;
+use crate::error::VaultError;
+use crate::manifest::{live_entries, Entry, Event, Line, ZERO};
+use crate::store;
+
+/// Result of verifying a vault.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// True when nothing is wrong (warnings allowed).
+    pub ok: bool,
+    /// Events in the manifest.
+    pub events: usize,
+    /// Live entries.
+    pub entries: usize,
+    /// Objects checked.
+    pub objects_checked: usize,
+    /// `<seq> <sha256>` of the last line: the chain head, to record elsewhere.
+    pub head: Option<String>,
+    /// Failures: any of these means the vault was changed or damaged.
+    pub problems: Vec<Problem>,
+    /// Tolerated states (orphan objects after an interrupted add, HEAD one step behind).
+    pub warnings: Vec<Warning>,
+    /// Signed checkpoints by a trusted key that match the manifest.
+    pub trusted_checkpoints: usize,
+}
+
+/// Findings serialise as their message: `vault verify --format json` prints
+/// `"problems": ["manifest line 2: ...", ...]`.
+macro_rules! serialize_as_message {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_message!(Problem, Warning);
+
+/// Something wrong with a vault: it was changed, damaged, or cannot be shown unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// `manifest.jsonl` exists but cannot be read.
+    #[error("{}: cannot read: {error}", path.display())]
+    ManifestUnreadable {
+        /// The manifest.
+        path: PathBuf,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// The manifest does not end with a newline.
+    #[error("manifest.jsonl does not end with a newline: it was cut or edited")]
+    NoFinalNewline,
+    /// A line's `seq` is not its position.
+    #[error("manifest line {line}: sequence number {seq} (expected {line}): lines were deleted, inserted or reordered")]
+    Sequence {
+        /// 1-based line number.
+        line: usize,
+        /// The `seq` it holds.
+        seq: u64,
+    },
+    /// A line's `prev` is not the hash of the line before.
+    #[error(
+        "manifest line {line}: does not chain to the line before (edited, deleted or reordered)"
+    )]
+    Chain {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line that does not parse as a manifest event.
+    #[error("manifest line {line}: not a valid entry ({error}): edited")]
+    InvalidLine {
+        /// 1-based line number.
+        line: usize,
+        /// The JSON error.
+        error: serde_json::Error,
+    },
+    /// `HEAD` names neither the end of the manifest nor the line before it.
+    #[error("HEAD says {head} but the manifest ends at {}: the manifest was truncated or HEAD edited", manifest_end.as_deref().unwrap_or("nothing"))]
+    HeadMismatch {
+        /// What `HEAD` says (trimmed).
+        head: String,
+        /// `<seq> <sha256>` of the manifest's last line, if any.
+        manifest_end: Option<String>,
+    },
+    /// `HEAD` cannot be read while the manifest has more than one line.
+    #[error("HEAD: cannot read ({error}): deleted?")]
+    HeadUnreadable {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// Two live entries with the same id.
+    #[error("entry {entry} appears twice")]
+    DuplicateEntry {
+        /// Entry id.
+        entry: String,
+    },
+    /// A drill event names an entry that does not exist.
+    #[error("a drill names entry {entry}, which does not exist")]
+    DrillOfUnknownEntry {
+        /// The entry id it names.
+        entry: String,
+    },
+    /// A live entry's object does not hash to its name.
+    #[error("entry {entry} ({}): object {} does not match its hash: changed or swapped", provider.as_deref().unwrap_or("?"), short(object))]
+    ObjectChanged {
+        /// Entry id.
+        entry: String,
+        /// Provider name.
+        provider: Option<String>,
+        /// Object id.
+        object: String,
+    },
+    /// A live entry's object cannot be read.
+    #[error("entry {entry} ({}): object {} is missing ({error})", provider.as_deref().unwrap_or("?"), short(object))]
+    ObjectMissing {
+        /// Entry id.
+        entry: String,
+        /// Provider name.
+        provider: Option<String>,
+        /// Object id.
+        object: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// A line of `checkpoints.jsonl` that does not parse.
+    #[error("checkpoint {n}: not a valid checkpoint line")]
+    CheckpointInvalid {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+    },
+    /// A checkpoint whose signature does not verify.
+    #[error("checkpoint {n}: the signature does not verify (edited)")]
+    CheckpointSignature {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+    },
+    /// The checkpointed manifest line is now another line.
+    #[error("checkpoint {n} (signed {at}): manifest line {seq} is not the line that was signed: the manifest was rewritten")]
+    CheckpointRewritten {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+        /// When it was signed.
+        at: String,
+        /// The manifest line it signs.
+        seq: u64,
+    },
+    /// The checkpointed manifest line no longer exists.
+    #[error(
+        "checkpoint {n} (signed {at}): the manifest has fewer than {seq} lines: it was truncated"
+    )]
+    CheckpointTruncated {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+        /// When it was signed.
+        at: String,
+        /// The manifest line it signs.
+        seq: u64,
+    },
+    /// Trusted keys were given and no checkpoint signed by one of them matches.
+    #[error("no checkpoint signed by a trusted key matches the manifest: the vault cannot be shown unchanged since it was checkpointed")]
+    NoTrustedCheckpoint,
+    /// With an identity: the decrypted .p12 is not the one the manifest names.
+    #[error("entry {entry}: decrypted .p12 does not match p12_sha256")]
+    DecryptedMismatch {
+        /// Entry id.
+        entry: String,
+    },
+    /// With an identity: the entry cannot be read, decrypted or decoded.
+    #[error("entry {entry}: {}", error.chain())]
+    EntryUnopenable {
+        /// Entry id.
+        entry: String,
+        /// Why.
+        error: Box<VaultError>,
+    },
+}
+
+impl Problem {
+    /// A stable kebab-case name for the kind of problem (used by the test vectors).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Problem::ManifestUnreadable { .. } => "manifest-unreadable",
+            Problem::NoFinalNewline => "no-final-newline",
+            Problem::Sequence { .. } => "sequence",
+            Problem::Chain { .. } => "chain",
+            Problem::InvalidLine { .. } => "invalid-line",
+            Problem::HeadMismatch { .. } => "head-mismatch",
+            Problem::HeadUnreadable { .. } => "head-unreadable",
+            Problem::DuplicateEntry { .. } => "duplicate-entry",
+            Problem::DrillOfUnknownEntry { .. } => "drill-of-unknown-entry",
+            Problem::ObjectChanged { .. } => "object-changed",
+            Problem::ObjectMissing { .. } => "object-missing",
+            Problem::CheckpointInvalid { .. } => "checkpoint-invalid",
+            Problem::CheckpointSignature { .. } => "checkpoint-signature",
+            Problem::CheckpointRewritten { .. } => "checkpoint-rewritten",
+            Problem::CheckpointTruncated { .. } => "checkpoint-truncated",
+            Problem::NoTrustedCheckpoint => "no-trusted-checkpoint",
+            Problem::DecryptedMismatch { .. } => "decrypted-mismatch",
+            Problem::EntryUnopenable { .. } => "entry-unopenable",
+        }
+    }
+}
+
+/// A tolerated state: what an interrupted write leaves, or a checkpoint by an unnamed key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Warning {
+    /// `HEAD` names the line before the last: the write stopped between manifest and `HEAD`.
+    #[error(
+        "HEAD is one event behind the manifest: an interrupted write; the next write repairs it"
+    )]
+    HeadBehind,
+    /// No `HEAD` after the first write.
+    #[error("HEAD is missing after the first write: an interrupted write")]
+    HeadMissing,
+    /// A temporary file in `objects/`.
+    #[error("objects/{name}: a temporary file left by an interrupted write")]
+    TempFile {
+        /// File name.
+        name: String,
+    },
+    /// An object no live entry uses.
+    #[error(
+        "objects/{name}: an orphan object (no live entry uses it: an interrupted add or rekey)"
+    )]
+    OrphanObject {
+        /// File name.
+        name: String,
+    },
+    /// A valid checkpoint signed by a key not named as trusted.
+    #[error("checkpoint {n} is signed by a key you did not name as trusted ({public_key})")]
+    UntrustedCheckpoint {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+        /// Its public key (base64).
+        public_key: String,
+    },
+}
+
+impl Warning {
+    /// A stable kebab-case name for the kind of warning.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Warning::HeadBehind => "head-behind",
+            Warning::HeadMissing => "head-missing",
+            Warning::TempFile { .. } => "temp-file",
+            Warning::OrphanObject { .. } => "orphan-object",
+            Warning::UntrustedCheckpoint { .. } => "untrusted-checkpoint",
+        }
+    }
+}
+
+/// The first 12 characters of an id from the manifest (untrusted: never split a character).
+fn short(s: &str) -> &str {
+    s.char_indices().nth(12).map(|(i, _)| &s[..i]).unwrap_or(s)
+}
+
+/// Verify the vault in `dir` without any key: chain, `HEAD`, objects, orphans, entries, and
+/// every signed checkpoint, which must match the manifest; with `trusted` public keys (base64
+/// Ed25519) at least one checkpoint signed by one of them must. The manifest is read once.
+pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
+    let mut r = VerifyReport::default();
+    let path = dir.join(store::MANIFEST);
+    let text = match std::fs::read(&path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            r.problems.push(Problem::ManifestUnreadable { path, error });
+            return r;
+        }
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        r.problems.push(Problem::NoFinalNewline);
+    }
+    let raw: Vec<&str> = text.lines().collect();
+    let events = chain(&raw, &mut r);
+    head(dir, &raw, &mut r);
+    let live = live_entries(&events);
+    entries(&live, &events, &mut r);
+    objects(dir, &live, &mut r);
+    checkpoints(dir, &raw, trusted, &mut r);
+    r.ok = r.problems.is_empty();
+    r
+}
+
+/// Every line parses, `seq` counts up and `prev` chains. Returns the events that parsed.
+fn chain(raw: &[&str], r: &mut VerifyReport) -> Vec<Event> {
+    let mut events = Vec::with_capacity(raw.len());
+    let mut prev = ZERO.to_string();
+    for (i, l) in raw.iter().enumerate() {
+        let n = i + 1;
+        match Line::parse(l) {
+            Ok(line) => {
+                if line.seq != n as u64 {
+                    r.problems.push(Problem::Sequence {
+                        line: n,
+                        seq: line.seq,
+                    });
+                }
+                if line.prev != prev {
+                    r.problems.push(Problem::Chain { line: n });
+                }
+                events.push(line.event);
+            }
+            Err(error) => r.problems.push(Problem::InvalidLine { line: n, error }),
+        }
+        prev = sha256_hex(l.as_bytes());
+    }
+    r.events = raw.len();
+    r.head = raw
+        .last()
+        .map(|l| format!("{} {}", raw.len(), sha256_hex(l.as_bytes())));
+    events
+}
+
+/// `HEAD` anchors the end of the chain: a truncated manifest no longer reaches it.
+fn head(dir: &Path, raw: &[&str], r: &mut VerifyReport) {
+    let last_hash = raw.last().map(|l| sha256_hex(l.as_bytes()));
+    match std::fs::read_to_string(dir.join(store::HEAD)) {
+        Ok(h) => {
+            let mut it = h.split_whitespace();
+            let seq: Option<usize> = it.next().and_then(|s| s.parse().ok());
+            let hash = it.next();
+            let behind = seq.is_some_and(|s| s + 1 == raw.len())
+                && raw.len() >= 2
+                && hash == Some(sha256_hex(raw[raw.len() - 2].as_bytes()).as_str());
+            let in_step =
+                seq == Some(raw.len()) && hash == Some(last_hash.as_deref().unwrap_or(ZERO));
+            if in_step {
+                return;
+            }
+            if behind || (seq == Some(0) && raw.len() == 1) {
+                r.warnings.push(Warning::HeadBehind);
+            } else {
+                r.problems.push(Problem::HeadMismatch {
+                    head: h.trim().to_string(),
+                    manifest_end: r.head.clone(),
+                });
+            }
+        }
+        Err(_) if raw.is_empty() => {}
+        Err(_) if raw.len() == 1 => r.warnings.push(Warning::HeadMissing),
+        Err(error) => r.problems.push(Problem::HeadUnreadable { error }),
+    }
+}
+
+/// Entries are unique and drills name existing entries.
+fn entries(live: &[Entry], events: &[Event], r: &mut VerifyReport) {
+    r.entries = live.len();
+    let mut ids = HashSet::new();
+    for e in live {
+        if !ids.insert(e.id.as_str()) {
+            r.problems.push(Problem::DuplicateEntry {
+                entry: e.id.clone(),
+            });
+        }
+    }
+    for ev in events {
+        if let Event::Drill { entry, .. } = ev {
+            if !ids.contains(entry.as_str()) {
+                r.problems.push(Problem::DrillOfUnknownEntry {
+                    entry: entry.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Every live entry's object exists and hashes to its name; other files are warnings.
+fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
+    let obj_dir = dir.join(store::OBJECTS);
+    let results: Vec<Option<Problem>> = live
+        .par_iter()
+        .map(|e| {
+            let p = obj_dir.join(format!("{}.age", e.object));
+            match std::fs::read(&p) {
+                Ok(b) if sha256_hex(&b) == e.object => None,
+                Ok(_) => Some(Problem::ObjectChanged {
+                    entry: e.id.clone(),
+                    provider: e.provider.clone(),
+                    object: e.object.clone(),
+                }),
+                Err(error) => Some(Problem::ObjectMissing {
+                    entry: e.id.clone(),
+                    provider: e.provider.clone(),
+                    object: e.object.clone(),
+                    error,
+                }),
+            }
+        })
+        .collect();
+    r.objects_checked = live.len();
+    r.problems.extend(results.into_iter().flatten());
+    let referenced: HashSet<&str> = live.iter().map(|e| e.object.as_str()).collect();
+    if let Ok(rd) = std::fs::read_dir(&obj_dir) {
+        for f in rd.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                r.warnings.push(Warning::TempFile { name });
+                continue;
+            }
+            let id = name.strip_suffix(".age").unwrap_or(&name);
+            if !referenced.contains(id) {
+                r.warnings.push(Warning::OrphanObject { name });
+            }
+        }
+    }
+}
+
+/// Every checkpoint's signature verifies and its line is still in the manifest; with trusted
+/// keys, at least one checkpoint by one of them does.
+fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyReport) {
+    let text = std::fs::read_to_string(dir.join(store::CHECKPOINTS)).unwrap_or_default();
+    let mut good = 0;
+    for (i, l) in text.lines().enumerate() {
+        let n = i + 1;
+        let Some(cp) = Checkpoint::parse(l) else {
+            r.problems.push(Problem::CheckpointInvalid { n });
+            continue;
+        };
+        if !cp.signature_valid() {
+            r.problems.push(Problem::CheckpointSignature { n });
+            continue;
+        }
+        match cp.check_against(raw) {
+            HeadCheck::Matches => {}
+            HeadCheck::Rewritten => {
+                r.problems.push(Problem::CheckpointRewritten {
+                    n,
+                    at: cp.at,
+                    seq: cp.seq,
+                });
+                continue;
+            }
+            HeadCheck::Truncated => {
+                r.problems.push(Problem::CheckpointTruncated {
+                    n,
+                    at: cp.at,
+                    seq: cp.seq,
+                });
+                continue;
+            }
+        }
+        if trusted.contains(&cp.public_key) {
+            good += 1;
+        } else if !trusted.is_empty() {
+            r.warnings.push(Warning::UntrustedCheckpoint {
+                n,
+                public_key: cp.public_key,
+            });
+        }
+    }
+    if !trusted.is_empty() && good == 0 {
+        r.problems.push(Problem::NoTrustedCheckpoint);
+    }
+    r.trusted_checkpoints = good;
+}
+
+/// With an identity: decrypt every one of `entries` and check that the .p12 inside is the one
+/// the manifest names. Adds a problem per entry that fails and updates `report.ok`.
+pub fn decryption(dir: &Path, entries: &[Entry], ids: &Identities, report: &mut VerifyReport) {
+    for e in entries {
+        let opened = store::read_object(dir, &e.object)
+            .and_then(|cipher| Envelope::decrypt(&cipher, ids, &e.id))
+            .and_then(|env| env.p12());
+        match opened {
+            Ok(p12) if sha256_hex(&p12) == e.p12_sha256 => {}
+            Ok(_) => report.problems.push(Problem::DecryptedMismatch {
+                entry: e.id.clone(),
+            }),
+            Err(error) => report.problems.push(Problem::EntryUnopenable {
+                entry: e.id.clone(),
+                error: Box::new(error),
+            }),
+        }
+    }
+    report.ok = report.problems.is_empty();
+}
