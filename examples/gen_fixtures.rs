@@ -34,7 +34,7 @@ fn uuid(label: &str) -> (String, Vec<u8>) {
     let mut b = key(&format!("uuid {label}"), 16);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    (nkp_escrow::backup::nkp::uuid_text(&b), b)
+    (nkp_escrow::nkp::uuid_text(&b), b)
 }
 
 struct Provider {

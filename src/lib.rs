@@ -7,11 +7,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backup;
-pub mod cli;
-pub mod commands;
+pub mod bundle;
+pub mod codes;
 pub mod evidence;
+pub mod inspect;
 pub mod model;
+pub mod nkp;
 pub mod render;
 pub mod resolve;
 pub mod secret;

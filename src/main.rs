@@ -3,19 +3,23 @@
 
 use clap::Parser;
 
+mod cli;
+mod commands;
+mod sources;
+
 /// mimalloc: the evidence scan allocates many small records on several threads.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let problems = nkp_escrow::secret::harden_process();
-    let cli = nkp_escrow::cli::Cli::parse();
+    let problems = sources::harden_process();
+    let cli = cli::Cli::parse();
     if !cli.quiet {
         for p in problems {
             eprintln!("warning: {p}");
         }
     }
-    let code = match nkp_escrow::commands::run(cli) {
+    let code = match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
             // A closed pipe (`| head`) is not an error worth reporting.

@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 
-use crate::backup::nkp::ProviderRecord;
-use crate::secret::PasswordQuality;
-use nkp_pkcs12::pbe::SchemeInfo;
-use nkp_pkcs12::{MacInfo, Structure};
+pub use crate::codes::ErrorCode;
+use crate::nkp::ProviderRecord;
+use nkp_pkcs12::Structure;
 
 /// `inspect --format json` document.
 #[derive(Debug, Serialize)]
@@ -50,7 +49,7 @@ pub struct InputReport {
     pub structure: Option<Structure>,
     /// vCenter file-based backup details (type `vcsa-backup` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub vcsa: Option<crate::backup::vcsa::BundleInfo>,
+    pub vcsa: Option<crate::bundle::BundleInfo>,
 }
 
 /// An error code from the contract and a message naming the file and the next step.
@@ -58,39 +57,12 @@ pub struct InputReport {
 pub struct ErrorInfo {
     /// `wrong-password`, `password-required`, `truncated`, `not-pkcs12`, `limits-exceeded`,
     /// `unsupported`, `malformed`, `io`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human message.
     pub message: String,
 }
 
-/// Protection of a PKCS#12 file.
-#[derive(Debug, Serialize, Clone)]
-pub struct Protection {
-    /// True only when reading the key material needs a non-empty password.
-    pub password_protected: bool,
-    /// The MAC, if any.
-    pub mac: Option<MacInfo>,
-    /// Every encryption layer (encrypted safes and shrouded bags).
-    pub encryption: Vec<EncryptionLayer>,
-    /// `strong`, `weak` or `unprotected`.
-    pub verdict: &'static str,
-    /// Why the verdict is not `strong`.
-    pub reasons: Vec<String>,
-    /// The password that opened the file, described (never shown).
-    pub password: Option<PasswordQuality>,
-}
-
-/// One encryption layer.
-#[derive(Debug, Serialize, Clone)]
-pub struct EncryptionLayer {
-    /// `safe 1`, `bag 1.0`.
-    pub location: String,
-    /// Scheme details.
-    #[serde(flatten)]
-    pub scheme: SchemeInfo,
-    /// Whether it was opened and with what.
-    pub opened_with: Option<String>,
-}
+pub use crate::nkp::protection::{EncryptionLayer, Protection, Verdict};
 
 /// `evidence --format json` document.
 #[derive(Debug, Serialize)]

@@ -6,12 +6,10 @@
 //! the bytes reach us) is written down in SECURITY.md.
 
 use std::fmt;
-use std::io::{BufRead, IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use secrecy::SecretString;
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 pub use nkp_pkcs12::SecretBytes;
 
@@ -156,112 +154,6 @@ pub struct PasswordQuality {
     pub meets_stig_complexity: bool,
 }
 
-/// Read a password file: one password per line, each tried in turn; an empty line is the
-/// empty password. Trailing `\r` is removed (files edited on Windows).
-pub fn read_password_file(path: &Path) -> std::io::Result<Vec<Password>> {
-    let file = std::fs::File::open(path)?;
-    let mut reader = std::io::BufReader::new(file.take(1 << 20));
-    let mut out = Vec::new();
-    let mut line_no = 0;
-    loop {
-        let mut buf = Zeroizing::new(Vec::new());
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
-        let text = String::from_utf8(buf.to_vec()).map_err(|e| {
-            let mut bytes = e.into_bytes();
-            zeroize::Zeroize::zeroize(&mut bytes);
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line {line_no} is not valid UTF-8"),
-            )
-        })?;
-        out.push(Password::new(
-            PasswordOrigin::File {
-                path: path.to_path_buf(),
-                line: line_no,
-            },
-            SecretString::from(text),
-        ));
-    }
-    Ok(out)
-}
-
-/// Read one password from an environment variable.
-pub fn password_from_env(var: &str) -> Result<Password, String> {
-    match std::env::var(var) {
-        Ok(v) => Ok(Password::new(
-            PasswordOrigin::Env {
-                var: var.to_string(),
-            },
-            SecretString::from(v),
-        )),
-        Err(std::env::VarError::NotPresent) => {
-            Err(format!("environment variable {var} is not set"))
-        }
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(format!("environment variable {var} is not valid UTF-8"))
-        }
-    }
-}
-
-/// Read passwords from standard input, one per line (like a password file).
-pub fn passwords_from_stdin() -> std::io::Result<Vec<Password>> {
-    let mut buf = Zeroizing::new(String::new());
-    std::io::stdin().take(1 << 20).read_to_string(&mut buf)?;
-    Ok(buf
-        .lines()
-        .map(|l| {
-            Password::new(
-                PasswordOrigin::Stdin,
-                SecretString::from(l.trim_end_matches('\r').to_string()),
-            )
-        })
-        .collect())
-}
-
-/// Ask for a password on the terminal, if there is one. Returns `None` when not interactive.
-pub fn prompt_password(prompt: &str) -> Option<Password> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let p = rpassword::prompt_password(prompt).ok()?;
-    Some(Password::new(PasswordOrigin::Prompt, SecretString::from(p)))
-}
-
-/// Keep secrets out of core dumps: RLIMIT_CORE = 0 and the process marked not dumpable
-/// (which also stops other unprivileged processes of the same user from ptrace-attaching).
-/// Returns what could not be done, for a warning; failure is not fatal.
-pub fn harden_process() -> Vec<String> {
-    let mut problems = Vec::new();
-    #[cfg(unix)]
-    {
-        use rustix::process::{setrlimit, Resource, Rlimit};
-        if let Err(e) = setrlimit(
-            Resource::Core,
-            Rlimit {
-                current: Some(0),
-                maximum: Some(0),
-            },
-        ) {
-            problems.push(format!("could not disable core dumps (RLIMIT_CORE): {e}"));
-        }
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
-        if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
-            problems.push(format!("could not mark the process not dumpable: {e}"));
-        }
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,24 +182,5 @@ mod tests {
         assert_eq!(q.classes, ["lower", "upper", "digit", "symbol"]);
         assert!(q.meets_stig_complexity);
         assert!(!Password::empty().quality().meets_stig_complexity);
-    }
-
-    #[test]
-    fn password_file_lines_keep_empty_lines_and_strip_cr() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("pw.txt");
-        std::fs::write(&f, "first\r\n\nthird").unwrap();
-        let pws = read_password_file(&f).unwrap();
-        assert_eq!(pws.len(), 3);
-        assert_eq!(pws[0].utf8(), b"first");
-        assert!(pws[1].is_blank());
-        assert_eq!(pws[2].utf8(), b"third");
-        assert_eq!(
-            pws[2].origin,
-            PasswordOrigin::File {
-                path: f.clone(),
-                line: 3
-            }
-        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use nkp_escrow::backup::{inspect_bytes, InspectOptions};
+use nkp_escrow::inspect::{inspect_bytes, InspectOptions};
 use nkp_escrow::secret::{Password, PasswordOrigin};
 use rayon::prelude::*;
 use secrecy::SecretString;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use nkp_escrow::backup::{inspect_bytes, InspectOptions};
+use nkp_escrow::inspect::{inspect_bytes, InspectOptions};
 use nkp_escrow::secret::{Password, PasswordOrigin};
 use nkp_pkcs12::der;
 use nkp_pkcs12::Limits;

@@ -194,7 +194,7 @@ proptest! {
             bytes.splice(0..0, [0x1f, 0x8b, 8, 0]);
         }
         std::fs::write(m.join("part.tar.gz"), bytes).unwrap();
-        let r = nkp_escrow::backup::inspect_file(&m, &[], &nkp_escrow::backup::InspectOptions::default());
+        let r = nkp_escrow::inspect::inspect_file(&m, &[], &nkp_escrow::inspect::InspectOptions::default());
         prop_assert_eq!(r.kind, "vcsa-backup");
     }
 }

@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::backup::{self, InspectOptions};
 use crate::cli::Format;
-use crate::model::InspectOutput;
-use crate::render;
-use crate::secret::{Password, PasswordOrigin};
+use nkp_escrow::inspect::{self as backup, InspectOptions};
+use nkp_escrow::model::InspectOutput;
+use nkp_escrow::render;
+use nkp_escrow::secret::{Password, PasswordOrigin};
 use secrecy::SecretString;
 
 /// The sample share: badly named .p12 files, as on-call engineers find them.
@@ -149,12 +149,12 @@ pub fn run(format: Format, quiet: bool) -> Result<i32> {
         let _ = writeln!(text, "        (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n", passwords.len());
     }
     match format {
-        Format::Json => render::print_json(&out)?,
-        Format::Yaml => render::print_yaml(&out)?,
+        Format::Json => super::print::json(&out)?,
+        Format::Yaml => super::print::yaml(&out)?,
         Format::Table => {
-            render::print_text(&text)?;
+            super::print::text(&text)?;
             text.clear();
-            render::print_text(&render::inspect_table(&out, false))?;
+            super::print::text(&render::inspect_table(&out, false))?;
         }
     }
     if narrate {
@@ -164,15 +164,15 @@ pub fn run(format: Format, quiet: bool) -> Result<i32> {
         }
         let _ = writeln!(text, "\n(`nkp-escrow inspect --explain <file>` prints a file's structure, safe to paste into a ticket.)");
     }
-    render::print_text(&text)?;
+    super::print::text(&text)?;
     if narrate {
         walkthrough()?;
     }
-    Ok(crate::exit::OK)
+    Ok(nkp_escrow::exit::OK)
 }
 
 fn heading(s: &str) -> Result<()> {
-    render::print_text(&format!(
+    super::print::text(&format!(
         "\n{}\n{}\n",
         s,
         "-".repeat(s.chars().count().min(100))
@@ -253,7 +253,7 @@ fn walkthrough() -> Result<()> {
             Format::Table,
             false,
         )?;
-        render::print_text("Keyless check (what an auditor runs without any key):\n")?;
+        super::print::text("Keyless check (what an auditor runs without any key):\n")?;
         super::vault::run(
             VaultCommand::Verify {
                 dir: dir.clone(),
@@ -263,7 +263,7 @@ fn walkthrough() -> Result<()> {
             Format::Table,
             true,
         )?;
-        render::print_text(
+        super::print::text(
             "Restore drill (the custodian's identity; decrypted in memory only):\n",
         )?;
         super::vault::run(
@@ -277,7 +277,7 @@ fn walkthrough() -> Result<()> {
         )?;
 
         heading("Step 4. The 3 a.m. incident: esxi51 rebooted and VM \"win11-52 \\\"finance\\\"\" is locked. Which backup restores it?")?;
-        render::print_text("NKP-PROD was deleted and re-created (KB 311922): the hosts now have a new NKP-PROD key_id, but the VM still needs the old one.\n\n")?;
+        super::print::text("NKP-PROD was deleted and re-created (KB 311922): the hosts now have a new NKP-PROD key_id, but the VM still needs the old one.\n\n")?;
         super::join::resolve(
             &ResolveArgs {
                 join: join(),
@@ -297,7 +297,7 @@ fn walkthrough() -> Result<()> {
             },
             false,
         )?;
-        render::print_text(&format!(
+        super::print::text(&format!(
             "\nThe demo worked in {} (share, evidence, vault, report/evidence.md); that folder is removed now.\nOn your own estate: nkp-escrow inspect | evidence | vault | resolve | coverage | report (see --help).\n",
             base.display()
         ))?;

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use anyhow::Result;
 
 use crate::cli::{EvidenceArgs, Format};
-use crate::evidence::{self, EvidenceOptions};
-use crate::model::EvidenceOutput;
-use crate::render;
+use nkp_escrow::evidence::{self, EvidenceOptions};
+use nkp_escrow::model::EvidenceOutput;
+use nkp_escrow::render;
 
 /// Run `evidence`; returns the exit code.
 pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
@@ -53,7 +53,7 @@ pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
         skipped: g.skipped,
     };
     match format {
-        Format::Json => render::print_json_records(
+        Format::Json => super::print::json_records(
             &[
                 ("tool", serde_json::json!(out.tool)),
                 ("version", serde_json::json!(out.version)),
@@ -67,12 +67,12 @@ pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
                 ("skipped", serde_json::to_value(&out.skipped)?),
             ],
         )?,
-        Format::Yaml => render::print_yaml(&out)?,
-        Format::Table => render::print_text(&render::evidence_table(&out))?,
+        Format::Yaml => super::print::yaml(&out)?,
+        Format::Table => super::print::text(&render::evidence_table(&out))?,
     }
     Ok(if failed {
-        crate::exit::INPUT
+        nkp_escrow::exit::INPUT
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }

@@ -5,11 +5,10 @@ use std::io::IsTerminal;
 use anyhow::Result;
 use rayon::prelude::*;
 
-use crate::backup::{self, InspectOptions};
 use crate::cli::{Format, InspectArgs};
-use crate::model::{InputReport, InspectOutput};
-use crate::render;
-use crate::secret;
+use nkp_escrow::inspect::{self as backup, InspectOptions};
+use nkp_escrow::model::{InputReport, InspectOutput};
+use nkp_escrow::render;
 use nkp_pkcs12::Limits;
 
 /// Run `inspect`; returns the exit code.
@@ -53,7 +52,7 @@ pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
         && std::io::stdin().is_terminal()
         && reports.iter().any(needs)
     {
-        if let Some(p) = secret::prompt_password("Password for the protected backup(s): ") {
+        if let Some(p) = crate::sources::prompt_password("Password for the protected backup(s): ") {
             passwords.push(p);
             for (r, f) in reports.iter_mut().zip(&files) {
                 if needs(r) {
@@ -71,13 +70,13 @@ pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
         skipped,
     };
     match format {
-        Format::Json => render::print_json(&out)?,
-        Format::Yaml => render::print_yaml(&out)?,
-        Format::Table => render::print_text(&render::inspect_table(&out, args.explain))?,
+        Format::Json => super::print::json(&out)?,
+        Format::Yaml => super::print::yaml(&out)?,
+        Format::Table => super::print::text(&render::inspect_table(&out, args.explain))?,
     }
     Ok(if failed {
-        crate::exit::INPUT
+        nkp_escrow::exit::INPUT
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }

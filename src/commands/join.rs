@@ -5,11 +5,10 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::backup::{self, InspectOptions};
 use crate::cli::{Format, JoinArgs, ResolveArgs};
-use crate::evidence::{self, EvidenceOptions};
-use crate::render;
-use crate::resolve::{self, Backup};
+use nkp_escrow::evidence::{self, EvidenceOptions};
+use nkp_escrow::inspect::{self as backup, InspectOptions};
+use nkp_escrow::resolve::{self, Backup};
 
 /// Backups from .p12 files (inspected with the passwords given) and from a vault's manifest.
 pub fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
@@ -102,8 +101,8 @@ pub fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
             .iter()
             .any(|s| !matches!(s.verdict, "restorable" | "probable"));
     match format {
-        Format::Json => render::print_json(&json!({ "subjects": verdicts }))?,
-        Format::Yaml => render::print_yaml(&json!({ "subjects": verdicts }))?,
+        Format::Json => super::print::json(&json!({ "subjects": verdicts }))?,
+        Format::Yaml => super::print::yaml(&json!({ "subjects": verdicts }))?,
         Format::Table => {
             let mut s = String::new();
             for v in &verdicts {
@@ -135,13 +134,13 @@ pub fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
                 }
                 s.push('\n');
             }
-            render::print_text(&s)?;
+            super::print::text(&s)?;
         }
     }
     Ok(if bad {
-        crate::exit::FINDING
+        nkp_escrow::exit::FINDING
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }
 
@@ -156,8 +155,8 @@ pub fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     let gap = c.providers.iter().any(|p| p.status != "covered")
         || c.findings.iter().any(|f| f.severity != "info");
     match format {
-        Format::Json => render::print_json(&c)?,
-        Format::Yaml => render::print_yaml(&c)?,
+        Format::Json => super::print::json(&c)?,
+        Format::Yaml => super::print::yaml(&c)?,
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
@@ -184,13 +183,13 @@ pub fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
                     f.message
                 );
             }
-            render::print_text(&s)?;
+            super::print::text(&s)?;
         }
     }
     Ok(if gap {
-        crate::exit::FINDING
+        nkp_escrow::exit::FINDING
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }
 
@@ -205,7 +204,7 @@ struct Control {
 }
 
 fn sha256_file(path: &str) -> Option<String> {
-    std::fs::read(path).ok().map(|b| crate::sha256_hex(&b))
+    std::fs::read(path).ok().map(|b| nkp_escrow::sha256_hex(&b))
 }
 
 /// `report --out DIR`.
@@ -446,8 +445,8 @@ pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
         eprintln!("evidence written to {}", args.out.display());
     }
     Ok(if failed {
-        crate::exit::FINDING
+        nkp_escrow::exit::FINDING
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }

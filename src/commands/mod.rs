@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command, Format, PasswordArgs};
-use crate::secret::{self, Password};
+use nkp_escrow::secret::Password;
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "nkp-escrow", &mut std::io::stdout());
-            Ok(crate::exit::OK)
+            Ok(nkp_escrow::exit::OK)
         }
     }
 }
@@ -42,15 +42,56 @@ pub fn gather_passwords(args: &PasswordArgs) -> Result<Vec<Password>> {
     let mut out = Vec::new();
     for f in &args.password_file {
         out.extend(
-            secret::read_password_file(f)
+            crate::sources::read_password_file(f)
                 .with_context(|| format!("cannot read password file {}", f.display()))?,
         );
     }
     for v in &args.password_env {
-        out.push(secret::password_from_env(v).map_err(anyhow::Error::msg)?);
+        out.push(crate::sources::password_from_env(v).map_err(anyhow::Error::msg)?);
     }
     if args.password_stdin {
-        out.extend(secret::passwords_from_stdin().context("cannot read passwords from stdin")?);
+        out.extend(
+            crate::sources::passwords_from_stdin().context("cannot read passwords from stdin")?,
+        );
     }
     Ok(out)
+}
+
+/// Standard output for the renderers: buffered (stdout is line-buffered, and pretty JSON would
+/// cost a syscall per line), flushed at the end, a closed pipe returned as an error.
+pub(crate) mod print {
+    use std::io::Write;
+
+    fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+        std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+    }
+
+    pub(crate) fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+        let mut out = stdout();
+        nkp_escrow::render::write_json(&mut out, v)?;
+        Ok(out.flush()?)
+    }
+
+    pub(crate) fn yaml<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+        let mut out = stdout();
+        nkp_escrow::render::write_yaml(&mut out, v)?;
+        Ok(out.flush()?)
+    }
+
+    pub(crate) fn text(s: &str) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(s.as_bytes())?;
+        Ok(out.flush()?)
+    }
+
+    pub(crate) fn json_records<T: serde::Serialize + Sync>(
+        head: &[(&str, serde_json::Value)],
+        key: &str,
+        records: &[T],
+        tail: &[(&str, serde_json::Value)],
+    ) -> anyhow::Result<()> {
+        let mut out = stdout();
+        nkp_escrow::render::write_json_records(&mut out, head, key, records, tail)?;
+        Ok(out.flush()?)
+    }
 }

@@ -4,15 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use nkp_escrow::nkp::protection::Verdict;
 use nkp_vault::{Added, Facts, Identities, RecipientSpec, Vault};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::backup::{self, InspectOptions};
 use crate::cli::{Format, VaultCommand, VaultDir};
-use crate::render;
-use crate::secret::Password;
+use nkp_escrow::inspect::{self as backup, InspectOptions};
+use nkp_escrow::render;
+use nkp_escrow::secret::Password;
 
 /// The vault folder: `--vault`, `$NKP_ESCROW_VAULT`, else the user's data directory.
 pub fn vault_dir(d: &VaultDir) -> Result<PathBuf> {
@@ -121,7 +122,7 @@ pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
                     }
                 );
             }
-            Ok(crate::exit::OK)
+            Ok(nkp_escrow::exit::OK)
         }
         VaultCommand::Add {
             dir,
@@ -154,7 +155,7 @@ pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
                     out.display()
                 );
             }
-            Ok(crate::exit::OK)
+            Ok(nkp_escrow::exit::OK)
         }
         VaultCommand::Checkpoint { dir, key } => {
             let v = Vault::open(&vault_dir(&dir)?)?;
@@ -166,7 +167,7 @@ pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
                 "checkpoint: seq {} head {} signed by {}",
                 cp.seq, cp.head, cp.public_key
             );
-            Ok(crate::exit::OK)
+            Ok(nkp_escrow::exit::OK)
         }
         VaultCommand::Restore {
             dir,
@@ -198,7 +199,7 @@ pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
             if !quiet {
                 eprintln!("{n} object(s) re-encrypted; old objects removed");
             }
-            Ok(crate::exit::OK)
+            Ok(nkp_escrow::exit::OK)
         }
     }
 }
@@ -249,9 +250,8 @@ fn add(
         let verdict = r
             .protection
             .as_ref()
-            .map(|p| p.verdict)
-            .unwrap_or("unprotected");
-        if verdict == "unprotected" && !quiet {
+            .map_or(Verdict::Unprotected, |p| p.verdict);
+        if verdict == Verdict::Unprotected && !quiet {
             eprintln!(
                 "warning: {shown}: the .p12 itself has no password: escrowed and recorded as unprotected; delete unprotected copies (STIG VCFA-9X-000335)"
             );
@@ -302,8 +302,8 @@ fn add(
         })
         .collect();
     match format {
-        Format::Json => render::print_json(&json!({ "added": rows }))?,
-        Format::Yaml => render::print_yaml(&json!({ "added": rows }))?,
+        Format::Json => super::print::json(&json!({ "added": rows }))?,
+        Format::Yaml => super::print::yaml(&json!({ "added": rows }))?,
         Format::Table => {
             for r in &rows {
                 println!(
@@ -316,9 +316,9 @@ fn add(
         }
     }
     Ok(if refused > 0 {
-        crate::exit::INPUT
+        nkp_escrow::exit::INPUT
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }
 
@@ -339,8 +339,8 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
         })
         .collect();
     match format {
-        Format::Json => render::print_json(&json!({ "entries": rows }))?,
-        Format::Yaml => render::print_yaml(&json!({ "entries": rows }))?,
+        Format::Json => super::print::json(&json!({ "entries": rows }))?,
+        Format::Yaml => super::print::yaml(&json!({ "entries": rows }))?,
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
@@ -367,14 +367,14 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
                         .unwrap_or_else(|| "never".into()),
                 ]);
             }
-            render::print_text(&format!(
+            super::print::text(&format!(
                 "{t}\n{} entr{}\n",
                 entries.len(),
                 if entries.len() == 1 { "y" } else { "ies" }
             ))?;
         }
     }
-    Ok(crate::exit::OK)
+    Ok(nkp_escrow::exit::OK)
 }
 
 fn verify(
@@ -391,8 +391,8 @@ fn verify(
         v.verify_decryption(&ids, &mut report)?;
     }
     match format {
-        Format::Json => render::print_json(&report)?,
-        Format::Yaml => render::print_yaml(&report)?,
+        Format::Json => super::print::json(&report)?,
+        Format::Yaml => super::print::yaml(&report)?,
         Format::Table => {
             let mut s = String::new();
             for p in &report.problems {
@@ -421,13 +421,13 @@ fn verify(
                     String::new()
                 }
             ));
-            render::print_text(&s)?;
+            super::print::text(&s)?;
         }
     }
     Ok(if report.ok {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     } else {
-        crate::exit::FINDING
+        nkp_escrow::exit::FINDING
     })
 }
 
@@ -495,7 +495,7 @@ fn restore(
         );
         eprintln!("Next: vSphere Client > Key Providers > Restore (or POST /api/vcenter/crypto-manager/kms/providers?action=import with dry_run first).");
     }
-    Ok(crate::exit::OK)
+    Ok(nkp_escrow::exit::OK)
 }
 
 fn drill(
@@ -529,7 +529,7 @@ fn drill(
                 .as_ref()
                 .map(|p| {
                     vec![Password::new(
-                        crate::secret::PasswordOrigin::Builtin {
+                        nkp_escrow::secret::PasswordOrigin::Builtin {
                             label: "escrowed password".into(),
                         },
                         p.clone(),
@@ -574,8 +574,8 @@ fn drill(
         results.push(json!({"entry": e.id, "provider": e.provider, "ok": ok, "detail": detail}));
     }
     match format {
-        Format::Json => render::print_json(&json!({ "drills": results }))?,
-        Format::Yaml => render::print_yaml(&json!({ "drills": results }))?,
+        Format::Json => super::print::json(&json!({ "drills": results }))?,
+        Format::Yaml => super::print::yaml(&json!({ "drills": results }))?,
         Format::Table => {
             let mut s = String::new();
             for r in &results {
@@ -587,12 +587,12 @@ fn drill(
                     r["detail"].as_str().unwrap_or("")
                 ));
             }
-            render::print_text(&s)?;
+            super::print::text(&s)?;
         }
     }
     Ok(if failed > 0 {
-        crate::exit::FINDING
+        nkp_escrow::exit::FINDING
     } else {
-        crate::exit::OK
+        nkp_escrow::exit::OK
     })
 }

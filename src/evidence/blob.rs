@@ -39,7 +39,7 @@ const HEADER_LEN: usize = 33;
 /// embedded UUID of an NKP blob (offset 6; its relation to the provider key_id is UNKNOWN).
 pub fn decode(key: &str) -> (KeyIdForm, Option<String>) {
     let key = key.trim();
-    if crate::backup::nkp::is_uuid_text(key) {
+    if crate::nkp::is_uuid_text(key) {
         return (
             KeyIdForm::Uuid {
                 uuid: key.to_ascii_lowercase(),
@@ -64,8 +64,8 @@ pub fn decode(key: &str) -> (KeyIdForm, Option<String>) {
         }
     };
     let form = decode_bytes(&bytes);
-    let uuid = matches!(form, KeyIdForm::NkpBlob { .. })
-        .then(|| crate::backup::nkp::uuid_text(&bytes[6..22]));
+    let uuid =
+        matches!(form, KeyIdForm::NkpBlob { .. }).then(|| crate::nkp::uuid_text(&bytes[6..22]));
     (form, uuid)
 }
 

@@ -288,7 +288,7 @@ fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> Fil
         let shown = shown();
         let c = Collector::new(&shown);
         let (input, refs) = c.finish(Some(ErrorInfo {
-            code: "io",
+            code: crate::codes::ErrorCode::Io,
             message: format!("{shown}: cannot read: {e}"),
         }));
         FileResult::Read(input, refs)
@@ -494,7 +494,7 @@ pub fn gather(
                     Some(t) if t.is_file() => {
                         guard.acc.add(read_file(e.path(), opts));
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        if n % 1024 == 0 {
+                        if n.is_multiple_of(1024) {
                             progress(n);
                         }
                     }
@@ -587,4 +587,16 @@ pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
         r.sources.sort();
     }
     refs
+}
+
+/// The (provider name, key_id) pairs a JSON document states (ConfigStore `kms_providers`,
+/// govc, REST), for readers of other containers (the vCenter bundle reader's JSON members).
+pub fn providers_in_json(name: &str, text: &str) -> Vec<(Option<String>, Option<String>)> {
+    let mut c = Collector::new(name);
+    from_text(text, Path::new(name), scan::FileHint::Other, &mut c);
+    let (_, refs) = c.finish(None);
+    refs.into_iter()
+        .filter(|r| r.state == "provider-known")
+        .map(|r| (r.provider, r.provider_key_id))
+        .collect()
 }

@@ -2,7 +2,6 @@
 //! nothing of how they were parsed.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde::Serialize;
@@ -10,30 +9,15 @@ use serde::Serialize;
 use crate::model::{InputReport, InspectOutput};
 use nkp_pkcs12::{BagNode, Structure};
 
-/// Print a value as pretty JSON on stdout.
-pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    // stdout is line-buffered: buffer, or pretty JSON costs a syscall per line.
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    serde_json::to_writer_pretty(&mut out, v)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
+/// Write a value as pretty JSON, with a final newline.
+pub fn write_json<T: Serialize>(out: &mut dyn std::io::Write, v: &T) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)
 }
 
-/// Print a value as YAML on stdout.
-pub fn print_yaml<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    serde_norway::to_writer(&mut out, v)?;
-    out.flush()?;
-    Ok(())
-}
-
-/// Write text to stdout, returning (not panicking on) a closed pipe.
-pub fn print_text(s: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())?;
-    out.flush()?;
-    Ok(())
+/// Write a value as YAML.
+pub fn write_yaml<T: Serialize>(out: &mut dyn std::io::Write, v: &T) -> std::io::Result<()> {
+    serde_norway::to_writer(&mut *out, v).map_err(std::io::Error::other)
 }
 
 /// The first `n` characters of `s` (never splits a character: `s` may be untrusted text).
@@ -347,26 +331,26 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
     s
 }
 
-/// Print a JSON object whose big array (`records`, under `key`) is written one compact record
+/// Write a JSON object whose big array (`records`, under `key`) is written one compact record
 /// per line, serialised in parallel; the other fields (`head`, `tail`) are written first and
 /// last. The result is ordinary JSON, readable and greppable line by line.
-pub fn print_json_records<T: Serialize + Sync>(
+pub fn write_json_records<T: Serialize + Sync>(
+    out: &mut dyn std::io::Write,
     head: &[(&str, serde_json::Value)],
     key: &str,
     records: &[T],
     tail: &[(&str, serde_json::Value)],
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     use rayon::prelude::*;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let field =
-        |out: &mut dyn std::io::Write, k: &str, v: &serde_json::Value| -> anyhow::Result<()> {
+        |out: &mut dyn std::io::Write, k: &str, v: &serde_json::Value| -> std::io::Result<()> {
             let pretty = serde_json::to_string_pretty(v)?.replace('\n', "\n  ");
             writeln!(out, "  {}: {pretty},", serde_json::to_string(k)?)?;
             Ok(())
         };
     out.write_all(b"{\n")?;
     for (k, v) in head {
-        field(&mut out, k, v)?;
+        field(out, k, v)?;
     }
 
     write!(out, "  {}: [", serde_json::to_string(key)?)?;
@@ -397,6 +381,5 @@ pub fn print_json_records<T: Serialize + Sync>(
         write!(out, "  {}: {pretty}", serde_json::to_string(k)?)?;
     }
     out.write_all(b"\n}\n")?;
-    out.flush()?;
-    Ok(())
+    out.flush()
 }

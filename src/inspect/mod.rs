@@ -1,19 +1,20 @@
-//! Reading backups: the PKCS#12 walker ([`pkcs12`]), NKP recognition ([`nkp`]) and the
-//! protection verdict ([`protection`]), joined by [`inspect_bytes`].
+//! `inspect`: the one place that builds the inspect report ([`InputReport`]).
 //!
-//! Structure (the walker), meaning (recognition) and strength (protection) are separate so
-//! that each can be tested and changed on its own.
+//! It joins the PKCS#12 reader (`nkp-pkcs12`: structure), NKP recognition ([`crate::nkp`]:
+//! meaning), the protection verdict ([`crate::nkp::protection`]: strength) and the vCenter
+//! bundle reader ([`crate::bundle`], through a [`MemberSink`]). Each of those can be tested
+//! and changed on its own; none of them knows the report.
 
-pub mod nkp;
-pub mod protection;
 pub mod sniff;
-pub mod vcsa;
 
 use std::path::{Path, PathBuf};
 
+use crate::bundle::{self, BundleLimits, BundleReport, MemberSink};
+use crate::codes::ErrorCode;
+use crate::evidence;
 use crate::model::{ErrorInfo, InputReport};
+use crate::nkp::{self, protection, FoundItem, ProviderRecord};
 use crate::secret::Password;
-use nkp::FoundItem;
 use nkp_pkcs12::{Limits, ParseError, Pfx, Problem};
 
 /// Options of `inspect`.
@@ -37,7 +38,7 @@ impl Default for InspectOptions {
     }
 }
 
-fn error(code: &'static str, message: String) -> Option<ErrorInfo> {
+fn error(code: ErrorCode, message: String) -> Option<ErrorInfo> {
     Some(ErrorInfo { code, message })
 }
 
@@ -62,25 +63,27 @@ fn empty_report(path: &str) -> InputReport {
 pub fn inspect_file(path: &Path, passwords: &[Password], opts: &InspectOptions) -> InputReport {
     let shown = path.display().to_string();
     if path.is_dir() {
-        return vcsa::inspect_dir(path, passwords, &vcsa::BundleLimits::default());
+        let r = bundle::read_dir(path, passwords, &BundleLimits::default(), &mut Members);
+        return bundle_report(r);
     }
     if looks_like_archive(path) {
-        if let Some(r) = vcsa::inspect_archive(path, passwords, &vcsa::BundleLimits::default()) {
-            return r;
+        if let Some(r) =
+            bundle::read_archive(path, passwords, &BundleLimits::default(), &mut Members)
+        {
+            return bundle_report(r);
         }
     }
     let mut report = empty_report(&shown);
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            report.error = error("io", format!("{shown}: cannot read: {e}"));
+            report.error = error(ErrorCode::Io, format!("{shown}: cannot read: {e}"));
             return report;
         }
     };
     report.size = Some(meta.len());
     if meta.len() > opts.max_file_size {
-        report.error = error(
-            "limits-exceeded",
+        report.error = error(ErrorCode::LimitsExceeded,
             format!(
                 "{shown}: {} bytes is larger than the {} byte cap for one backup file (raise it with --max-size if this is really a backup)",
                 meta.len(),
@@ -95,7 +98,7 @@ pub fn inspect_file(path: &Path, passwords: &[Password], opts: &InspectOptions) 
             inspect_bytes(&shown, &bytes, passwords, opts)
         }
         Err(e) => {
-            report.error = error("io", format!("{shown}: cannot read: {e}"));
+            report.error = error(ErrorCode::Io, format!("{shown}: cannot read: {e}"));
             report
         }
     }
@@ -113,7 +116,10 @@ pub fn inspect_bytes(
     report.sha256 = Some(crate::sha256_hex(bytes));
     if !sniff::may_be_pkcs12(bytes) {
         let hint = sniff::hint(bytes);
-        report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {hint}"));
+        report.error = error(
+            ErrorCode::NotPkcs12,
+            format!("{path}: not a PKCS#12 file: {hint}"),
+        );
         report.hint = Some(hint);
         return report;
     }
@@ -121,7 +127,7 @@ pub fn inspect_bytes(
         Ok(p) => p,
         Err(ParseError::Truncated(m)) => {
             report.error = error(
-                "truncated",
+                ErrorCode::Truncated,
                 format!("{path}: the file is cut short ({m}); copy it again from its source"),
             );
             report.hint = Some("starts like PKCS#12 but is incomplete".into());
@@ -129,13 +135,16 @@ pub fn inspect_bytes(
         }
         Err(ParseError::NotPkcs12(m)) => {
             let hint = sniff::hint(bytes);
-            report.error = error("not-pkcs12", format!("{path}: not a PKCS#12 file: {m}"));
+            report.error = error(
+                ErrorCode::NotPkcs12,
+                format!("{path}: not a PKCS#12 file: {m}"),
+            );
             report.hint = Some(hint);
             return report;
         }
         Err(e) => {
             report.kind = "pkcs12-other".into();
-            report.error = error("unsupported", format!("{path}: {e}"));
+            report.error = error(ErrorCode::Unsupported, format!("{path}: {e}"));
             return report;
         }
     };
@@ -207,25 +216,25 @@ fn problem_error(path: &str, problems: &[Problem], n_passwords: usize) -> Option
     };
     let p = problems.iter().min_by_key(|p| rank(p))?;
     let (code, message) = match p {
-        Problem::Limits(m) => ("limits-exceeded", format!("{path}: {m}")),
+        Problem::Limits(m) => (ErrorCode::LimitsExceeded, format!("{path}: {m}")),
         Problem::Unsupported(m) => (
-            "unsupported",
+            ErrorCode::Unsupported,
             format!("{path}: uses {m}, which nkp-escrow cannot decrypt; what could be read is reported"),
         ),
         Problem::WrongPassword(m) => (
-            "wrong-password",
+            ErrorCode::WrongPassword,
             format!(
                 "{path}: wrong password: {m} ({n_passwords} given, plus the empty and absent ones); check the password file or the password recorded when the backup was exported"
             ),
         ),
         Problem::PasswordRequired(m) => (
-            "password-required",
+            ErrorCode::PasswordRequired,
             format!(
                 "{path}: password required: {m}; give one with --password-file FILE (one per line), --password-env VAR or --password-stdin"
             ),
         ),
-        Problem::Malformed(m) => ("malformed", format!("{path}: damaged contents: {m}")),
-        other => ("unsupported", format!("{path}: {other}")),
+        Problem::Malformed(m) => (ErrorCode::Malformed, format!("{path}: damaged contents: {m}")),
+        other => (ErrorCode::Unsupported, format!("{path}: {other}")),
     };
     let mut message = message;
     if problems.len() > 1 {
@@ -268,7 +277,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Inputs {
             while let Some(entry) = it.next() {
                 match entry {
                     // A vCenter backup folder is one input; its parts are not .p12 files.
-                    Ok(e) if e.file_type().is_dir() && vcsa::is_backup_dir(e.path()) => {
+                    Ok(e) if e.file_type().is_dir() && bundle::is_backup_dir(e.path()) => {
                         files.push(e.into_path());
                         it.skip_current_dir();
                     }
@@ -314,4 +323,47 @@ pub struct Inputs {
     pub errors: Vec<String>,
     /// Things passed over on purpose (symlink loops).
     pub warnings: Vec<String>,
+}
+
+/// The inspect side of a vCenter bundle: embedded `.p12` files are inspected like any other,
+/// JSON documents are read with the evidence parsers (ConfigStore `kms_providers`).
+struct Members;
+
+impl MemberSink for Members {
+    fn pkcs12(
+        &mut self,
+        member: &str,
+        bytes: &[u8],
+        passwords: &[Password],
+    ) -> (Vec<ProviderRecord>, Option<String>) {
+        let r = inspect_bytes(member, bytes, passwords, &InspectOptions::default());
+        (r.providers, r.error.map(|e| e.message))
+    }
+
+    fn json(&mut self, member: &str, text: &str) -> Vec<(Option<String>, Option<String>)> {
+        evidence::providers_in_json(member, text)
+    }
+}
+
+fn bundle_report(r: BundleReport) -> InputReport {
+    InputReport {
+        path: r.path,
+        sha256: None,
+        size: Some(r.size),
+        kind: "vcsa-backup".into(),
+        error: r.error.map(|e| ErrorInfo {
+            code: e.code,
+            message: e.message,
+        }),
+        protection: None,
+        providers: r.providers,
+        holds: Some(format!(
+            "vCenter file-based backup, {} part(s)",
+            r.info.parts.len()
+        )),
+        hint: None,
+        notes: r.notes,
+        structure: None,
+        vcsa: Some(r.info),
+    }
 }

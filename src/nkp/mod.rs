@@ -4,6 +4,8 @@
 //! the only ones applied; each provider field records which rule produced it
 //! ([`FieldSources`]), so that a file that does not match can be reported exactly.
 
+pub mod protection;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -11,9 +11,75 @@
 use nkp_pkcs12::pbe::Scheme;
 use nkp_pkcs12::{Candidate, Contents};
 
-use super::nkp::{Found, FoundItem};
-use crate::model::{EncryptionLayer, Protection};
-use crate::secret::Password;
+use nkp_pkcs12::MacInfo;
+use serde::Serialize;
+
+use super::{Found, FoundItem};
+use crate::secret::{Password, PasswordQuality};
+
+/// The protection verdict of a backup file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every layer modern, a real password needed.
+    Strong,
+    /// A password is needed, but something is legacy or thin.
+    Weak,
+    /// No password, or the empty one.
+    Unprotected,
+}
+
+impl Verdict {
+    /// The contract's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strong => "strong",
+            Self::Weak => "weak",
+            Self::Unprotected => "unprotected",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Protection of a PKCS#12 file.
+#[derive(Debug, Serialize, Clone)]
+pub struct Protection {
+    /// True only when reading the key material needs a non-empty password.
+    pub password_protected: bool,
+    /// The MAC, if any.
+    pub mac: Option<MacInfo>,
+    /// Every encryption layer (encrypted safes and shrouded bags).
+    pub encryption: Vec<EncryptionLayer>,
+    /// `strong`, `weak` or `unprotected`.
+    pub verdict: Verdict,
+    /// Why the verdict is not `strong`.
+    pub reasons: Vec<String>,
+    /// The password that opened the file, described (never shown).
+    pub password: Option<PasswordQuality>,
+}
+
+/// One encryption layer.
+#[derive(Debug, Serialize, Clone)]
+pub struct EncryptionLayer {
+    /// `safe 1`, `bag 1.0`.
+    pub location: String,
+    /// Scheme details.
+    #[serde(flatten)]
+    pub scheme: nkp_pkcs12::pbe::SchemeInfo,
+    /// Whether it was opened and with what.
+    pub opened_with: Option<String>,
+}
 
 /// Fewest iterations accepted as strong (OpenSSL's default, NIST SP 800-132's floor is 1000).
 pub const MIN_ITERATIONS: u64 = 2048;
@@ -118,11 +184,11 @@ pub fn assess(
         }
     }
     let verdict = if !password_protected {
-        "unprotected"
+        Verdict::Unprotected
     } else if reasons.is_empty() {
-        "strong"
+        Verdict::Strong
     } else {
-        "weak"
+        Verdict::Weak
     };
 
     // The password that opened the protected layers, described. The reader says which of

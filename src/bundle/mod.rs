@@ -25,9 +25,89 @@ use std::path::Path;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
 use serde::Serialize;
 
-use super::nkp::{is_uuid_text, FieldSources, ProviderRecord};
-use crate::model::{ErrorInfo, InputReport};
+use crate::codes::ErrorCode;
+use crate::nkp::{is_uuid_text, FieldSources, ProviderRecord};
 use crate::secret::Password;
+
+/// Who makes sense of the members a bundle holds. The bundle reader decrypts, decompresses
+/// and streams; it hands each embedded PKCS#12 file and each JSON document to the sink and
+/// knows nothing of how they are read (as ripgrep's searcher hands matches to a `Sink`).
+pub trait MemberSink {
+    /// An embedded PKCS#12 file (its bytes may hold keys: do not keep them). Returns the
+    /// providers it holds, and a note when it could not be read.
+    fn pkcs12(
+        &mut self,
+        member: &str,
+        bytes: &[u8],
+        passwords: &[Password],
+    ) -> (Vec<ProviderRecord>, Option<String>);
+    /// A JSON document. Returns the (provider name, key_id) pairs it states.
+    fn json(&mut self, member: &str, text: &str) -> Vec<(Option<String>, Option<String>)>;
+}
+
+/// An error while reading a bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// In words, naming the bundle and the part.
+    pub message: String,
+}
+
+/// What a bundle holds.
+#[derive(Debug)]
+pub struct BundleReport {
+    /// The bundle as named by the caller.
+    pub path: String,
+    /// Bytes of all parts.
+    pub size: u64,
+    /// Providers found, in the order met.
+    pub providers: Vec<ProviderRecord>,
+    /// What was seen but not enumerable, and member problems.
+    pub notes: Vec<String>,
+    /// The first failure, if any.
+    pub error: Option<BundleError>,
+    /// Metadata and parts.
+    pub info: BundleInfo,
+}
+
+/// A failure raised inside the streaming readers, carried through `std::io::Error` (the
+/// `Read` trait's error type) as a typed source, never as text to parse back.
+#[derive(Debug)]
+struct Coded(ErrorCode, String);
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+fn coded_io(code: ErrorCode, message: impl Into<String>) -> std::io::Error {
+    std::io::Error::other(Coded(code, message.into()))
+}
+
+/// The [`Coded`] failure behind an I/O error, looking through the wrappers that gzip and tar
+/// put around the errors of the readers beneath them.
+fn coded(e: &std::io::Error) -> Option<&Coded> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> =
+        e.get_ref().map(|x| x as &(dyn std::error::Error + 'static));
+    for _ in 0..16 {
+        let err = cur?;
+        if let Some(c) = err.downcast_ref::<Coded>() {
+            return Some(c);
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
 
 /// Caps of the bundle reader.
 #[derive(Clone, Debug)]
@@ -91,16 +171,22 @@ pub struct BundleInfo {
 struct Ctx<'a> {
     passwords: &'a [Password],
     limits: &'a BundleLimits,
+    sink: &'a mut dyn MemberSink,
     providers: Vec<ProviderRecord>,
     notes: Vec<String>,
     members: usize,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(passwords: &'a [Password], limits: &'a BundleLimits) -> Self {
+    fn new(
+        passwords: &'a [Password],
+        limits: &'a BundleLimits,
+        sink: &'a mut dyn MemberSink,
+    ) -> Self {
         Ctx {
             passwords,
             limits,
+            sink,
             providers: Vec::new(),
             notes: Vec::new(),
             members: 0,
@@ -128,10 +214,10 @@ fn scan_part(
 
 #[derive(Debug)]
 enum Fail {
-    Code(&'static str, String),
+    Code(ErrorCode, String),
 }
 
-fn fail(code: &'static str, msg: impl Into<String>) -> Fail {
+fn fail(code: ErrorCode, msg: impl Into<String>) -> Fail {
     Fail::Code(code, msg.into())
 }
 
@@ -165,10 +251,13 @@ impl<R: Read> Read for Capped<'_, R> {
         if self.out > self.limits.max_decompressed
             || (self.out > self.limits.ratio_floor && self.out / c > self.limits.max_ratio)
         {
-            return Err(std::io::Error::other(format!(
-                "limits-exceeded: {} bytes out of {} compressed (ratio cap {}x, total cap {} bytes): a decompression bomb?",
-                self.out, c, self.limits.max_ratio, self.limits.max_decompressed
-            )));
+            return Err(coded_io(
+                ErrorCode::LimitsExceeded,
+                format!(
+                    "{} bytes out of {} compressed (ratio cap {}x, total cap {} bytes): a decompression bomb?",
+                    self.out, c, self.limits.max_ratio, self.limits.max_decompressed
+                ),
+            ));
         }
         Ok(k)
     }
@@ -215,8 +304,9 @@ impl<R: Read> Read for CbcReader<R> {
             }
             if self.eof {
                 if !self.pending.is_empty() {
-                    return Err(std::io::Error::other(
-                        "truncated: ciphertext is not a whole number of blocks",
+                    return Err(coded_io(
+                        ErrorCode::Truncated,
+                        "ciphertext is not a whole number of blocks",
                     ));
                 }
                 let pad = blocks.last().copied().unwrap_or(0) as usize;
@@ -227,8 +317,9 @@ impl<R: Read> Read for CbcReader<R> {
                         .iter()
                         .all(|&p| p as usize == pad)
                 {
-                    return Err(std::io::Error::other(
-                        "wrong-password: bad padding at the end of the encrypted part",
+                    return Err(coded_io(
+                        ErrorCode::WrongPassword,
+                        "bad padding at the end of the encrypted part",
                     ));
                 }
                 blocks.truncate(blocks.len() - pad);
@@ -283,7 +374,7 @@ fn derive(scheme: usize, pass: &[u8], salt: &[u8]) -> zeroize::Zeroizing<Vec<u8>
 fn known_magic(p: &[u8]) -> bool {
     p.starts_with(&[0x1f, 0x8b])
         || (p.len() > 262 && &p[257..262] == b"ustar")
-        || super::sniff::may_be_pkcs12(p)
+        || nkp_pkcs12::looks_like_pfx(p)
         || p.iter()
             .take(64)
             .all(|b| b.is_ascii() && (*b >= 0x20 || b"\r\n\t".contains(b)))
@@ -295,14 +386,20 @@ fn decrypt_if_salted<'a>(
     info: &mut PartInfo,
     ctx: &Ctx<'_>,
 ) -> Result<Box<dyn Read + 'a>, Fail> {
-    let head = r.fill_buf().map_err(|e| fail("io", e.to_string()))?;
+    let head = r
+        .fill_buf()
+        .map_err(|e| fail(ErrorCode::Io, e.to_string()))?;
     if !head.starts_with(b"Salted__") {
         return Ok(Box::new(r));
     }
     info.encrypted = true;
     let mut hdr = [0u8; 16];
-    r.read_exact(&mut hdr)
-        .map_err(|_| fail("truncated", "encrypted part shorter than its header"))?;
+    r.read_exact(&mut hdr).map_err(|_| {
+        fail(
+            ErrorCode::Truncated,
+            "encrypted part shorter than its header",
+        )
+    })?;
     let salt = hdr[8..16].to_vec();
     let mut first = vec![0u8; 528];
     let mut n = 0;
@@ -310,14 +407,14 @@ fn decrypt_if_salted<'a>(
         match r.read(&mut first[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) => return Err(fail("io", e.to_string())),
+            Err(e) => return Err(fail(ErrorCode::Io, e.to_string())),
         }
     }
     first.truncate(n / 16 * 16);
     let mut candidates: Vec<&Password> = ctx.passwords.iter().filter(|p| !p.is_blank()).collect();
     if candidates.is_empty() {
         return Err(fail(
-            "password-required",
+            ErrorCode::PasswordRequired,
             format!("{}: the part is encrypted (openssl enc, Salted__): give the backup password with --password-file/--password-env/--password-stdin", info.name),
         ));
     }
@@ -342,7 +439,7 @@ fn decrypt_if_salted<'a>(
             // Restart with a fresh decryptor over the buffered first blocks and the rest.
             let _ = &mut dec;
             let fresh = cbc::Decryptor::<aes::Aes256>::new_from_slices(&kiv[..32], &kiv[32..48])
-                .map_err(|_| fail("unsupported", "key setup failed"))?;
+                .map_err(|_| fail(ErrorCode::Unsupported, "key setup failed"))?;
             let chained: Box<dyn Read + 'a> = Box::new(std::io::Cursor::new(first).chain(r));
             return Ok(Box::new(CbcReader {
                 inner: chained,
@@ -355,28 +452,34 @@ fn decrypt_if_salted<'a>(
         }
     }
     Err(fail(
-        "wrong-password",
+        ErrorCode::WrongPassword,
         format!("{}: none of the passwords given decrypts this part with {} (checked by the plaintext's magic bytes)", info.name, SCHEMES.join("; ")),
     ))
 }
 
 fn io_fail(part: &str, e: std::io::Error) -> Fail {
+    match coded(&e) {
+        Some(Coded(ErrorCode::Truncated, msg)) => return fail(
+            ErrorCode::Truncated,
+            format!(
+                "{part}: the data ends early (truncated: {msg}); the part is truncated or damaged"
+            ),
+        ),
+        Some(Coded(code, msg)) => return fail(*code, format!("{part}: {msg}")),
+        None => {}
+    }
     let m = e.to_string();
-    if let Some(rest) = m.strip_prefix("limits-exceeded: ") {
-        fail("limits-exceeded", format!("{part}: {rest}"))
-    } else if let Some(rest) = m.strip_prefix("wrong-password: ") {
-        fail("wrong-password", format!("{part}: {rest}"))
-    } else if e.kind() == std::io::ErrorKind::UnexpectedEof
+    if e.kind() == std::io::ErrorKind::UnexpectedEof
         || m.contains("truncated")
         || m.contains("unexpected end")
     {
         fail(
-            "truncated",
+            ErrorCode::Truncated,
             format!("{part}: the data ends early ({m}); the part is truncated or damaged"),
         )
     } else {
         fail(
-            "truncated",
+            ErrorCode::Truncated,
             format!("{part}: cannot be read to the end ({m})"),
         )
     }
@@ -429,7 +532,7 @@ fn scan_stream(
             info.members += 1;
             if ctx.members > ctx.limits.max_members {
                 return Err(fail(
-                    "limits-exceeded",
+                    ErrorCode::LimitsExceeded,
                     format!(
                         "{name}: more than {} archive members",
                         ctx.limits.max_members
@@ -449,25 +552,19 @@ fn scan_stream(
         }
         return Ok(());
     }
-    if super::sniff::may_be_pkcs12(&head) {
+    if nkp_pkcs12::looks_like_pfx(&head) {
         info.layers.push("pkcs12".into());
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
         br.take(ctx.limits.max_member_read)
             .read_to_end(&mut bytes)
             .map_err(|e| io_fail(name, e))?;
-        let r = super::inspect_bytes(
-            name,
-            &bytes,
-            ctx.passwords,
-            &super::InspectOptions::default(),
-        );
-        for mut p in r.providers {
+        let (providers, problem) = ctx.sink.pkcs12(name, &bytes, ctx.passwords);
+        for mut p in providers {
             p.kdk_storage = format!("embedded PKCS#12 {name}; {}", p.kdk_storage);
             ctx.providers.push(p);
         }
-        if let Some(e) = r.error {
-            ctx.notes
-                .push(format!("embedded PKCS#12 {name}: {}", e.message));
+        if let Some(m) = problem {
+            ctx.notes.push(format!("embedded PKCS#12 {name}: {m}"));
         }
         return Ok(());
     }
@@ -488,18 +585,10 @@ fn scan_stream(
             .read_to_end(&mut bytes)
             .map_err(|e| io_fail(name, e))?;
         let text = String::from_utf8_lossy(&bytes);
-        let mut c = crate::evidence::Collector::new(name);
-        crate::evidence::from_text(
-            &text,
-            Path::new(name),
-            crate::evidence::scan::FileHint::Other,
-            &mut c,
-        );
-        let (_, refs) = c.finish(None);
-        for r in refs.iter().filter(|r| r.state == "provider-known") {
+        for (provider, key_id) in ctx.sink.json(name, &text) {
             ctx.providers.push(record(
-                r.provider.clone(),
-                r.provider_key_id.clone(),
+                provider,
+                key_id,
                 format!("ConfigStore JSON {name}"),
                 "kms_providers",
             ));
@@ -758,35 +847,31 @@ fn parse_folder_name(name: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-fn finish(path: &str, ctx: Ctx<'_>, info: BundleInfo, error: Option<ErrorInfo>) -> InputReport {
+fn finish(path: &str, ctx: Ctx<'_>, info: BundleInfo, error: Option<BundleError>) -> BundleReport {
     let mut notes = ctx.notes;
     if ctx.providers.is_empty() && error.is_none() {
         notes.push("no Native Key Provider found in any part (no embedded .p12, ConfigStore JSON or provider table)".into());
     }
-    InputReport {
+    BundleReport {
         path: path.to_string(),
-        sha256: None,
-        size: Some(info.parts.iter().map(|p| p.size).sum()),
-        kind: "vcsa-backup".into(),
-        error,
-        protection: None,
+        size: info.parts.iter().map(|p| p.size).sum(),
         providers: ctx.providers,
-        holds: Some(format!(
-            "vCenter file-based backup, {} part(s)",
-            info.parts.len()
-        )),
-        hint: None,
         notes,
-        structure: None,
-        vcsa: Some(info),
+        error,
+        info,
     }
 }
 
-/// Inspect a backup folder.
-pub fn inspect_dir(dir: &Path, passwords: &[Password], limits: &BundleLimits) -> InputReport {
+/// Read a backup folder, handing its members to `sink`.
+pub fn read_dir(
+    dir: &Path,
+    passwords: &[Password],
+    limits: &BundleLimits,
+    sink: &mut dyn MemberSink,
+) -> BundleReport {
     let shown = dir.display().to_string();
     let mut info = BundleInfo::default();
-    let mut ctx = Ctx::new(passwords, limits);
+    let mut ctx = Ctx::new(passwords, limits, sink);
     let folder = dir
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -826,12 +911,12 @@ pub fn inspect_dir(dir: &Path, passwords: &[Password], limits: &BundleLimits) ->
                     size,
                     ..PartInfo::default()
                 },
-                Err(fail("io", format!("{}: {e}", f.display()))),
+                Err(fail(ErrorCode::Io, format!("{}: {e}", f.display()))),
             ),
         };
         if let Err(Fail::Code(code, msg)) = res {
             if error.is_none() {
-                error = Some(ErrorInfo {
+                error = Some(BundleError {
                     code,
                     message: format!("{shown}: part {msg}"),
                 });
@@ -844,13 +929,14 @@ pub fn inspect_dir(dir: &Path, passwords: &[Password], limits: &BundleLimits) ->
     finish(&shown, ctx, info, error)
 }
 
-/// Inspect a `.tar` / `.tar.gz` of one backup folder. Returns `None` when the archive holds no
-/// `backup-metadata.json` (then it is not a VCSA bundle).
-pub fn inspect_archive(
+/// Read a `.tar` / `.tar.gz` of one backup folder, handing its members to `sink`. Returns
+/// `None` when the archive holds no `backup-metadata.json` (then it is not a VCSA bundle).
+pub fn read_archive(
     path: &Path,
     passwords: &[Password],
     limits: &BundleLimits,
-) -> Option<InputReport> {
+    sink: &mut dyn MemberSink,
+) -> Option<BundleReport> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).ok()?;
     let mut br = BufReader::with_capacity(256 * 1024, file);
@@ -872,7 +958,7 @@ pub fn inspect_archive(
     };
     let mut ar = tar::Archive::new(reader);
     let mut info = BundleInfo::default();
-    let mut ctx = Ctx::new(passwords, limits);
+    let mut ctx = Ctx::new(passwords, limits, sink);
     let mut error = None;
     let mut is_bundle = false;
     let entries = match ar.entries() {
@@ -885,7 +971,7 @@ pub fn inspect_archive(
             Err(err) => {
                 if is_bundle {
                     let Fail::Code(code, msg) = io_fail(&shown, err);
-                    error = Some(ErrorInfo { code, message: msg });
+                    error = Some(BundleError { code, message: msg });
                     break;
                 }
                 return None;
@@ -914,7 +1000,7 @@ pub fn inspect_archive(
         let (part, res) = scan_part(&name, size, Box::new(&mut e), &mut ctx);
         if let Err(Fail::Code(code, msg)) = res {
             if error.is_none() {
-                error = Some(ErrorInfo {
+                error = Some(BundleError {
                     code,
                     message: format!("{shown}: part {msg}"),
                 });
