@@ -52,3 +52,13 @@ impl PartialEq<&str> for ErrorCode {
         self.as_str() == *other
     }
 }
+
+/// An error code from the contract and a message naming the file and the next step.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// `wrong-password`, `password-required`, `truncated`, `not-pkcs12`, `limits-exceeded`,
+    /// `unsupported`, `malformed`, `io`.
+    pub code: ErrorCode,
+    /// Human message.
+    pub message: String,
+}

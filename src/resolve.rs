@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::model::{KeyReference, Subject};
+use crate::evidence::{KeyReference, Subject};
 
 /// One backup of one provider: a .p12 file or a vault entry.
 #[derive(Clone, Debug, Serialize)]
@@ -610,7 +610,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Source;
+    use crate::evidence::Source;
 
     fn blob(uuid: &str) -> String {
         use base64::Engine;

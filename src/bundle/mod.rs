@@ -459,12 +459,14 @@ fn decrypt_if_salted<'a>(
 
 fn io_fail(part: &str, e: std::io::Error) -> Fail {
     match coded(&e) {
-        Some(Coded(ErrorCode::Truncated, msg)) => return fail(
-            ErrorCode::Truncated,
-            format!(
+        Some(Coded(ErrorCode::Truncated, msg)) => {
+            return fail(
+                ErrorCode::Truncated,
+                format!(
                 "{part}: the data ends early (truncated: {msg}); the part is truncated or damaged"
             ),
-        ),
+            )
+        }
         Some(Coded(code, msg)) => return fail(*code, format!("{part}: {msg}")),
         None => {}
     }

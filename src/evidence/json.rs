@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::text::Line;
 use super::Collector;
-use crate::model::Subject;
+use super::Subject;
 
 /// Case-insensitive field lookup.
 fn get<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {

@@ -13,6 +13,7 @@
 pub mod blob;
 pub mod json;
 pub mod keysafe;
+mod reference;
 pub mod scan;
 pub mod text;
 pub mod vcdb;
@@ -22,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::model::{ErrorInfo, EvidenceInput, KeyReference, Source, Subject};
+use crate::codes::ErrorInfo;
+pub use reference::{EvidenceInput, KeyReference, Source, Subject};
 
 /// Gathers references from one file.
 pub struct Collector {

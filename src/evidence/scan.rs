@@ -12,7 +12,7 @@ use std::path::Path;
 use super::keysafe::{Fqid, KeySafe};
 use super::text::Line;
 use super::Collector;
-use crate::model::Subject;
+use super::Subject;
 
 /// What kind of file the text came from, by name and content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

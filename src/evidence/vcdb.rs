@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::text::Line;
 use super::Collector;
-use crate::model::Subject;
+use super::Subject;
 
 /// Most lines one wrapped row may span.
 const MAX_WRAP: usize = 8;
