@@ -10,6 +10,8 @@
 pub mod bundle;
 pub mod codes;
 pub mod evidence;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 pub mod model;
 pub mod nkp;

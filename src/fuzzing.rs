@@ -1,0 +1,115 @@
+//! Entry points for the fuzz targets in `fuzz/` (and for the replay of their committed corpus
+//! in `tests/fuzz_corpus.rs`). Each takes arbitrary bytes and must return without panicking,
+//! hanging or allocating without bound. Not a stable API.
+
+use std::path::Path;
+
+use nkp_pkcs12::der::{Reader, Tlv};
+use nkp_pkcs12::{Limits, Pfx};
+use secrecy::SecretString;
+
+use crate::evidence::keysafe::KeySafe;
+use crate::evidence::{self, scan::FileHint, Collector};
+use crate::secret::{Password, PasswordOrigin};
+
+/// Parse, check and open a PFX, then recognise NKP providers and assess protection.
+pub fn pfx_open(data: &[u8]) {
+    let limits = Limits {
+        max_iterations: 4096,
+        max_bags: 256,
+    };
+    let passwords = [Password::new(
+        PasswordOrigin::Builtin {
+            label: "fuzz".into(),
+        },
+        SecretString::from("Str0ng!Escrow#Pass-2026"),
+    )];
+    let Ok(pfx) = Pfx::parse(data) else { return };
+    let mut contents = match pfx.check(&limits) {
+        Ok(checked) => checked.open(&passwords),
+        Err(over) => over.into_contents(),
+    };
+    let found = crate::nkp::classify(&mut contents);
+    let rec = crate::nkp::recognise(&found);
+    let layers: Vec<Vec<usize>> = rec.providers.iter().map(|p| p.layers.clone()).collect();
+    let _ = crate::nkp::protection::assess(&contents, &found, &layers, &passwords);
+}
+
+/// Read every BER element, to the reader's depth cap, with each accessor.
+pub fn ber_read(data: &[u8]) {
+    fn walk(t: &Tlv<'_>, depth: u32) {
+        let _ = (t.octets(), t.uint(), t.oid(), t.text(), t.describe());
+        if depth > 64 || !t.constructed {
+            return;
+        }
+        if let Ok(mut r) = t.reader() {
+            while !r.is_empty() {
+                match r.read() {
+                    Ok(c) => walk(&c, depth + 1),
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+    let mut r = Reader::new(data);
+    while !r.is_empty() {
+        match r.read() {
+            Ok(t) => walk(&t, 0),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Parse a keySafe locator and print it back.
+pub fn keysafe_parse(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(k) = KeySafe::parse(&text) {
+        let _ = k.fqids();
+        let _ = k.to_string();
+    }
+}
+
+/// Read text as `evidence` reads a pasted ticket, a `.vmx` and a `.vmdk`.
+pub fn evidence_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for (hint, name) in [
+        (FileHint::Other, "fuzz.txt"),
+        (FileHint::Vmx, "fuzz.vmx"),
+        (FileHint::Vmdk, "fuzz.vmdk"),
+    ] {
+        let mut c = Collector::new(name);
+        evidence::from_text(&text, Path::new(name), hint, &mut c);
+        let _ = c.finish(None);
+    }
+}
+
+/// Verify a vault folder whose manifest is `data` up to the first NUL byte and whose `HEAD`
+/// is the rest, without any key.
+pub fn vault_verify(data: &[u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let (manifest, head) = match data.iter().position(|b| *b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "nkp-escrow-fuzz-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    if std::fs::create_dir_all(dir.join("objects")).is_err() {
+        return;
+    }
+    let written = std::fs::write(dir.join("manifest.jsonl"), manifest)
+        .and_then(|()| std::fs::write(dir.join("HEAD"), head))
+        .and_then(|()| {
+            std::fs::write(
+                dir.join("vault.yaml"),
+                "format: nkp-vault/1\nrecipients: []\npassphrase: true\n",
+            )
+        });
+    if written.is_ok() {
+        let _ = nkp_vault::verify::keyless(&dir, &[]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
