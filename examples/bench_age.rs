@@ -3,6 +3,8 @@
 //!
 //! Usage: cargo run --release --example bench_age -- <dir> <age1 recipient>
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use nkp_vault::crypto::{encrypt, Encryption};
 use nkp_vault::RecipientSpec;
 

@@ -3,6 +3,8 @@
 //!
 //! Usage: cargo run --release --example bench_resolve -- [N...]   (default 10000 100000 1000000)
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use nkp_escrow::model::{KeyReference, Source, Subject};
 use nkp_escrow::resolve::{coverage, resolve, Backup};
 

@@ -5,8 +5,11 @@
 //!
 //! Usage: cargo run --release --example gen_bench -- <dir> <N> <M>
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use nkp_pkcs12::write::{strong, Builder, Content};
 
+/// The password of every generated backup (bench/inspect.sh writes it to a password file).
 pub const PASSWORD: &str = "Bench!Escrow-Pass#2048";
 
 fn main() {

@@ -5,6 +5,8 @@
 //!
 //! Usage: cargo run --release --example gen_evidence_bench -- <dir> <N> <M> <S> <GiB>
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 
 use nkp_escrow::evidence::keysafe::escape;

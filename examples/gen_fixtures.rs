@@ -4,6 +4,8 @@
 //!
 //! Usage: cargo run --release --example gen_fixtures -- <testdata dir>
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

@@ -2,6 +2,8 @@
 //! uninteresting table, then a small provider table at the end (so the whole stream must be
 //! read to find it). Usage: cargo run --release --example gen_vcsa_bench -- <out.sql> <MB>
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 
 fn main() {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// backups. Nothing is sent anywhere; secrets are never printed.
 #[derive(Debug, Parser)]
 #[command(name = "nkp-escrow", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Output format (default: table on a terminal, json when piped).
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
@@ -22,7 +22,7 @@ pub struct Cli {
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A human table.
     Table,
     /// JSON (stable field names).
@@ -33,7 +33,7 @@ pub enum Format {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Open NKP .p12 backups offline and list providers, key IDs and protection.
     ///
     /// PATHs are files or folders (walked recursively). Files are recognised by content, not
@@ -78,7 +78,7 @@ pub enum Command {
 
 /// Where passwords come from. Never from the command line itself.
 #[derive(Debug, Clone, Args, Default)]
-pub struct PasswordArgs {
+pub(crate) struct PasswordArgs {
     /// A file with one password per line; each is tried in turn (an empty line is the empty
     /// password). The report names the line that worked, never the password.
     #[arg(long, value_name = "FILE")]
@@ -96,7 +96,7 @@ pub struct PasswordArgs {
 
 /// `inspect` arguments.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// .p12 files, or folders of them.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -117,7 +117,7 @@ pub struct InspectArgs {
 
 /// `evidence` arguments.
 #[derive(Debug, Args)]
-pub struct EvidenceArgs {
+pub(crate) struct EvidenceArgs {
     /// Files or folders to read.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -133,7 +133,7 @@ pub struct EvidenceArgs {
 
 /// Where the vault is.
 #[derive(Debug, Clone, Args)]
-pub struct VaultDir {
+pub(crate) struct VaultDir {
     /// The vault folder (default: $NKP_ESCROW_VAULT, else ~/.local/share/nkp-escrow/vault).
     #[arg(long, value_name = "DIR")]
     pub vault: Option<PathBuf>,
@@ -141,7 +141,7 @@ pub struct VaultDir {
 
 /// `vault` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum VaultCommand {
+pub(crate) enum VaultCommand {
     /// Create a vault for these recipients (age1... or SSH public keys, optionally
     /// `label=KEY`), or for a passphrase.
     Init {
@@ -253,7 +253,7 @@ pub enum VaultCommand {
 
 /// Inputs of the join (`resolve`, `coverage`).
 #[derive(Debug, Args)]
-pub struct JoinArgs {
+pub(crate) struct JoinArgs {
     /// Live evidence: files or folders (as for `evidence`).
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     pub evidence: Vec<PathBuf>,
@@ -270,7 +270,7 @@ pub struct JoinArgs {
 
 /// `resolve` arguments.
 #[derive(Debug, Args)]
-pub struct ResolveArgs {
+pub(crate) struct ResolveArgs {
     /// Inputs.
     #[command(flatten)]
     pub join: JoinArgs,
@@ -281,7 +281,7 @@ pub struct ResolveArgs {
 
 /// `report` arguments.
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Inputs.
     #[command(flatten)]
     pub join: JoinArgs,

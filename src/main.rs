@@ -1,5 +1,7 @@
 //! The `nkp-escrow` binary: parse arguments, run one command, map the outcome to an exit code.
 #![forbid(unsafe_code)]
+// The binary is the one place that prints: the library returns values and writes to a given `Write`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use clap::Parser;
 

@@ -47,15 +47,15 @@ pub enum PasswordOrigin {
 impl fmt::Display for PasswordOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PasswordOrigin::Absent => f.write_str("no password"),
-            PasswordOrigin::Empty => f.write_str("the empty password"),
-            PasswordOrigin::File { path, line } => {
+            Self::Absent => f.write_str("no password"),
+            Self::Empty => f.write_str("the empty password"),
+            Self::File { path, line } => {
                 write!(f, "line {line} of {}", path.display())
             }
-            PasswordOrigin::Env { var } => write!(f, "${var}"),
-            PasswordOrigin::Stdin => f.write_str("standard input"),
-            PasswordOrigin::Prompt => f.write_str("the password typed at the prompt"),
-            PasswordOrigin::Builtin { label } => f.write_str(label),
+            Self::Env { var } => write!(f, "${var}"),
+            Self::Stdin => f.write_str("standard input"),
+            Self::Prompt => f.write_str("the password typed at the prompt"),
+            Self::Builtin { label } => f.write_str(label),
         }
     }
 }

@@ -129,12 +129,6 @@ mod tests {
         assert_eq!(pws[0].utf8(), b"first");
         assert!(pws[1].is_blank());
         assert_eq!(pws[2].utf8(), b"third");
-        assert_eq!(
-            pws[2].origin,
-            PasswordOrigin::File {
-                path: f.clone(),
-                line: 3
-            }
-        );
+        assert_eq!(pws[2].origin, PasswordOrigin::File { path: f, line: 3 });
     }
 }

@@ -3,6 +3,8 @@
 //! and PBE parameters wherever OpenSSL accepts the file, and never calls one an NKP backup.
 //! Skipped with a printed reason when the corpus is not present.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests say why they skip
+
 use std::path::PathBuf;
 
 use nkp_escrow::inspect::{inspect_bytes, InspectOptions};

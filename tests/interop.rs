@@ -2,6 +2,8 @@
 //! we read what OpenSSL makes; we read what the JDK's keytool makes. Each test skips, saying
 //! why, when its tool is not installed (CI installs them).
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests say why they skip
+
 use std::path::Path;
 use std::process::Command as Proc;
 

@@ -1,6 +1,8 @@
 //! List the bags of a PKCS#12 file: `cargo run -p nkp-pkcs12 --example list_bags -- FILE`.
 //! The password is read from the environment variable `P12_PASSWORD` (never from argv); the
 //! empty and absent passwords are always tried too.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use nkp_pkcs12::{Limits, Password, Pfx};
 use secrecy::SecretString;
 

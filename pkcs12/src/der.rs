@@ -91,14 +91,14 @@ pub enum DerError {
 impl fmt::Display for DerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DerError::Truncated { offset } => {
+            Self::Truncated { offset } => {
                 write!(
                     f,
                     "data ends before the element at byte {offset} is complete"
                 )
             }
-            DerError::Malformed { offset, what } => write!(f, "{what} (at byte {offset})"),
-            DerError::TooDeep { offset } => {
+            Self::Malformed { offset, what } => write!(f, "{what} (at byte {offset})"),
+            Self::TooDeep { offset } => {
                 write!(f, "nesting deeper than {MAX_DEPTH} levels at byte {offset}")
             }
         }
@@ -371,7 +371,7 @@ impl<'a> Tlv<'a> {
     }
 
     /// The single element inside an EXPLICIT tag.
-    pub fn explicit_inner(&self) -> Result<Tlv<'a>, DerError> {
+    pub fn explicit_inner(&self) -> Result<Self, DerError> {
         let mut r = self.reader()?;
         r.read()
     }
@@ -479,7 +479,7 @@ impl<'a> Tlv<'a> {
 
 /// Decode a BMPString (UTF-16BE), dropping one trailing NUL as some writers add it.
 pub fn decode_bmp(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = bytes

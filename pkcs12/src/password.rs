@@ -59,8 +59,8 @@ impl fmt::Debug for Password {
     }
 }
 
-impl AsRef<Password> for Password {
-    fn as_ref(&self) -> &Password {
+impl AsRef<Self> for Password {
+    fn as_ref(&self) -> &Self {
         self
     }
 }

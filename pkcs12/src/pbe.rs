@@ -47,20 +47,20 @@ impl HashAlg {
     /// From a digest algorithm OID (MacData's DigestInfo).
     pub fn from_digest_oid(o: &str) -> Option<Self> {
         Some(match o {
-            "1.2.840.113549.2.2" => HashAlg::Md2,
-            "1.2.840.113549.2.4" => HashAlg::Md4,
-            "1.2.840.113549.2.5" => HashAlg::Md5,
-            "1.3.14.3.2.26" => HashAlg::Sha1,
-            "2.16.840.1.101.3.4.2.4" => HashAlg::Sha224,
-            "2.16.840.1.101.3.4.2.1" => HashAlg::Sha256,
-            "2.16.840.1.101.3.4.2.2" => HashAlg::Sha384,
-            "2.16.840.1.101.3.4.2.3" => HashAlg::Sha512,
-            "2.16.840.1.101.3.4.2.5" => HashAlg::Sha512_224,
-            "2.16.840.1.101.3.4.2.6" => HashAlg::Sha512_256,
-            "2.16.840.1.101.3.4.2.7" => HashAlg::Sha3_224,
-            "2.16.840.1.101.3.4.2.8" => HashAlg::Sha3_256,
-            "2.16.840.1.101.3.4.2.9" => HashAlg::Sha3_384,
-            "2.16.840.1.101.3.4.2.10" => HashAlg::Sha3_512,
+            "1.2.840.113549.2.2" => Self::Md2,
+            "1.2.840.113549.2.4" => Self::Md4,
+            "1.2.840.113549.2.5" => Self::Md5,
+            "1.3.14.3.2.26" => Self::Sha1,
+            "2.16.840.1.101.3.4.2.4" => Self::Sha224,
+            "2.16.840.1.101.3.4.2.1" => Self::Sha256,
+            "2.16.840.1.101.3.4.2.2" => Self::Sha384,
+            "2.16.840.1.101.3.4.2.3" => Self::Sha512,
+            "2.16.840.1.101.3.4.2.5" => Self::Sha512_224,
+            "2.16.840.1.101.3.4.2.6" => Self::Sha512_256,
+            "2.16.840.1.101.3.4.2.7" => Self::Sha3_224,
+            "2.16.840.1.101.3.4.2.8" => Self::Sha3_256,
+            "2.16.840.1.101.3.4.2.9" => Self::Sha3_384,
+            "2.16.840.1.101.3.4.2.10" => Self::Sha3_512,
             _ => return None,
         })
     }
@@ -68,18 +68,18 @@ impl HashAlg {
     /// From an HMAC OID (PBKDF2's PRF).
     pub fn from_hmac_oid(o: &str) -> Option<Self> {
         Some(match o {
-            "1.2.840.113549.2.6" => HashAlg::Md5,
-            "1.2.840.113549.2.7" => HashAlg::Sha1,
-            "1.2.840.113549.2.8" => HashAlg::Sha224,
-            "1.2.840.113549.2.9" => HashAlg::Sha256,
-            "1.2.840.113549.2.10" => HashAlg::Sha384,
-            "1.2.840.113549.2.11" => HashAlg::Sha512,
-            "1.2.840.113549.2.12" => HashAlg::Sha512_224,
-            "1.2.840.113549.2.13" => HashAlg::Sha512_256,
-            "2.16.840.1.101.3.4.2.13" => HashAlg::Sha3_224,
-            "2.16.840.1.101.3.4.2.14" => HashAlg::Sha3_256,
-            "2.16.840.1.101.3.4.2.15" => HashAlg::Sha3_384,
-            "2.16.840.1.101.3.4.2.16" => HashAlg::Sha3_512,
+            "1.2.840.113549.2.6" => Self::Md5,
+            "1.2.840.113549.2.7" => Self::Sha1,
+            "1.2.840.113549.2.8" => Self::Sha224,
+            "1.2.840.113549.2.9" => Self::Sha256,
+            "1.2.840.113549.2.10" => Self::Sha384,
+            "1.2.840.113549.2.11" => Self::Sha512,
+            "1.2.840.113549.2.12" => Self::Sha512_224,
+            "1.2.840.113549.2.13" => Self::Sha512_256,
+            "2.16.840.1.101.3.4.2.13" => Self::Sha3_224,
+            "2.16.840.1.101.3.4.2.14" => Self::Sha3_256,
+            "2.16.840.1.101.3.4.2.15" => Self::Sha3_384,
+            "2.16.840.1.101.3.4.2.16" => Self::Sha3_512,
             _ => return None,
         })
     }
@@ -87,27 +87,27 @@ impl HashAlg {
     /// Short lowercase name (`sha256`), as in the JSON contract.
     pub fn name(self) -> &'static str {
         match self {
-            HashAlg::Md2 => "md2",
-            HashAlg::Md4 => "md4",
-            HashAlg::Md5 => "md5",
-            HashAlg::Sha1 => "sha1",
-            HashAlg::Sha224 => "sha224",
-            HashAlg::Sha256 => "sha256",
-            HashAlg::Sha384 => "sha384",
-            HashAlg::Sha512 => "sha512",
-            HashAlg::Sha512_224 => "sha512-224",
-            HashAlg::Sha512_256 => "sha512-256",
-            HashAlg::Sha3_224 => "sha3-224",
-            HashAlg::Sha3_256 => "sha3-256",
-            HashAlg::Sha3_384 => "sha3-384",
-            HashAlg::Sha3_512 => "sha3-512",
+            Self::Md2 => "md2",
+            Self::Md4 => "md4",
+            Self::Md5 => "md5",
+            Self::Sha1 => "sha1",
+            Self::Sha224 => "sha224",
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+            Self::Sha512_224 => "sha512-224",
+            Self::Sha512_256 => "sha512-256",
+            Self::Sha3_224 => "sha3-224",
+            Self::Sha3_256 => "sha3-256",
+            Self::Sha3_384 => "sha3-384",
+            Self::Sha3_512 => "sha3-512",
         }
     }
 
     /// The PBKDF2 PRF name OpenSSL prints (`hmacWithSHA256`).
     pub fn hmac_name(self) -> String {
         match self {
-            HashAlg::Sha3_224 | HashAlg::Sha3_256 | HashAlg::Sha3_384 | HashAlg::Sha3_512 => {
+            Self::Sha3_224 | Self::Sha3_256 | Self::Sha3_384 | Self::Sha3_512 => {
                 format!("id-hmacWith{}", self.name().to_uppercase())
             }
             _ => format!("hmacWith{}", self.name().to_uppercase()),
@@ -116,10 +116,7 @@ impl HashAlg {
 
     /// SHA-2 or SHA-3: acceptable for a "strong" verdict.
     pub fn is_modern(self) -> bool {
-        !matches!(
-            self,
-            HashAlg::Md2 | HashAlg::Md4 | HashAlg::Md5 | HashAlg::Sha1
-        )
+        !matches!(self, Self::Md2 | Self::Md4 | Self::Md5 | Self::Sha1)
     }
 }
 
@@ -215,28 +212,28 @@ impl Cipher {
     /// OpenSSL-style upper-case name.
     pub fn name(&self) -> String {
         match self {
-            Cipher::AesCbc { bits } => format!("AES-{bits}-CBC"),
-            Cipher::DesEde2Cbc => "DES-EDE-CBC".into(),
-            Cipher::DesEde3Cbc => "DES-EDE3-CBC".into(),
-            Cipher::DesCbc => "DES-CBC".into(),
-            Cipher::Rc2Cbc { effective_bits } => format!("RC2-CBC ({effective_bits}-bit)"),
-            Cipher::Rc4 { bits } => format!("RC4 ({bits}-bit)"),
-            Cipher::Other(n) => n.clone(),
+            Self::AesCbc { bits } => format!("AES-{bits}-CBC"),
+            Self::DesEde2Cbc => "DES-EDE-CBC".into(),
+            Self::DesEde3Cbc => "DES-EDE3-CBC".into(),
+            Self::DesCbc => "DES-CBC".into(),
+            Self::Rc2Cbc { effective_bits } => format!("RC2-CBC ({effective_bits}-bit)"),
+            Self::Rc4 { bits } => format!("RC4 ({bits}-bit)"),
+            Self::Other(n) => n.clone(),
         }
     }
     /// AES: acceptable for a "strong" verdict.
     pub fn is_aes(&self) -> bool {
-        matches!(self, Cipher::AesCbc { .. })
+        matches!(self, Self::AesCbc { .. })
     }
     fn key_len(&self) -> Option<usize> {
         Some(match self {
-            Cipher::AesCbc { bits } => (*bits / 8) as usize,
-            Cipher::DesEde2Cbc => 16,
-            Cipher::DesEde3Cbc => 24,
-            Cipher::DesCbc => 8,
-            Cipher::Rc2Cbc { effective_bits } => (*effective_bits).div_ceil(8) as usize,
-            Cipher::Rc4 { bits } => (*bits / 8) as usize,
-            Cipher::Other(_) => return None,
+            Self::AesCbc { bits } => (*bits / 8) as usize,
+            Self::DesEde2Cbc => 16,
+            Self::DesEde3Cbc => 24,
+            Self::DesCbc => 8,
+            Self::Rc2Cbc { effective_bits } => (*effective_bits).div_ceil(8) as usize,
+            Self::Rc4 { bits } => (*bits / 8) as usize,
+            Self::Other(_) => return None,
         })
     }
 }
@@ -334,7 +331,7 @@ pub struct SchemeInfo {
 
 impl Scheme {
     /// Parse an AlgorithmIdentifier of an encryption scheme.
-    pub fn parse(alg: &Tlv<'_>) -> Result<Scheme, DerError> {
+    pub fn parse(alg: &Tlv<'_>) -> Result<Self, DerError> {
         let mut r = alg.reader()?;
         let o = r.require(tag::OID, "algorithm OID")?.oid()?;
         let params = if r.is_empty() { None } else { Some(r.read()?) };
@@ -348,18 +345,18 @@ impl Scheme {
             let iterations = if r.is_empty() { 1 } else { r.read()?.uint()? };
             Ok((salt, iterations))
         };
-        let p12 = |name, cipher| -> Result<Scheme, DerError> {
+        let p12 = |name, cipher| -> Result<Self, DerError> {
             let (salt, iterations) = pbe_params(params)?;
-            Ok(Scheme::Pkcs12 {
+            Ok(Self::Pkcs12 {
                 name,
                 cipher,
                 salt,
                 iterations,
             })
         };
-        let p1 = |name, hash, cipher| -> Result<Scheme, DerError> {
+        let p1 = |name, hash, cipher| -> Result<Self, DerError> {
             let (salt, iterations) = pbe_params(params)?;
-            Ok(Scheme::Pbes1 {
+            Ok(Self::Pbes1 {
                 name,
                 hash,
                 cipher,
@@ -406,21 +403,21 @@ impl Scheme {
                 if let (Kdf::Pbkdf2 { key_len, .. }, Some(k)) = (&mut kdf, rc2_key_len) {
                     key_len.get_or_insert(k);
                 }
-                Ok(Scheme::Pbes2 { kdf, cipher, iv })
+                Ok(Self::Pbes2 { kdf, cipher, iv })
             }
-            _ => Ok(Scheme::Unknown { oid: o }),
+            _ => Ok(Self::Unknown { oid: o }),
         }
     }
 
     /// Iteration count that key derivation will cost (scrypt counts as its N).
     pub fn work(&self) -> u64 {
         match self {
-            Scheme::Pkcs12 { iterations, .. } | Scheme::Pbes1 { iterations, .. } => *iterations,
-            Scheme::Pbes2 {
+            Self::Pkcs12 { iterations, .. } | Self::Pbes1 { iterations, .. } => *iterations,
+            Self::Pbes2 {
                 kdf: Kdf::Pbkdf2 { iterations, .. },
                 ..
             } => *iterations,
-            Scheme::Pbes2 {
+            Self::Pbes2 {
                 kdf: Kdf::Scrypt { n, .. },
                 ..
             } => *n,
@@ -431,10 +428,8 @@ impl Scheme {
     /// The iteration count as users know it (None for scrypt / unknown).
     pub fn iterations(&self) -> Option<u64> {
         match self {
-            Scheme::Pkcs12 { iterations, .. } | Scheme::Pbes1 { iterations, .. } => {
-                Some(*iterations)
-            }
-            Scheme::Pbes2 {
+            Self::Pkcs12 { iterations, .. } | Self::Pbes1 { iterations, .. } => Some(*iterations),
+            Self::Pbes2 {
                 kdf: Kdf::Pbkdf2 { iterations, .. },
                 ..
             } => Some(*iterations),
@@ -445,12 +440,12 @@ impl Scheme {
     /// True for PBES2/PBKDF2 with an HMAC-SHA-2 (or SHA-3) PRF and AES.
     pub fn is_modern(&self) -> bool {
         match self {
-            Scheme::Pbes2 {
+            Self::Pbes2 {
                 kdf: Kdf::Pbkdf2 { prf: Ok(h), .. },
                 cipher,
                 ..
             } => h.is_modern() && cipher.is_aes(),
-            Scheme::Pbes2 {
+            Self::Pbes2 {
                 kdf: Kdf::Scrypt { .. },
                 cipher,
                 ..
@@ -462,7 +457,7 @@ impl Scheme {
     /// Report form.
     pub fn info(&self) -> SchemeInfo {
         match self {
-            Scheme::Pkcs12 {
+            Self::Pkcs12 {
                 name,
                 cipher,
                 salt,
@@ -476,7 +471,7 @@ impl Scheme {
                 salt_len: salt.len(),
                 description: format!("{name}, Iteration {iterations}"),
             },
-            Scheme::Pbes1 {
+            Self::Pbes1 {
                 name,
                 hash,
                 cipher,
@@ -491,7 +486,7 @@ impl Scheme {
                 salt_len: salt.len(),
                 description: format!("{name}, Iteration {iterations}"),
             },
-            Scheme::Pbes2 { kdf, cipher, .. } => {
+            Self::Pbes2 { kdf, cipher, .. } => {
                 let cname = match cipher {
                     Cipher::Rc2Cbc { .. } => "RC2-CBC".to_string(),
                     c => c.name(),
@@ -541,7 +536,7 @@ impl Scheme {
                     },
                 }
             }
-            Scheme::Unknown { oid: o } => SchemeInfo {
+            Self::Unknown { oid: o } => SchemeInfo {
                 scheme: oid::name(o),
                 iterations: None,
                 kdf: "unknown".into(),
@@ -673,9 +668,9 @@ pub enum PbeError {
 impl fmt::Display for PbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PbeError::Failed => f.write_str("decryption failed (wrong password?)"),
-            PbeError::Unsupported(a) => write!(f, "unsupported algorithm {a}"),
-            PbeError::Limits(w) => f.write_str(w),
+            Self::Failed => f.write_str("decryption failed (wrong password?)"),
+            Self::Unsupported(a) => write!(f, "unsupported algorithm {a}"),
+            Self::Limits(w) => f.write_str(w),
         }
     }
 }
@@ -692,7 +687,7 @@ pub struct Budget {
 impl Budget {
     /// A budget of `max_iterations` per derivation and `64 * max_iterations` per file.
     pub fn new(max_iterations: u64) -> Self {
-        Budget {
+        Self {
             max_iterations,
             remaining: max_iterations.saturating_mul(64),
         }

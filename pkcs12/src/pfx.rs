@@ -200,7 +200,7 @@ pub struct BagNode {
     /// What it holds, in words; secrets as length + fingerprint.
     pub holds: String,
     /// Nested bags (safeContentsBag).
-    pub children: Vec<BagNode>,
+    pub children: Vec<Self>,
 }
 
 /// Where a symmetric key was stored.
@@ -399,6 +399,9 @@ impl<'a> Pfx<'a> {
     }
 
     /// Compare every iteration count visible before decryption with `limits`.
+    // The error hands the parsed file back (to be described), so it is as large as the file's
+    // summary: boxing it would only add an allocation on the refusal path.
+    #[allow(clippy::result_large_err)]
     pub fn check(self, limits: &Limits) -> Result<Checked<'a>, OverLimit<'a>> {
         let budget = Budget::new(limits.max_iterations);
         let mut problems = Vec::new();

@@ -213,7 +213,7 @@ fn aes_pki(key: &[u8]) -> Vec<u8> {
 impl Builder {
     /// A builder with no bags.
     pub fn new(protect: Protect) -> Self {
-        Builder {
+        Self {
             bags: Vec::new(),
             protect,
             seed: 1,

@@ -126,7 +126,7 @@ pub struct BundleLimits {
 
 impl Default for BundleLimits {
     fn default() -> Self {
-        BundleLimits {
+        Self {
             max_decompressed: 512 << 30,
             max_ratio: 200,
             ratio_floor: 64 << 20,
@@ -963,9 +963,8 @@ pub fn read_archive(
     let mut ctx = Ctx::new(passwords, limits, sink);
     let mut error = None;
     let mut is_bundle = false;
-    let entries = match ar.entries() {
-        Ok(e) => e,
-        Err(_) => return None,
+    let Ok(entries) = ar.entries() else {
+        return None;
     };
     for entry in entries {
         let mut e = match entry {
@@ -1039,7 +1038,7 @@ mod tests {
     fn over_long_lines_are_skipped_not_stored() {
         let mut data = vec![b'a'; MAX_LINE * 3];
         data.extend_from_slice(b"\nnext\n");
-        let mut r = std::io::BufReader::with_capacity(4096, &data[..]);
+        let mut r = BufReader::with_capacity(4096, &data[..]);
         let mut line = Vec::new();
         assert_eq!(
             read_line_bounded(&mut r, &mut line).unwrap(),

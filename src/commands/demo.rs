@@ -109,7 +109,7 @@ const EVIDENCE: &[(&str, &[u8])] = &[
 ];
 
 /// Run the demo.
-pub fn run(format: Format, quiet: bool) -> Result<i32> {
+pub(crate) fn run(format: Format, quiet: bool) -> Result<i32> {
     let passwords: Vec<Password> = PASSWORDS
         .lines()
         .enumerate()
@@ -268,7 +268,7 @@ fn walkthrough() -> Result<()> {
         )?;
         super::vault::run(
             VaultCommand::Drill {
-                dir: dir.clone(),
+                dir,
                 identity: "custodian.age".into(),
                 entries: Vec::new(),
             },

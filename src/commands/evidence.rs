@@ -10,7 +10,7 @@ use nkp_escrow::model::EvidenceOutput;
 use nkp_escrow::render;
 
 /// Run `evidence`; returns the exit code.
-pub fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
+pub(crate) fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i32> {
     let opts = EvidenceOptions {
         max_text_size: args.max_size,
     };

@@ -12,7 +12,7 @@ use nkp_escrow::render;
 use nkp_pkcs12::Limits;
 
 /// Run `inspect`; returns the exit code.
-pub fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
+pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32> {
     let mut passwords = super::gather_passwords(&args.passwords)?;
     let opts = InspectOptions {
         limits: Limits {

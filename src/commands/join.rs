@@ -11,7 +11,7 @@ use nkp_escrow::inspect::{self as backup, InspectOptions};
 use nkp_escrow::resolve::{self, Backup};
 
 /// Backups from .p12 files (inspected with the passwords given) and from a vault's manifest.
-pub fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
+pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
     let passwords = super::gather_passwords(&args.passwords)?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
@@ -81,7 +81,7 @@ fn gather_evidence(args: &JoinArgs) -> evidence::Gathered {
 }
 
 /// `resolve`.
-pub fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
+pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
     let (backups, problems) = gather_backups(&args.join)?;
     let g = gather_evidence(&args.join);
     let verdicts = resolve::resolve(&g.references, &backups, &args.vm);
@@ -145,7 +145,7 @@ pub fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
 }
 
 /// `coverage`.
-pub fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
+pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     let (backups, problems) = gather_backups(args)?;
     let g = gather_evidence(args);
     let c = resolve::coverage(&g.references, &backups, time::OffsetDateTime::now_utc());
@@ -208,7 +208,7 @@ fn sha256_file(path: &str) -> Option<String> {
 }
 
 /// `report --out DIR`.
-pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
+pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
     let (backups, problems) = gather_backups(&args.join)?;
     let g = gather_evidence(&args.join);
     let now = time::OffsetDateTime::now_utc();
@@ -270,7 +270,7 @@ pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
         && c.providers
             .iter()
             .all(|p| p.status != "covered-unprotected");
-    let mut prot_facts = prot_fail.clone();
+    let mut prot_facts = prot_fail;
     for b in &backups {
         prot_facts.push(format!(
             "{} ({}): {}",
@@ -295,7 +295,7 @@ pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
         .providers
         .iter()
         .all(|p| matches!(p.status, "covered" | "covered-unprotected"));
-    let mut backup_facts = covered_facts.clone();
+    let mut backup_facts = covered_facts;
     backup_facts.extend(fails(&[
         "NKP-UNCOVERED",
         "NKP-STALE-BACKUP",
@@ -354,7 +354,7 @@ pub fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
         facts: if vault.is_none() {
             vec!["no vault was given (--vault)".into()]
         } else {
-            let mut f = drill_fail.clone();
+            let mut f = drill_fail;
             f.extend(escrowed.iter().map(|b| match &b.last_drill {
                 Some((at, ok)) => format!(
                     "{} ({}): last drill {at}: {}",

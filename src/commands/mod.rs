@@ -1,10 +1,10 @@
 //! One module per subcommand: glue between the CLI, the parsers and the renderers.
 
-pub mod demo;
-pub mod evidence;
-pub mod inspect;
-pub mod join;
-pub mod vault;
+pub(crate) mod demo;
+pub(crate) mod evidence;
+pub(crate) mod inspect;
+pub(crate) mod join;
+pub(crate) mod vault;
 
 use std::io::IsTerminal;
 
@@ -14,7 +14,7 @@ use crate::cli::{Cli, Command, Format, PasswordArgs};
 use nkp_escrow::secret::Password;
 
 /// Run the parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> Result<i32> {
+pub(crate) fn run(cli: Cli) -> Result<i32> {
     let format = cli.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Gather passwords from every source given, in order: files, environment, stdin.
-pub fn gather_passwords(args: &PasswordArgs) -> Result<Vec<Password>> {
+pub(crate) fn gather_passwords(args: &PasswordArgs) -> Result<Vec<Password>> {
     let mut out = Vec::new();
     for f in &args.password_file {
         out.extend(

@@ -16,7 +16,7 @@ use nkp_escrow::render;
 use nkp_escrow::secret::Password;
 
 /// The vault folder: `--vault`, `$NKP_ESCROW_VAULT`, else the user's data directory.
-pub fn vault_dir(d: &VaultDir) -> Result<PathBuf> {
+pub(crate) fn vault_dir(d: &VaultDir) -> Result<PathBuf> {
     if let Some(p) = &d.vault {
         return Ok(p.clone());
     }
@@ -95,7 +95,7 @@ fn identities(path: &Path, quiet: bool) -> Result<Identities> {
 }
 
 /// Run a vault command; returns the exit code.
-pub fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
+pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
     match cmd {
         VaultCommand::Init {
             dir,

@@ -48,20 +48,14 @@ pub fn decode(key: &str) -> (KeyIdForm, Option<String>) {
         );
     }
     let compact: String = key.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = match base64::engine::general_purpose::STANDARD
+    let decoded = base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .or_else(|_| {
             base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
-        }) {
-        Ok(b) => b,
-        Err(_) => {
-            return (
-                KeyIdForm::Opaque {
-                    why: "not base64".into(),
-                },
-                None,
-            )
-        }
+        });
+    let Ok(bytes) = decoded else {
+        let why = "not base64".into();
+        return (KeyIdForm::Opaque { why }, None);
     };
     let form = decode_bytes(&bytes);
     let uuid =

@@ -135,9 +135,9 @@ pub enum IndirectKind {
 impl IndirectKind {
     fn fields(self) -> usize {
         match self {
-            IndirectKind::Phrase | IndirectKind::Role => 2,
-            IndirectKind::Script | IndirectKind::Fqid => 3,
-            IndirectKind::Ldap => 6,
+            Self::Phrase | Self::Role => 2,
+            Self::Script | Self::Fqid => 3,
+            Self::Ldap => 6,
         }
     }
 }
@@ -173,14 +173,14 @@ pub enum Locator<'a> {
         /// Type name as written.
         kind: &'a str,
         /// Elements.
-        items: Vec<Locator<'a>>,
+        items: Vec<Self>,
     },
     /// `pair/(locker,mac,data)`.
     Pair {
         /// Type name as written.
         kind: &'a str,
         /// The locator of the key that locks the data.
-        locker: Box<Locator<'a>>,
+        locker: Box<Self>,
         /// MAC algorithm name (escaped).
         mac: Atom<'a>,
         /// Locked data, base64 (escaped).
@@ -337,7 +337,7 @@ impl<'a> Parser<'a> {
 
 impl<'a> KeySafe<'a> {
     /// Parse a whole `vmware:key/...` string.
-    pub fn parse(s: &'a str) -> Result<KeySafe<'a>, KeySafeError> {
+    pub fn parse(s: &'a str) -> Result<Self, KeySafeError> {
         let slash = s.find('/').ok_or(KeySafeError {
             offset: 0,
             what: "no '/' after the vmware:key prefix".into(),

@@ -37,7 +37,7 @@ pub struct Collector {
 impl Collector {
     /// A collector for `path`.
     pub fn new(path: &str) -> Self {
-        Collector {
+        Self {
             path: path.to_string(),
             refs: Vec::new(),
             kinds: BTreeSet::new(),
@@ -162,8 +162,8 @@ pub struct Markers {
 
 impl Markers {
     /// Find every marker in `text` (bytes: no UTF-8 validation needed to rule a file out).
-    pub fn find(text: &[u8]) -> Markers {
-        let mut m = Markers {
+    pub fn find(text: &[u8]) -> Self {
+        let mut m = Self {
             seen: [false; 12],
             offsets: Vec::new(),
         };
@@ -237,7 +237,7 @@ pub struct EvidenceOptions {
 
 impl Default for EvidenceOptions {
     fn default() -> Self {
-        EvidenceOptions {
+        Self {
             max_text_size: 32 << 20,
         }
     }
@@ -257,9 +257,9 @@ pub enum Skip {
 impl Skip {
     fn label(self) -> &'static str {
         match self {
-            Skip::Binary => "binary",
-            Skip::Unrelated => "unrelated",
-            Skip::TooLarge => "too-large",
+            Self::Binary => "binary",
+            Self::Unrelated => "unrelated",
+            Self::TooLarge => "too-large",
         }
     }
 }

@@ -60,7 +60,7 @@ mod tests {
         let h = sparse_header("# Disk DescriptorFile\n", 2048);
         assert_eq!(descriptor_range(&h), Some((512, 20 * 512)));
         assert_eq!(descriptor_range(b"KDMV"), None);
-        let mut bad = h.clone();
+        let mut bad = h;
         bad[36..44].copy_from_slice(&u64::MAX.to_le_bytes());
         assert_eq!(descriptor_range(&bad), Some((512, MAX_DESCRIPTOR)));
         bad[28..36].copy_from_slice(&u64::MAX.to_le_bytes());

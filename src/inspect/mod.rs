@@ -30,7 +30,7 @@ pub struct InspectOptions {
 
 impl Default for InspectOptions {
     fn default() -> Self {
-        InspectOptions {
+        Self {
             limits: Limits::default(),
             max_file_size: 64 << 20,
             explain: false,
@@ -295,7 +295,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Inputs {
                     Ok(_) => {}
                     // A symlink loop is survived: reported, but not an input failure.
                     Err(e) if e.loop_ancestor().is_some() => {
-                        warnings.push(format!("{}: skipped a symlink loop: {e}", p.display()))
+                        warnings.push(format!("{}: skipped a symlink loop: {e}", p.display()));
                     }
                     Err(e) => errors.push(format!("{}: {e}", p.display())),
                 }

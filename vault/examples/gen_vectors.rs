@@ -13,6 +13,8 @@
 //! the first run), so the vectors can also be decrypted in tests. Payloads are tiny fake
 //! ".p12" strings: the vault never parses the .p12 itself.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

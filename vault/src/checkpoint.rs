@@ -59,7 +59,7 @@ impl Checkpoint {
         let seq = lines.len() as u64;
         let head = sha256_hex(last.as_bytes());
         let sig = kp.sign(message(seq, &head, now).as_bytes());
-        Ok(Checkpoint {
+        Ok(Self {
             seq,
             head,
             at: now.to_string(),

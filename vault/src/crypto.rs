@@ -107,7 +107,7 @@ impl std::fmt::Debug for Identities {
 
 impl Identities {
     /// Read an identity file: age (`AGE-SECRET-KEY-1...` lines) or an SSH private key.
-    pub fn from_file(path: &std::path::Path) -> Result<Identities, VaultError> {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, VaultError> {
         let bytes =
             Zeroizing::new(std::fs::read(path).map_err(VaultError::io(path, "read identity"))?);
         let text = std::str::from_utf8(&bytes).unwrap_or("");
@@ -125,7 +125,7 @@ impl Identities {
                     kind: format!("{k:?}"),
                 });
             }
-            return Ok(Identities {
+            return Ok(Self {
                 ids: vec![Box::new(id)],
             });
         }
@@ -146,12 +146,12 @@ impl Identities {
                 path: path.to_path_buf(),
             });
         }
-        Ok(Identities { ids })
+        Ok(Self { ids })
     }
 
     /// A passphrase identity (scrypt).
-    pub fn passphrase(p: SecretString) -> Identities {
-        Identities {
+    pub fn passphrase(p: SecretString) -> Self {
+        Self {
             ids: vec![Box::new(age::scrypt::Identity::new(p))],
         }
     }

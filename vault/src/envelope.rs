@@ -75,7 +75,7 @@ impl Envelope {
         cipher: &[u8],
         ids: &Identities,
         entry: &str,
-    ) -> Result<Envelope, VaultError> {
+    ) -> Result<Self, VaultError> {
         let plain = ids.decrypt(cipher)?;
         serde_json::from_slice(&plain).map_err(|e| VaultError::Envelope {
             entry: entry.to_string(),

@@ -304,20 +304,20 @@ impl VaultError {
     pub(crate) fn io(
         path: &std::path::Path,
         action: &'static str,
-    ) -> impl FnOnce(std::io::Error) -> VaultError {
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_path_buf();
-        move |source| VaultError::Io {
+        move |source| Self::Io {
             path,
             action,
             source,
         }
     }
 
-    pub(crate) fn encode<E>(what: &'static str) -> impl FnOnce(E) -> VaultError
+    pub(crate) fn encode<E>(what: &'static str) -> impl FnOnce(E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
     {
-        move |e| VaultError::Encode {
+        move |e| Self::Encode {
             what,
             source: Box::new(e),
         }

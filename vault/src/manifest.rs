@@ -95,7 +95,7 @@ pub(crate) struct Line {
 
 impl Line {
     /// Parse one line (without its newline).
-    pub(crate) fn parse(l: &str) -> Result<Line, serde_json::Error> {
+    pub(crate) fn parse(l: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(l)
     }
 }
@@ -115,8 +115,8 @@ pub(crate) struct Manifest {
 impl Manifest {
     /// Parse the manifest text strictly: the first line that does not parse is returned as
     /// `(1-based line number, error)`, so that no write extends a damaged chain.
-    pub(crate) fn parse(text: &str) -> Result<Manifest, (usize, serde_json::Error)> {
-        let mut m = Manifest::default();
+    pub(crate) fn parse(text: &str) -> Result<Self, (usize, serde_json::Error)> {
+        let mut m = Self::default();
         for (i, l) in text.lines().enumerate() {
             let line = Line::parse(l).map_err(|e| (i + 1, e))?;
             m.lines.push(l.to_string());
@@ -163,7 +163,7 @@ impl Manifest {
 
 /// Fold events into the live entries, in order of addition: drills set `last_drill`, rekeys
 /// move objects and recipients.
-pub fn live_entries(events: &[Event]) -> Vec<Entry> {
+pub(crate) fn live_entries(events: &[Event]) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for ev in events {

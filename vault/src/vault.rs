@@ -81,7 +81,7 @@ impl Vault {
         dir: &Path,
         recipients: Vec<RecipientSpec>,
         passphrase: bool,
-    ) -> Result<Vault, VaultError> {
+    ) -> Result<Self, VaultError> {
         if recipients.is_empty() && !passphrase {
             return Err(VaultError::NoRecipients);
         }
@@ -106,14 +106,14 @@ impl Vault {
         let yaml = serde_norway::to_string(&config).map_err(VaultError::encode("config"))?;
         let _lock = store::lock(dir)?;
         store::write_atomic(&cfg_path, yaml.as_bytes(), 0o644, "config")?;
-        Ok(Vault {
+        Ok(Self {
             dir: dir.to_path_buf(),
             config,
         })
     }
 
     /// Open an existing vault.
-    pub fn open(dir: &Path) -> Result<Vault, VaultError> {
+    pub fn open(dir: &Path) -> Result<Self, VaultError> {
         let cfg_path = dir.join(store::CONFIG);
         let text = std::fs::read_to_string(&cfg_path).map_err(|error| VaultError::NoVault {
             dir: dir.to_path_buf(),
@@ -131,7 +131,7 @@ impl Vault {
                 expected: FORMAT,
             });
         }
-        Ok(Vault {
+        Ok(Self {
             dir: dir.to_path_buf(),
             config,
         })

@@ -202,24 +202,24 @@ impl Problem {
     /// A stable kebab-case name for the kind of problem (used by the test vectors).
     pub fn kind(&self) -> &'static str {
         match self {
-            Problem::ManifestUnreadable { .. } => "manifest-unreadable",
-            Problem::NoFinalNewline => "no-final-newline",
-            Problem::Sequence { .. } => "sequence",
-            Problem::Chain { .. } => "chain",
-            Problem::InvalidLine { .. } => "invalid-line",
-            Problem::HeadMismatch { .. } => "head-mismatch",
-            Problem::HeadUnreadable { .. } => "head-unreadable",
-            Problem::DuplicateEntry { .. } => "duplicate-entry",
-            Problem::DrillOfUnknownEntry { .. } => "drill-of-unknown-entry",
-            Problem::ObjectChanged { .. } => "object-changed",
-            Problem::ObjectMissing { .. } => "object-missing",
-            Problem::CheckpointInvalid { .. } => "checkpoint-invalid",
-            Problem::CheckpointSignature { .. } => "checkpoint-signature",
-            Problem::CheckpointRewritten { .. } => "checkpoint-rewritten",
-            Problem::CheckpointTruncated { .. } => "checkpoint-truncated",
-            Problem::NoTrustedCheckpoint => "no-trusted-checkpoint",
-            Problem::DecryptedMismatch { .. } => "decrypted-mismatch",
-            Problem::EntryUnopenable { .. } => "entry-unopenable",
+            Self::ManifestUnreadable { .. } => "manifest-unreadable",
+            Self::NoFinalNewline => "no-final-newline",
+            Self::Sequence { .. } => "sequence",
+            Self::Chain { .. } => "chain",
+            Self::InvalidLine { .. } => "invalid-line",
+            Self::HeadMismatch { .. } => "head-mismatch",
+            Self::HeadUnreadable { .. } => "head-unreadable",
+            Self::DuplicateEntry { .. } => "duplicate-entry",
+            Self::DrillOfUnknownEntry { .. } => "drill-of-unknown-entry",
+            Self::ObjectChanged { .. } => "object-changed",
+            Self::ObjectMissing { .. } => "object-missing",
+            Self::CheckpointInvalid { .. } => "checkpoint-invalid",
+            Self::CheckpointSignature { .. } => "checkpoint-signature",
+            Self::CheckpointRewritten { .. } => "checkpoint-rewritten",
+            Self::CheckpointTruncated { .. } => "checkpoint-truncated",
+            Self::NoTrustedCheckpoint => "no-trusted-checkpoint",
+            Self::DecryptedMismatch { .. } => "decrypted-mismatch",
+            Self::EntryUnopenable { .. } => "entry-unopenable",
         }
     }
 }
@@ -264,11 +264,11 @@ impl Warning {
     /// A stable kebab-case name for the kind of warning.
     pub fn kind(&self) -> &'static str {
         match self {
-            Warning::HeadBehind => "head-behind",
-            Warning::HeadMissing => "head-missing",
-            Warning::TempFile { .. } => "temp-file",
-            Warning::OrphanObject { .. } => "orphan-object",
-            Warning::UntrustedCheckpoint { .. } => "untrusted-checkpoint",
+            Self::HeadBehind => "head-behind",
+            Self::HeadMissing => "head-missing",
+            Self::TempFile { .. } => "temp-file",
+            Self::OrphanObject { .. } => "orphan-object",
+            Self::UntrustedCheckpoint { .. } => "untrusted-checkpoint",
         }
     }
 }

@@ -257,7 +257,7 @@ fn signed_checkpoints_catch_a_consistent_rewrite() {
     let cp = v.checkpoint(&key).unwrap();
     assert_eq!(cp.seq, 3);
     assert!(cp.signature_valid());
-    let trusted = [public.clone()];
+    let trusted = [public];
     assert_eq!(v.verify_trusted(&trusted).trusted_checkpoints, 1);
     // An untrusted signer is a warning when a trusted key is named.
     let (other, _) = nkp_vault::checkpoint::generate().unwrap();
