@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod model;
 pub mod nkp;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod secret;
 

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::cli::{Format, JoinArgs, ResolveArgs};
 use nkp_escrow::evidence::{self, EvidenceOptions};
 use nkp_escrow::inspect::{self as backup, InspectOptions};
+use nkp_escrow::report;
 use nkp_escrow::resolve::{self, Backup};
 
 /// Backups from .p12 files (inspected with the passwords given) and from a vault's manifest.
@@ -193,16 +194,6 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     })
 }
 
-/// One compliance control's result.
-#[derive(serde::Serialize)]
-struct Control {
-    id: &'static str,
-    title: &'static str,
-    result: &'static str,
-    maps_to: Vec<&'static str>,
-    facts: Vec<String>,
-}
-
 fn sha256_file(path: &str) -> Option<String> {
     std::fs::read(path).ok().map(|b| nkp_escrow::sha256_hex(&b))
 }
@@ -244,189 +235,14 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         }
         None => None,
     };
-    let fails = |codes: &[&str]| -> Vec<String> {
-        c.findings
-            .iter()
-            .filter(|f| codes.contains(&f.code))
-            .map(|f| format!("{}: {}", f.code, f.message))
-            .collect()
-    };
-    let covered_facts: Vec<String> = c
-        .providers
-        .iter()
-        .map(|p| {
-            format!(
-                "provider {} (live key_id {}): {}",
-                p.name,
-                p.key_id.as_deref().unwrap_or("unknown"),
-                p.status
-            )
-        })
+    let inputs: Vec<report::Input> = inputs
+        .into_iter()
+        .map(|(path, (kind, sha256))| report::Input { path, kind, sha256 })
         .collect();
-    let mut controls = Vec::new();
-    // Password protection of backups and deletion of unprotected copies.
-    let prot_fail = fails(&["NKP-UNPROTECTED-BACKUP", "NKP-ONLY-UNPROTECTED"]);
-    let prot_ok = prot_fail.is_empty()
-        && c.providers
-            .iter()
-            .all(|p| p.status != "covered-unprotected");
-    let mut prot_facts = prot_fail;
-    for b in &backups {
-        prot_facts.push(format!(
-            "{} ({}): {}",
-            b.source,
-            b.provider.as_deref().unwrap_or("?"),
-            b.verdict
-        ));
-    }
-    for (id, title) in [
-        ("VCFA-9X-000335", "VCF 9: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
-        ("VCSA-80-000294", "vSphere 8: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
-    ] {
-        controls.push(Control {
-            id,
-            title,
-            result: if prot_ok { "PASS" } else { "FAIL" },
-            maps_to: vec!["NIST 800-53 CP-9(8)", "PCI DSS 3.6.1"],
-            facts: prot_facts.clone(),
-        });
-    }
-    let backup_ok = c
-        .providers
-        .iter()
-        .all(|p| matches!(p.status, "covered" | "covered-unprotected"));
-    let mut backup_facts = covered_facts;
-    backup_facts.extend(fails(&[
-        "NKP-UNCOVERED",
-        "NKP-STALE-BACKUP",
-        "NKP-NAME-COLLISION",
-        "NKP-LIVE-NAME-COLLISION",
-    ]));
-    controls.push(Control {
-        id: "vcenter-9.native-key-provider-backup",
-        title: "Every Native Key Provider in use has a backup of its current key_id",
-        result: if backup_ok { "PASS" } else { "FAIL" },
-        maps_to: vec!["NIST 800-53 CP-9(8)"],
-        facts: backup_facts,
-    });
-    let live_names: std::collections::BTreeSet<&str> =
-        c.providers.iter().map(|p| p.name.as_str()).collect();
-    let escrowed: Vec<&Backup> = backups.iter().filter(|b| b.kind == "vault").collect();
-    let escrow_missing: Vec<&str> = live_names
-        .iter()
-        .copied()
-        .filter(|n| !escrowed.iter().any(|b| b.provider.as_deref() == Some(n)))
-        .collect();
-    controls.push(Control {
-        id: "NIST-SC-12(1)",
-        title: "Key availability: every provider in use is escrowed in a verified vault",
-        result: if vault.as_ref().is_some_and(|v| v["verified"] == true)
-            && escrow_missing.is_empty()
-        {
-            "PASS"
-        } else {
-            "FAIL"
-        },
-        maps_to: vec!["NIST 800-53 SC-12(1)", "PCI DSS 3.6.1"],
-        facts: if vault.is_none() {
-            vec!["no vault was given (--vault)".into()]
-        } else {
-            escrow_missing
-                .iter()
-                .map(|n| format!("provider {n} has no vault entry"))
-                .collect()
-        },
-    });
-    let drill_fail = fails(&[
-        "VAULT-NEVER-DRILLED",
-        "VAULT-DRILL-STALE",
-        "VAULT-DRILL-FAILED",
-    ]);
-    controls.push(Control {
-        id: "NIST-CP-4",
-        title: "Restore of escrowed keys tested (drilled) within 365 days, successfully",
-        result: if vault.is_some() && !escrowed.is_empty() && drill_fail.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        },
-        maps_to: vec!["NIST 800-53 CP-4"],
-        facts: if vault.is_none() {
-            vec!["no vault was given (--vault)".into()]
-        } else {
-            let mut f = drill_fail;
-            f.extend(escrowed.iter().map(|b| match &b.last_drill {
-                Some((at, ok)) => format!(
-                    "{} ({}): last drill {at}: {}",
-                    b.source,
-                    b.provider.as_deref().unwrap_or("?"),
-                    if *ok { "passed" } else { "FAILED" }
-                ),
-                None => format!(
-                    "{} ({}): never drilled",
-                    b.source,
-                    b.provider.as_deref().unwrap_or("?")
-                ),
-            }));
-            f
-        },
-    });
-    let failed = controls.iter().any(|c| c.result == "FAIL");
-    let doc = json!({
-        "tool": "nkp-escrow",
-        "version": env!("CARGO_PKG_VERSION"),
-        "generated_at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "inputs": inputs.iter().map(|(p, (k, h))| json!({"path": p, "kind": k, "sha256": h})).collect::<Vec<_>>(),
-        "vault": vault,
-        "controls": controls,
-        "coverage": c,
-        "input_problems": problems,
-    });
-    let mut md = String::new();
-    let _ = writeln!(md, "# NKP key escrow evidence\n");
-    let _ = writeln!(
-        md,
-        "Generated by nkp-escrow {} at {}.\n",
-        env!("CARGO_PKG_VERSION"),
-        doc["generated_at"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(md, "## Controls\n");
-    for ctl in &controls {
-        let _ = writeln!(md, "[{}] {} - {}  ", ctl.result, ctl.id, ctl.title);
-        let _ = writeln!(md, "Maps to: {}\n", ctl.maps_to.join(", "));
-        for f in &ctl.facts {
-            let _ = writeln!(md, "- {f}");
-        }
-        md.push('\n');
-    }
-    let _ = writeln!(md, "## Findings\n");
-    for f in &c.findings {
-        let _ = writeln!(
-            md,
-            "- [{}] {}: {}",
-            f.severity.to_uppercase(),
-            f.code,
-            f.message
-        );
-    }
-    if let Some(v) = &vault {
-        let _ = writeln!(
-            md,
-            "\n## Vault\n\n- path: {}\n- verified: {}\n- chain head: {}",
-            v["path"].as_str().unwrap_or(""),
-            v["verified"],
-            v["chain_head"].as_str().unwrap_or("(empty)")
-        );
-    }
-    let _ = writeln!(md, "\n## Inputs (SHA-256)\n");
-    for (p, (k, h)) in &inputs {
-        let _ = writeln!(
-            md,
-            "- `{}` {} ({k})",
-            h.as_deref().unwrap_or("unreadable"),
-            p
-        );
-    }
+    let rep = report::Report::build(&c, &backups, vault, inputs, problems, now);
+    let failed = rep.failed();
+    let doc = rep.document();
+    let md = rep.markdown();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for (name, body) in [
@@ -439,7 +255,7 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !quiet {
-        for ctl in &controls {
+        for ctl in &rep.controls {
             println!("[{}] {}", ctl.result, ctl.id);
         }
         eprintln!("evidence written to {}", args.out.display());

@@ -1,0 +1,134 @@
+//! Verdicts per subject: which backup restores this VM, disk or host.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::steps::{steps, subject_steps};
+use super::{by_name, candidate, live, Backup, Candidate, SubjectVerdict};
+use crate::evidence::KeyReference;
+
+/// The answer shared by every subject that needs the same provider key.
+struct Plan {
+    verdict: &'static str,
+    backups: std::sync::Arc<Vec<Candidate>>,
+    steps: Vec<String>,
+}
+
+/// Resolve every subject (or only `vms`, by name) against the backups.
+pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec<SubjectVerdict> {
+    let live = live(refs);
+    let named = by_name(backups);
+    let empty = Vec::new();
+    let mut plans: HashMap<(&str, Option<String>, bool), Plan> = HashMap::new();
+    let mut out = Vec::with_capacity(live.needs.len());
+    for ((subject, provider), rs) in &live.needs {
+        if !vms.is_empty() && !vms.iter().any(|v| v == &subject.name) {
+            continue;
+        }
+        let provider: &str = provider;
+        let same_name: &Vec<&Backup> = named.get(provider).unwrap_or(&empty);
+        // The needed key_id. Subject-specific evidence first: an embedded UUID of this
+        // subject's key-ID blob equal to a same-name backup's key_id (after a re-creation the
+        // live provider has a new key_id, but a locked VM still needs the old one). Else the
+        // key_id live evidence states for the name, when it states exactly one.
+        let embedded: Vec<String> = if same_name.is_empty() {
+            Vec::new()
+        } else {
+            rs.iter().filter_map(|r| r.embedded_uuid()).collect()
+        };
+        let by_blob = same_name
+            .iter()
+            .find(|b| b.key_id.as_ref().is_some_and(|k| embedded.contains(k)));
+        let (needed, by_embedded) = match (by_blob, live.key_ids.get(provider)) {
+            (Some(b), _) => (b.key_id.clone(), true),
+            (None, Some(s)) if s.len() == 1 => (s.iter().next().cloned(), false),
+            _ => (None, false),
+        };
+        let plan = plans
+            .entry((provider, needed.clone(), by_embedded))
+            .or_insert_with(|| plan(provider, same_name, needed.as_deref(), by_embedded));
+        let mut steps = plan.steps.clone();
+        subject_steps(&mut steps, subject, provider, plan.verdict, rs);
+        let source = needed.is_some().then(|| key_id_source(by_embedded));
+        out.push(SubjectVerdict {
+            subject: (*subject).clone(),
+            provider: provider.to_string(),
+            needed_key_id: needed,
+            key_id_source: source,
+            verdict: plan.verdict,
+            backups: plan.backups.clone(),
+            steps,
+        });
+    }
+    out
+}
+
+fn key_id_source(by_embedded: bool) -> String {
+    if by_embedded {
+        "embedded UUID of the subject's key-ID blob equals a backup's key_id".to_string()
+    } else {
+        "stated by live evidence (ConfigStore / govc / REST)".to_string()
+    }
+}
+
+fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded: bool) -> Plan {
+    let (verdict, backups): (&'static str, Vec<Candidate>) = match needed {
+        Some(k) => {
+            let m: Vec<Candidate> = same_name
+                .iter()
+                .filter(|b| b.key_id.as_deref() == Some(k))
+                .map(|b| {
+                    candidate(
+                        b,
+                        if by_embedded {
+                            "embedded-uuid"
+                        } else {
+                            "key-id"
+                        },
+                    )
+                })
+                .collect();
+            if !m.is_empty() {
+                ("restorable", m)
+            } else if !same_name.is_empty() {
+                (
+                    "wrong-key",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-collision"))
+                        .collect(),
+                )
+            } else {
+                ("no-backup", Vec::new())
+            }
+        }
+        None => {
+            let ids: BTreeSet<Option<&str>> =
+                same_name.iter().map(|b| b.key_id.as_deref()).collect();
+            if same_name.is_empty() {
+                ("no-backup", Vec::new())
+            } else if ids.len() == 1 {
+                (
+                    "probable",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-only"))
+                        .collect(),
+                )
+            } else {
+                (
+                    "ambiguous",
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, "name-collision"))
+                        .collect(),
+                )
+            }
+        }
+    };
+    let steps = steps(provider, verdict, &backups, needed);
+    Plan {
+        verdict,
+        backups: std::sync::Arc::new(backups),
+        steps,
+    }
+}

@@ -1,0 +1,378 @@
+//! The join: backups x live evidence -> verdicts per subject, and coverage per provider.
+//!
+//! Names are what objects look providers up by, and names are reused: a provider deleted and
+//! re-created under the same name gets a new KDK and key_id (KB 311922), and a backup of the
+//! old one imports fine and unlocks nothing. So a name match alone is never called
+//! `restorable`: the provider's key_id must be known (from ConfigStore, govc, the REST API, or
+//! a key-ID blob whose embedded UUID equals a backup's key_id) and match.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::evidence::{KeyReference, Subject};
+
+mod coverage;
+mod join;
+mod steps;
+
+pub use coverage::{coverage, Coverage, Finding, ProviderCoverage, DRILL_MAX_AGE_DAYS};
+pub use join::resolve;
+
+/// One backup of one provider: a .p12 file or a vault entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Backup {
+    /// The file path, or `vault:<entry id>`.
+    pub source: String,
+    /// `file` or `vault`.
+    pub kind: &'static str,
+    /// Provider name in the backup.
+    pub provider: Option<String>,
+    /// Provider key_id in the backup.
+    pub key_id: Option<String>,
+    /// Export time.
+    pub export_time: Option<String>,
+    /// Protection verdict of the .p12 (`strong`, `weak`, `unprotected`).
+    pub verdict: String,
+    /// Where its password is (never the password).
+    pub password: Option<String>,
+    /// `sha256:` of the KDK.
+    pub kdk_fingerprint: String,
+    /// Last restore drill (vault entries): time and result.
+    pub last_drill: Option<(String, bool)>,
+}
+
+impl Backup {
+    /// Preference: vault entries, then protected, then strong, then the newest export.
+    fn rank(&self) -> (u8, u8, std::cmp::Reverse<String>) {
+        let vault = u8::from(self.kind != "vault");
+        let prot = match self.verdict.as_str() {
+            "strong" => 0,
+            "weak" => 1,
+            _ => 2,
+        };
+        (
+            vault,
+            prot,
+            std::cmp::Reverse(self.export_time.clone().unwrap_or_default()),
+        )
+    }
+}
+
+/// A candidate backup for a subject and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    /// Backup source.
+    pub source: String,
+    /// Provider name.
+    pub provider: Option<String>,
+    /// Its key_id.
+    pub key_id: Option<String>,
+    /// `key-id`, `embedded-uuid`, `name-only`, `name-collision`.
+    #[serde(rename = "match")]
+    pub matched: &'static str,
+    /// Protection verdict.
+    pub verdict: String,
+    /// Where the password is.
+    pub password: Option<String>,
+    /// Export time.
+    pub export_time: Option<String>,
+}
+
+/// The answer for one subject.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubjectVerdict {
+    /// The VM, disk or host.
+    pub subject: Subject,
+    /// Provider it needs.
+    pub provider: String,
+    /// The provider key_id it needs, when known, and how it is known.
+    pub needed_key_id: Option<String>,
+    /// How `needed_key_id` is known.
+    pub key_id_source: Option<String>,
+    /// `restorable`, `probable`, `ambiguous`, `wrong-key`, `no-backup`.
+    pub verdict: &'static str,
+    /// Candidate backups, best first (shared between subjects with the same answer).
+    pub backups: std::sync::Arc<Vec<Candidate>>,
+    /// What to do.
+    pub steps: Vec<String>,
+}
+
+/// Evidence digested for the join.
+pub struct Live<'a> {
+    /// Provider name -> key_ids stated by evidence (ConfigStore, govc, REST).
+    pub key_ids: HashMap<&'a str, BTreeSet<String>>,
+    /// Subjects that need a provider, with their references, sorted by subject.
+    pub needs: Vec<((&'a Subject, &'a str), Vec<&'a KeyReference>)>,
+}
+
+pub(super) const NEEDS: &[&str] = &["needs-key", "host-key", "key-in-cache", "key-not-in-cache"];
+
+/// Provider name -> key_ids stated by live evidence.
+pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<&str, BTreeSet<String>> {
+    let mut key_ids: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for r in refs {
+        if let (Some(p), Some(k)) = (r.provider.as_deref(), &r.provider_key_id) {
+            key_ids.entry(p).or_default().insert(k.to_ascii_lowercase());
+        }
+    }
+    key_ids
+}
+
+/// Digest evidence.
+pub fn live(refs: &[KeyReference]) -> Live<'_> {
+    let key_ids = stated_key_ids(refs);
+    let mut needs: HashMap<(&Subject, &str), Vec<&KeyReference>> = HashMap::new();
+    for r in refs {
+        let Some(p) = r.provider.as_deref() else {
+            continue;
+        };
+        if NEEDS.contains(&r.state) && r.subject.kind != "provider" {
+            needs.entry((&r.subject, p)).or_default().push(r);
+        }
+    }
+    let mut needs: Vec<_> = needs.into_iter().collect();
+    needs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Live { key_ids, needs }
+}
+
+pub(super) fn candidate(b: &Backup, matched: &'static str) -> Candidate {
+    Candidate {
+        source: b.source.clone(),
+        provider: b.provider.clone(),
+        key_id: b.key_id.clone(),
+        matched,
+        verdict: b.verdict.clone(),
+        password: b.password.clone(),
+        export_time: b.export_time.clone(),
+    }
+}
+
+/// Index backups by provider name.
+pub fn by_name(backups: &[Backup]) -> HashMap<&str, Vec<&Backup>> {
+    let mut m: HashMap<&str, Vec<&Backup>> = HashMap::new();
+    for b in backups {
+        if let Some(p) = b.provider.as_deref() {
+            m.entry(p).or_default().push(b);
+        }
+    }
+    for v in m.values_mut() {
+        v.sort_by_key(|b| b.rank());
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Source;
+
+    fn blob(uuid: &str) -> String {
+        use base64::Engine;
+        let u: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&uuid.replace('-', "")[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let mut b = vec![1u8, 0x21, 0, 2, 1, 0];
+        b.extend(&u);
+        b.push(1);
+        b.extend([8, 0, 12, 0, 16, 0, 32, 0, 4, 0]);
+        b.extend(b"AES-256\0");
+        b.extend([7u8; 64]);
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    fn r(
+        kind: &'static str,
+        name: &str,
+        provider: &str,
+        pkid: Option<&str>,
+        key: Option<String>,
+        state: &'static str,
+    ) -> KeyReference {
+        KeyReference {
+            sources: vec![Source {
+                path: "t".into(),
+                line: None,
+                kind: "test",
+            }],
+            subject: Subject {
+                kind,
+                name: name.into(),
+            },
+            provider: Some(provider.into()),
+            provider_key_id: pkid.map(String::from),
+            key,
+            host: None,
+            state,
+            details: Vec::new(),
+        }
+    }
+
+    fn b(src: &str, provider: &str, key_id: &str, verdict: &str, export: &str) -> Backup {
+        Backup {
+            source: src.into(),
+            kind: if src.starts_with("vault:") {
+                "vault"
+            } else {
+                "file"
+            },
+            provider: Some(provider.into()),
+            key_id: Some(key_id.into()),
+            export_time: Some(export.into()),
+            verdict: verdict.into(),
+            password: None,
+            kdk_fingerprint: format!("sha256:{src}"),
+            last_drill: None,
+        }
+    }
+
+    const K1: &str = "11111111-1111-4111-8111-111111111111";
+    const K2: &str = "22222222-2222-4222-8222-222222222222";
+    const K3: &str = "33333333-3333-4333-8333-333333333333";
+
+    fn verdict_of(v: &[SubjectVerdict], name: &str) -> &'static str {
+        v.iter()
+            .find(|s| s.subject.name == name)
+            .map(|s| s.verdict)
+            .unwrap_or("missing")
+    }
+
+    #[test]
+    fn kb311922_recreated_provider_and_every_verdict() {
+        let refs = vec![
+            // The live NKP2 was re-created: hosts now state K2.
+            r("provider", "NKP2", "NKP2", Some(K2), None, "provider-known"),
+            // A locked VM whose blob embeds K1 (the original): the original backup restores it.
+            r("vm", "locked-vm", "NKP2", None, Some(blob(K1)), "needs-key"),
+            // A VM whose blob embeds an unknown UUID: the live key_id K2 decides.
+            r("vm", "new-vm", "NKP2", None, Some(blob(K3)), "needs-key"),
+            // A provider with only a backup of another key_id: wrong-key.
+            r(
+                "provider",
+                "NKP-X",
+                "NKP-X",
+                Some(K3),
+                None,
+                "provider-known",
+            ),
+            r(
+                "vm",
+                "x-vm",
+                "NKP-X",
+                None,
+                Some("opaque".into()),
+                "needs-key",
+            ),
+            // No live key_id: one key_id among backups -> probable; several -> ambiguous.
+            r("vm", "p-vm", "NKP-P", None, None, "needs-key"),
+            r("vm", "a-vm", "NKP-A", None, None, "needs-key"),
+            r("vm", "n-vm", "NKP-NONE", None, None, "needs-key"),
+        ];
+        let backups = vec![
+            b("NKP2.p12", "NKP2", K1, "strong", "2024-01-01T00:00:00Z"),
+            b("NKP2 (1).p12", "NKP2", K2, "weak", "2025-01-01T00:00:00Z"),
+            b("vault:aaaa", "NKP2", K2, "strong", "2025-01-01T00:00:00Z"),
+            b("x.p12", "NKP-X", K1, "strong", "2024-01-01T00:00:00Z"),
+            b("p.p12", "NKP-P", K1, "strong", "2024-01-01T00:00:00Z"),
+            b("a1.p12", "NKP-A", K1, "strong", "2024-01-01T00:00:00Z"),
+            b("a2.p12", "NKP-A", K2, "strong", "2024-01-01T00:00:00Z"),
+        ];
+        let v = resolve(&refs, &backups, &[]);
+        assert_eq!(verdict_of(&v, "locked-vm"), "restorable");
+        let locked = v.iter().find(|s| s.subject.name == "locked-vm").unwrap();
+        assert_eq!(locked.backups[0].source, "NKP2.p12");
+        assert_eq!(locked.backups[0].matched, "embedded-uuid");
+        assert!(locked.steps.iter().any(|s| s.contains("already_exists")));
+        let new = v.iter().find(|s| s.subject.name == "new-vm").unwrap();
+        assert_eq!(new.verdict, "restorable");
+        // Vault entries are preferred over files with the same key_id.
+        assert_eq!(new.backups[0].source, "vault:aaaa");
+        assert_eq!(new.backups[0].matched, "key-id");
+        assert_eq!(verdict_of(&v, "x-vm"), "wrong-key");
+        let x = v.iter().find(|s| s.subject.name == "x-vm").unwrap();
+        assert!(x.steps[0].contains("will succeed and unlock nothing"));
+        assert_eq!(verdict_of(&v, "p-vm"), "probable");
+        assert_eq!(verdict_of(&v, "a-vm"), "ambiguous");
+        assert!(
+            v.iter().find(|s| s.subject.name == "a-vm").unwrap().steps[0].contains("kms_providers")
+        );
+        assert_eq!(verdict_of(&v, "n-vm"), "no-backup");
+        // --vm focuses.
+        let only = resolve(&refs, &backups, &["locked-vm".into()]);
+        assert_eq!(only.len(), 1);
+    }
+
+    #[test]
+    fn coverage_statuses_and_findings() {
+        let refs = vec![
+            r(
+                "provider",
+                "NKP-C",
+                "NKP-C",
+                Some(K1),
+                None,
+                "provider-known",
+            ),
+            r(
+                "provider",
+                "NKP-U",
+                "NKP-U",
+                Some(K1),
+                None,
+                "provider-known",
+            ),
+            r(
+                "provider",
+                "NKP-S",
+                "NKP-S",
+                Some(K2),
+                None,
+                "provider-known",
+            ),
+            r("vm", "v", "NKP-N", None, None, "needs-key"),
+            r("vm", "w", "NKP-A", None, None, "needs-key"),
+        ];
+        let mut drilled = b("vault:c", "NKP-C", K1, "strong", "2025-01-01T00:00:00Z");
+        drilled.last_drill = Some(("2020-01-01T00:00:00Z".into(), true));
+        let backups = vec![
+            drilled,
+            b("w.p12", "NKP-C", K1, "weak", "2025-01-01T00:00:00Z"),
+            b("u.p12", "NKP-U", K1, "unprotected", "2025-01-01T00:00:00Z"),
+            b("s.p12", "NKP-S", K1, "strong", "2025-01-01T00:00:00Z"),
+            b("a1.p12", "NKP-A", K1, "strong", "2025-01-01T00:00:00Z"),
+            b("a2.p12", "NKP-A", K2, "strong", "2025-01-01T00:00:00Z"),
+            b("lone.p12", "NKP-LONE", K3, "strong", "2025-01-01T00:00:00Z"),
+        ];
+        let now = time::OffsetDateTime::parse(
+            "2026-11-28T00:00:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let c = coverage(&refs, &backups, now);
+        let st = |n: &str| {
+            c.providers
+                .iter()
+                .find(|p| p.name == n)
+                .map(|p| p.status)
+                .unwrap_or("missing")
+        };
+        assert_eq!(st("NKP-C"), "covered");
+        assert_eq!(st("NKP-U"), "covered-unprotected");
+        assert_eq!(st("NKP-S"), "name-collision");
+        assert_eq!(st("NKP-N"), "uncovered");
+        assert_eq!(st("NKP-A"), "name-collision");
+        let codes: Vec<&str> = c.findings.iter().map(|f| f.code).collect();
+        for code in [
+            "NKP-UNCOVERED",
+            "NKP-STALE-BACKUP",
+            "NKP-NAME-COLLISION",
+            "NKP-UNPROTECTED-BACKUP",
+            "NKP-ONLY-UNPROTECTED",
+            "NKP-UNREFERENCED-BACKUP",
+            "NKP-WEAK-BACKUP",
+            "VAULT-DRILL-STALE",
+        ] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+    }
+}

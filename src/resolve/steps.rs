@@ -1,0 +1,100 @@
+//! Runbook steps: what to do, in order, to get a subject's key back.
+
+use std::collections::BTreeSet;
+
+use super::Candidate;
+use crate::evidence::{KeyReference, Subject};
+
+/// The steps that name the subject: unlock it, then confirm on the host.
+pub(super) fn subject_steps(
+    s: &mut Vec<String>,
+    subject: &Subject,
+    provider: &str,
+    verdict: &str,
+    refs: &[&KeyReference],
+) {
+    if !matches!(verdict, "restorable" | "probable") {
+        return;
+    }
+    match subject.kind {
+        "host" => s.push(format!(
+            "On host {}: re-enable host encryption mode (vSphere Client: select the host > Configure > Security Profile > Host Encryption Mode > Edit > Enabled) so the host key is unwrapped.",
+            subject.name
+        )),
+        _ => s.push(format!(
+            "Then unlock the {} {} (vSphere Client: select the VM > Actions > Unlock VM; or power it on again once the host has the key).",
+            subject.kind, subject.name
+        )),
+    }
+    if let Some(k) = refs.iter().find_map(|r| r.key.as_deref()) {
+        s.push(format!(
+            "Confirm on the host: `crypto-util keys iskeyincache 'vmware:key/fqid/<VMWARE-NULL>/{}/{}'` must answer YES.",
+            crate::evidence::keysafe::escape(provider.as_bytes()),
+            crate::evidence::keysafe::escape(k.as_bytes())
+        ));
+    }
+}
+
+pub(super) fn steps(
+    provider: &str,
+    verdict: &str,
+    backups: &[Candidate],
+    key_id: Option<&str>,
+) -> Vec<String> {
+    let mut s = Vec::new();
+    match verdict {
+        "restorable" | "probable" => {
+            let b = &backups[0];
+            if verdict == "probable" {
+                s.push(format!(
+                    "The live key_id of {provider} is unknown: confirm it first on a host with `configstorecli config current get -c esx -g trusted_infrastructure -k kms_providers` (or `govc kms.ls -json`); every backup named {provider} here has key_id {}.",
+                    b.key_id.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if let Some(id) = b.source.strip_prefix("vault:") {
+                s.push(format!(
+                    "Take the backup from the vault: `nkp-escrow vault restore {id} --identity <your identity> --out {provider}.p12 --password-out {provider}.pw` (the password comes with it)."
+                ));
+            } else {
+                s.push(format!(
+                    "Use the file {} ; its password: {}.",
+                    b.source,
+                    b.password
+                        .as_deref()
+                        .unwrap_or("none (the file is unprotected)")
+                ));
+            }
+            s.push(format!(
+                "Check it first without changing anything: POST /api/vcenter/crypto-manager/kms/providers?action=import with config = the file, password, dry_run = true; it must report provider {provider}{}.",
+                key_id.map(|k| format!(" with native_info.key_id {k}")).unwrap_or_default()
+            ));
+            s.push("Import it: vSphere Client > Configure > Security > Key Providers > Restore (or the same REST call without dry_run).".into());
+            s.push(format!(
+                "If the import says already_exists, a provider named {provider} with another key_id is in the way (re-created: KB 311922): it must be renamed or removed before the original can be restored; do not delete it while anything still uses it."
+            ));
+        }
+        "wrong-key" => {
+            s.push(format!(
+                "Every backup named {provider} here has a different key_id than the one needed ({}): they belong to a provider that was deleted and re-created under the same name (KB 311922). Importing them will succeed and unlock nothing.",
+                key_id.unwrap_or("?")
+            ));
+            s.push(format!(
+                "Find the backup exported before {provider} was re-created (older .p12 files, vCenter file-based backups, the vault of another team) and check its key_id with `nkp-escrow inspect`."
+            ));
+        }
+        "ambiguous" => {
+            let ids: BTreeSet<&str> = backups.iter().filter_map(|b| b.key_id.as_deref()).collect();
+            s.push(format!(
+                "Backups named {provider} carry {} different key_ids ({}). The host settles which one is needed: `configstorecli config current get -c esx -g trusted_infrastructure -k kms_providers` lists each provider's key_id; or add `govc kms.ls -json` output to the evidence.",
+                ids.len(),
+                ids.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        _ => {
+            s.push(format!(
+                "No backup of {provider} was found in the files or vault given. Look for other .p12 exports, a vCenter file-based backup from before the provider was lost, or another vCenter that still has {provider}."
+            ));
+        }
+    }
+    s
+}
