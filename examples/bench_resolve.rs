@@ -95,7 +95,10 @@ fn main() {
         let t = std::time::Instant::now();
         let c = coverage(&refs, &backups, time::OffsetDateTime::now_utc());
         let tc = t.elapsed();
-        let restorable = v.iter().filter(|s| s.verdict == "restorable").count();
+        let restorable = v
+            .iter()
+            .filter(|s| s.verdict == nkp_escrow::resolve::Verdict::Restorable)
+            .count();
         println!(
             "{n:>9} VM references x {} backups: resolve {:>8.3} s ({} subjects, {restorable} restorable), coverage {:>8.3} s ({} providers), {:.2} us/reference",
             backups.len(),

@@ -2,54 +2,69 @@
 
 use serde::Serialize;
 
-/// Why an input could not be (fully) read. Serialised in kebab-case, as the JSON contract
-/// names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// None of the passwords given opens it.
-    WrongPassword,
-    /// It needs a password and none was given.
-    PasswordRequired,
-    /// The data ends early.
-    Truncated,
-    /// Not PKCS#12 (or not a backup at all).
-    NotPkcs12,
-    /// Over a cap (iterations, size, bags, decompression).
-    LimitsExceeded,
-    /// An algorithm or mode this tool cannot handle.
-    Unsupported,
-    /// Damaged contents after decryption.
-    Malformed,
-    /// The file system said no.
-    Io,
-}
-
-impl ErrorCode {
-    /// The contract's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::WrongPassword => "wrong-password",
-            Self::PasswordRequired => "password-required",
-            Self::Truncated => "truncated",
-            Self::NotPkcs12 => "not-pkcs12",
-            Self::LimitsExceeded => "limits-exceeded",
-            Self::Unsupported => "unsupported",
-            Self::Malformed => "malformed",
-            Self::Io => "io",
+/// Declares an enumerated value of the contract from one table: each variant with the exact
+/// text it has in JSON, YAML and tables. Generates `as_str`, `Display`, `Serialize` and
+/// `ALL` (as rustls's `enum_builder!` does for wire enums), so a value's spelling lives in
+/// one place and a comparison with a misspelt string cannot compile.
+macro_rules! contract_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
         }
-    }
-}
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
 
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
-impl PartialEq<&str> for ErrorCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+            /// The contract's text for this value.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $text, )+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use contract_enum;
+
+contract_enum! {
+    /// Why an input could not be (fully) read.
+    pub enum ErrorCode {
+        /// None of the passwords given opens it.
+        WrongPassword = "wrong-password",
+        /// It needs a password and none was given.
+        PasswordRequired = "password-required",
+        /// The data ends early.
+        Truncated = "truncated",
+        /// Not PKCS#12 (or not a backup at all).
+        NotPkcs12 = "not-pkcs12",
+        /// Over a cap (iterations, size, bags, decompression).
+        LimitsExceeded = "limits-exceeded",
+        /// An algorithm or mode this tool cannot handle.
+        Unsupported = "unsupported",
+        /// Damaged contents after decryption.
+        Malformed = "malformed",
+        /// The file system said no.
+        Io = "io",
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::resolve::{Backup, Coverage};
+use crate::resolve::{Backup, Coverage, Status};
 
 /// The result of one control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -96,7 +96,7 @@ impl Report {
                 .iter()
                 .map(|f| {
                     (
-                        f.severity.to_uppercase(),
+                        f.severity.as_str().to_uppercase(),
                         f.code.to_string(),
                         f.message.clone(),
                     )
@@ -203,7 +203,7 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
     let prot_ok = prot_fail.is_empty()
         && c.providers
             .iter()
-            .all(|p| p.status != "covered-unprotected");
+            .all(|p| p.status != Status::CoveredUnprotected);
     let mut prot_facts = prot_fail;
     for b in backups {
         prot_facts.push(format!(
@@ -228,7 +228,7 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
     let backup_ok = c
         .providers
         .iter()
-        .all(|p| matches!(p.status, "covered" | "covered-unprotected"));
+        .all(|p| matches!(p.status, Status::Covered | Status::CoveredUnprotected));
     let mut backup_facts = covered_facts;
     backup_facts.extend(fails(&[
         "NKP-UNCOVERED",

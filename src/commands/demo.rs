@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::cli::Format;
 use nkp_escrow::inspect::{self as backup, InspectOptions};
-use nkp_escrow::model::InspectOutput;
+use nkp_escrow::model::{InspectOutput, Verdict};
 use nkp_escrow::render;
 use nkp_escrow::secret::{Password, PasswordOrigin};
 use secrecy::SecretString;
@@ -338,7 +338,7 @@ fn story(out: &InspectOutput) -> Vec<String> {
     }
     for r in &out.inputs {
         let Some(p) = &r.protection else { continue };
-        if r.kind == "nkp-backup" && p.verdict == "unprotected" {
+        if r.kind == "nkp-backup" && p.verdict == Verdict::Unprotected {
             lines.push(format!(
                 "{} holds a KDK with no password: anyone with the file has the key. STIG VCFA-9X-000335 says re-export it with a strong password and delete this copy.",
                 r.path
@@ -354,7 +354,7 @@ fn story(out: &InspectOutput) -> Vec<String> {
                 ));
             }
         }
-        if r.kind == "nkp-backup" && p.verdict == "weak" {
+        if r.kind == "nkp-backup" && p.verdict == Verdict::Weak {
             lines.push(format!(
                 "{} is protected, but weakly: {}.",
                 r.path,

@@ -45,7 +45,7 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
     let needs = |r: &InputReport| {
         r.error
             .as_ref()
-            .is_some_and(|e| e.code == "password-required")
+            .is_some_and(|e| e.code == nkp_escrow::codes::ErrorCode::PasswordRequired)
     };
     if passwords.is_empty()
         && !args.passwords.no_prompt

@@ -9,7 +9,7 @@ use crate::cli::{Format, JoinArgs, ResolveArgs};
 use nkp_escrow::evidence::{self, EvidenceOptions};
 use nkp_escrow::inspect::{self as backup, InspectOptions};
 use nkp_escrow::report;
-use nkp_escrow::resolve::{self, Backup};
+use nkp_escrow::resolve::{self, Backup, Severity, Status, Verdict};
 
 /// Backups from .p12 files (inspected with the passwords given) and from a vault's manifest.
 pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
@@ -100,7 +100,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
     let bad = !missing.is_empty()
         || verdicts
             .iter()
-            .any(|s| !matches!(s.verdict, "restorable" | "probable"));
+            .any(|s| !matches!(s.verdict, Verdict::Restorable | Verdict::Probable));
     match format {
         Format::Json => super::print::json(&json!({ "subjects": verdicts }))?,
         Format::Yaml => super::print::yaml(&json!({ "subjects": verdicts }))?,
@@ -117,7 +117,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
                         .as_deref()
                         .map(|k| format!(" (key_id {k})"))
                         .unwrap_or_default(),
-                    v.verdict.to_uppercase()
+                    v.verdict.as_str().to_uppercase()
                 );
                 for b in v.backups.iter() {
                     let _ = writeln!(
@@ -153,8 +153,8 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     for p in &problems {
         eprintln!("warning: {p}");
     }
-    let gap = c.providers.iter().any(|p| p.status != "covered")
-        || c.findings.iter().any(|f| f.severity != "info");
+    let gap = c.providers.iter().any(|p| p.status != Status::Covered)
+        || c.findings.iter().any(|f| f.severity != Severity::Info);
     match format {
         Format::Json => super::print::json(&c)?,
         Format::Yaml => super::print::yaml(&c)?,
@@ -179,7 +179,7 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
                 let _ = writeln!(
                     s,
                     "[{}] {}: {}",
-                    f.severity.to_uppercase(),
+                    f.severity.as_str().to_uppercase(),
                     f.code,
                     f.message
                 );

@@ -17,38 +17,15 @@ use serde::Serialize;
 use super::{Found, FoundItem};
 use crate::secret::{Password, PasswordQuality};
 
-/// The protection verdict of a backup file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Every layer modern, a real password needed.
-    Strong,
-    /// A password is needed, but something is legacy or thin.
-    Weak,
-    /// No password, or the empty one.
-    Unprotected,
-}
-
-impl Verdict {
-    /// The contract's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Strong => "strong",
-            Self::Weak => "weak",
-            Self::Unprotected => "unprotected",
-        }
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for Verdict {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+crate::codes::contract_enum! {
+    /// The protection verdict of a backup file.
+    pub enum Verdict {
+        /// Every layer modern, a real password needed.
+        Strong = "strong",
+        /// A password is needed, but something is legacy or thin.
+        Weak = "weak",
+        /// No password, or the empty one.
+        Unprotected = "unprotected",
     }
 }
 

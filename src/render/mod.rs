@@ -129,7 +129,10 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
             let _ = writeln!(s, "{l}");
         }
         if let Some(p) = &r.protection {
-            if p.verdict != "strong" && !p.reasons.is_empty() && !r.providers.is_empty() {
+            if p.verdict != crate::nkp::protection::Verdict::Strong
+                && !p.reasons.is_empty()
+                && !r.providers.is_empty()
+            {
                 let _ = writeln!(s, "{}: {}: {}", r.path, p.verdict, p.reasons.join("; "));
             }
         }

@@ -7,6 +7,34 @@ use serde::Serialize;
 use super::{by_name, candidate, stated_key_ids, Backup, Candidate};
 use crate::evidence::KeyReference;
 
+crate::codes::contract_enum! {
+    /// Whether a provider in use has a backup of its live key_id.
+    pub enum Status {
+        /// A protected backup of the live key_id.
+        Covered = "covered",
+        /// Only unprotected backups of the live key_id.
+        CoveredUnprotected = "covered-unprotected",
+        /// The name has backups of several key_ids and the live one is not known.
+        NameCollision = "name-collision",
+        /// No backup of the live key_id.
+        Uncovered = "uncovered",
+    }
+}
+
+crate::codes::contract_enum! {
+    /// How much a finding matters.
+    pub enum Severity {
+        /// Key loss is possible now.
+        High = "high",
+        /// A control fails or a recovery would be slowed.
+        Medium = "medium",
+        /// Worth knowing.
+        Low = "low",
+        /// For the record.
+        Info = "info",
+    }
+}
+
 /// Coverage of one provider.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProviderCoverage {
@@ -15,16 +43,16 @@ pub struct ProviderCoverage {
     /// Live key_id(s) stated by evidence.
     pub key_id: Option<String>,
     /// `covered`, `covered-unprotected`, `name-collision`, `uncovered`.
-    pub status: &'static str,
+    pub status: Status,
     /// Backups named like it.
     pub backups: Vec<Candidate>,
 }
 
 /// A finding of `coverage`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Finding {
     /// `high`, `medium`, `info`.
-    pub severity: &'static str,
+    pub severity: Severity,
     /// Stable code.
     pub code: &'static str,
     /// In words.
@@ -60,7 +88,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
             .and_then(|s| s.iter().next().cloned());
         if stated.is_some_and(|s| s.len() > 1) {
             findings.push(Finding {
-                severity: "medium",
+                severity: Severity::Medium,
                 code: "NKP-LIVE-NAME-COLLISION",
                 message: format!(
                     "live evidence states {} key_ids for {name} (two vCenters, or a re-created provider): {}",
@@ -70,7 +98,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
             });
         }
         let protected = |b: &Backup| b.verdict != "unprotected";
-        let (status, matched): (&'static str, Vec<&Backup>) = match &key_id {
+        let (status, matched): (Status, Vec<&Backup>) = match &key_id {
             Some(k) => {
                 let m: Vec<&Backup> = same
                     .iter()
@@ -83,7 +111,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                     .collect();
                 for b in &stale {
                     findings.push(Finding {
-                        severity: if m.is_empty() { "high" } else { "info" },
+                        severity: if m.is_empty() { Severity::High } else { Severity::Info },
                         code: "NKP-STALE-BACKUP",
                         message: format!(
                             "{} is named {name} but has key_id {} while the live {name} has {k}: a backup of a deleted or re-created provider (KB 311922){}",
@@ -94,23 +122,23 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                     });
                 }
                 if m.iter().any(|b| protected(b)) {
-                    ("covered", m)
+                    (Status::Covered, m)
                 } else if !m.is_empty() {
-                    ("covered-unprotected", m)
+                    (Status::CoveredUnprotected, m)
                 } else if !same.is_empty() {
-                    ("name-collision", Vec::new())
+                    (Status::NameCollision, Vec::new())
                 } else {
-                    ("uncovered", Vec::new())
+                    (Status::Uncovered, Vec::new())
                 }
             }
             None => {
                 let ids: BTreeSet<Option<&str>> =
                     same.iter().map(|b| b.key_id.as_deref()).collect();
                 if same.is_empty() {
-                    ("uncovered", Vec::new())
+                    (Status::Uncovered, Vec::new())
                 } else if ids.len() > 1 {
                     findings.push(Finding {
-                        severity: "medium",
+                        severity: Severity::Medium,
                         code: "NKP-NAME-COLLISION",
                         message: format!(
                             "backups named {name} carry {} different key_ids and no live evidence says which is current: {}",
@@ -118,22 +146,22 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                             same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
                         ),
                     });
-                    ("name-collision", Vec::new())
+                    (Status::NameCollision, Vec::new())
                 } else if same.iter().any(|b| protected(b)) {
-                    ("covered", same.clone())
+                    (Status::Covered, same.clone())
                 } else {
-                    ("covered-unprotected", same.clone())
+                    (Status::CoveredUnprotected, same.clone())
                 }
             }
         };
         match status {
-            "uncovered" | "name-collision" if matched.is_empty() && same.is_empty() => findings.push(Finding {
-                severity: "high",
+            Status::Uncovered | Status::NameCollision if matched.is_empty() && same.is_empty() => findings.push(Finding {
+                severity: Severity::High,
                 code: "NKP-UNCOVERED",
                 message: format!("no backup of provider {name} was found: export one (with a strong password) and escrow it"),
             }),
-            "covered-unprotected" => findings.push(Finding {
-                severity: "high",
+            Status::CoveredUnprotected => findings.push(Finding {
+                severity: Severity::High,
                 code: "NKP-ONLY-UNPROTECTED",
                 message: format!("provider {name} is backed up only without a password: re-export it with a strong password (VCFA-9X-000335)"),
             }),
@@ -149,9 +177,9 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                     candidate(
                         b,
                         if matched.iter().any(|m| std::ptr::eq(*m, *b)) {
-                            "key-id"
+                            super::Match::KeyId
                         } else {
-                            "name-only"
+                            super::Match::NameOnly
                         },
                     )
                 })
@@ -161,7 +189,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
     for b in backups {
         if b.verdict == "unprotected" && b.kind == "file" {
             findings.push(Finding {
-                severity: "high",
+                severity: Severity::High,
                 code: "NKP-UNPROTECTED-BACKUP",
                 message: format!(
                     "{} ({}) holds the KDK without a password: delete this copy after escrowing a protected one (VCFA-9X-000335 / VCSA-80-000294)",
@@ -172,7 +200,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
         }
         if b.verdict == "weak" && b.kind == "file" {
             findings.push(Finding {
-                severity: "medium",
+                severity: Severity::Medium,
                 code: "NKP-WEAK-BACKUP",
                 message: format!(
                     "{} ({}) is protected only with legacy algorithms (see `nkp-escrow inspect`): re-export it (vCenter uses a strong scheme) or keep it only in the vault",
@@ -183,7 +211,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
         }
         if b.provider.as_deref().is_none_or(|p| !names.contains(p)) {
             findings.push(Finding {
-                severity: "info",
+                severity: Severity::Info,
                 code: "NKP-UNREFERENCED-BACKUP",
                 message: format!(
                     "{} ({}) is not referenced by the evidence given: keep it for replicas and old VM backups",
@@ -195,7 +223,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
         if b.kind == "vault" {
             match &b.last_drill {
                 None => findings.push(Finding {
-                    severity: "medium",
+                    severity: Severity::Medium,
                     code: "VAULT-NEVER-DRILLED",
                     message: format!(
                         "{} ({}) has never been restore-drilled: run `nkp-escrow vault drill`",
@@ -212,7 +240,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                     .unwrap_or(i64::MAX);
                     if !ok {
                         findings.push(Finding {
-                            severity: "high",
+                            severity: Severity::High,
                             code: "VAULT-DRILL-FAILED",
                             message: format!(
                                 "the last restore drill of {} failed ({at})",
@@ -221,7 +249,7 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                         });
                     } else if age > DRILL_MAX_AGE_DAYS {
                         findings.push(Finding {
-                            severity: "medium",
+                            severity: Severity::Medium,
                             code: "VAULT-DRILL-STALE",
                             message: format!("{} was last drilled {age} days ago ({at})", b.source),
                         });
@@ -230,7 +258,12 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
             }
         }
     }
-    findings.sort();
+    // Ordered by the severity's text, then code and message, as before the severities became
+    // an enum (high, info, medium): the JSON stays byte-identical. Ordering by severity is
+    // issue 11's change.
+    findings.sort_by(|a, b| {
+        (a.severity.as_str(), a.code, &a.message).cmp(&(b.severity.as_str(), b.code, &b.message))
+    });
     findings.dedup();
     Coverage {
         providers,

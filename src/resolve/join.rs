@@ -3,12 +3,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::steps::{steps, subject_steps};
-use super::{by_name, candidate, live, Backup, Candidate, SubjectVerdict};
+use super::{by_name, candidate, live, Backup, Candidate, Match, SubjectVerdict, Verdict};
 use crate::evidence::KeyReference;
 
 /// The answer shared by every subject that needs the same provider key.
 struct Plan {
-    verdict: &'static str,
+    verdict: Verdict,
     backups: std::sync::Arc<Vec<Candidate>>,
     steps: Vec<String>,
 }
@@ -71,7 +71,7 @@ fn key_id_source(by_embedded: bool) -> String {
 }
 
 fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded: bool) -> Plan {
-    let (verdict, backups): (&'static str, Vec<Candidate>) = match needed {
+    let (verdict, backups): (Verdict, Vec<Candidate>) = match needed {
         Some(k) => {
             let m: Vec<Candidate> = same_name
                 .iter()
@@ -80,46 +80,46 @@ fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded
                     candidate(
                         b,
                         if by_embedded {
-                            "embedded-uuid"
+                            Match::EmbeddedUuid
                         } else {
-                            "key-id"
+                            Match::KeyId
                         },
                     )
                 })
                 .collect();
             if !m.is_empty() {
-                ("restorable", m)
+                (Verdict::Restorable, m)
             } else if !same_name.is_empty() {
                 (
-                    "wrong-key",
+                    Verdict::WrongKey,
                     same_name
                         .iter()
-                        .map(|b| candidate(b, "name-collision"))
+                        .map(|b| candidate(b, Match::NameCollision))
                         .collect(),
                 )
             } else {
-                ("no-backup", Vec::new())
+                (Verdict::NoBackup, Vec::new())
             }
         }
         None => {
             let ids: BTreeSet<Option<&str>> =
                 same_name.iter().map(|b| b.key_id.as_deref()).collect();
             if same_name.is_empty() {
-                ("no-backup", Vec::new())
+                (Verdict::NoBackup, Vec::new())
             } else if ids.len() == 1 {
                 (
-                    "probable",
+                    Verdict::Probable,
                     same_name
                         .iter()
-                        .map(|b| candidate(b, "name-only"))
+                        .map(|b| candidate(b, Match::NameOnly))
                         .collect(),
                 )
             } else {
                 (
-                    "ambiguous",
+                    Verdict::Ambiguous,
                     same_name
                         .iter()
-                        .map(|b| candidate(b, "name-collision"))
+                        .map(|b| candidate(b, Match::NameCollision))
                         .collect(),
                 )
             }

@@ -16,7 +16,9 @@ mod coverage;
 mod join;
 mod steps;
 
-pub use coverage::{coverage, Coverage, Finding, ProviderCoverage, DRILL_MAX_AGE_DAYS};
+pub use coverage::{
+    coverage, Coverage, Finding, ProviderCoverage, Severity, Status, DRILL_MAX_AGE_DAYS,
+};
 pub use join::resolve;
 
 /// One backup of one provider: a .p12 file or a vault entry.
@@ -59,6 +61,36 @@ impl Backup {
     }
 }
 
+crate::codes::contract_enum! {
+    /// How sure the answer for a subject is.
+    pub enum Verdict {
+        /// A backup of exactly the key_id the subject needs.
+        Restorable = "restorable",
+        /// A backup that very likely fits (only one key_id known under the name).
+        Probable = "probable",
+        /// Several backups could fit; the key_id needed is not known.
+        Ambiguous = "ambiguous",
+        /// Backups exist under the name, but none of the key_id needed.
+        WrongKey = "wrong-key",
+        /// No backup of the provider at all.
+        NoBackup = "no-backup",
+    }
+}
+
+crate::codes::contract_enum! {
+    /// Why a backup is a candidate.
+    pub enum Match {
+        /// Its key_id equals the key_id needed.
+        KeyId = "key-id",
+        /// Its key_id equals the UUID embedded in the subject's key-ID blob.
+        EmbeddedUuid = "embedded-uuid",
+        /// Only its provider name matches.
+        NameOnly = "name-only",
+        /// Its name matches, but the name has several key_ids.
+        NameCollision = "name-collision",
+    }
+}
+
 /// A candidate backup for a subject and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct Candidate {
@@ -70,7 +102,7 @@ pub struct Candidate {
     pub key_id: Option<String>,
     /// `key-id`, `embedded-uuid`, `name-only`, `name-collision`.
     #[serde(rename = "match")]
-    pub matched: &'static str,
+    pub matched: Match,
     /// Protection verdict.
     pub verdict: String,
     /// Where the password is.
@@ -90,8 +122,8 @@ pub struct SubjectVerdict {
     pub needed_key_id: Option<String>,
     /// How `needed_key_id` is known.
     pub key_id_source: Option<String>,
-    /// `restorable`, `probable`, `ambiguous`, `wrong-key`, `no-backup`.
-    pub verdict: &'static str,
+    /// How sure the answer is.
+    pub verdict: Verdict,
     /// Candidate backups, best first (shared between subjects with the same answer).
     pub backups: std::sync::Arc<Vec<Candidate>>,
     /// What to do.
@@ -136,7 +168,7 @@ pub fn live(refs: &[KeyReference]) -> Live<'_> {
     Live { key_ids, needs }
 }
 
-pub(super) fn candidate(b: &Backup, matched: &'static str) -> Candidate {
+pub(super) fn candidate(b: &Backup, matched: Match) -> Candidate {
     Candidate {
         source: b.source.clone(),
         provider: b.provider.clone(),
@@ -233,7 +265,7 @@ mod tests {
     fn verdict_of(v: &[SubjectVerdict], name: &str) -> &'static str {
         v.iter()
             .find(|s| s.subject.name == name)
-            .map(|s| s.verdict)
+            .map(|s| s.verdict.as_str())
             .unwrap_or("missing")
     }
 
@@ -281,13 +313,13 @@ mod tests {
         assert_eq!(verdict_of(&v, "locked-vm"), "restorable");
         let locked = v.iter().find(|s| s.subject.name == "locked-vm").unwrap();
         assert_eq!(locked.backups[0].source, "NKP2.p12");
-        assert_eq!(locked.backups[0].matched, "embedded-uuid");
+        assert_eq!(locked.backups[0].matched.as_str(), "embedded-uuid");
         assert!(locked.steps.iter().any(|s| s.contains("already_exists")));
         let new = v.iter().find(|s| s.subject.name == "new-vm").unwrap();
-        assert_eq!(new.verdict, "restorable");
+        assert_eq!(new.verdict.as_str(), "restorable");
         // Vault entries are preferred over files with the same key_id.
         assert_eq!(new.backups[0].source, "vault:aaaa");
-        assert_eq!(new.backups[0].matched, "key-id");
+        assert_eq!(new.backups[0].matched.as_str(), "key-id");
         assert_eq!(verdict_of(&v, "x-vm"), "wrong-key");
         let x = v.iter().find(|s| s.subject.name == "x-vm").unwrap();
         assert!(x.steps[0].contains("will succeed and unlock nothing"));
@@ -353,7 +385,7 @@ mod tests {
             c.providers
                 .iter()
                 .find(|p| p.name == n)
-                .map(|p| p.status)
+                .map(|p| p.status.as_str())
                 .unwrap_or("missing")
         };
         assert_eq!(st("NKP-C"), "covered");

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Candidate;
+use super::{Candidate, Verdict};
 use crate::evidence::{KeyReference, Subject};
 
 /// The steps that name the subject: unlock it, then confirm on the host.
@@ -10,10 +10,10 @@ pub(super) fn subject_steps(
     s: &mut Vec<String>,
     subject: &Subject,
     provider: &str,
-    verdict: &str,
+    verdict: Verdict,
     refs: &[&KeyReference],
 ) {
-    if !matches!(verdict, "restorable" | "probable") {
+    if !matches!(verdict, Verdict::Restorable | Verdict::Probable) {
         return;
     }
     match subject.kind {
@@ -37,15 +37,15 @@ pub(super) fn subject_steps(
 
 pub(super) fn steps(
     provider: &str,
-    verdict: &str,
+    verdict: Verdict,
     backups: &[Candidate],
     key_id: Option<&str>,
 ) -> Vec<String> {
     let mut s = Vec::new();
     match verdict {
-        "restorable" | "probable" => {
+        Verdict::Restorable | Verdict::Probable => {
             let b = &backups[0];
-            if verdict == "probable" {
+            if verdict == Verdict::Probable {
                 s.push(format!(
                     "The live key_id of {provider} is unknown: confirm it first on a host with `configstorecli config current get -c esx -g trusted_infrastructure -k kms_providers` (or `govc kms.ls -json`); every backup named {provider} here has key_id {}.",
                     b.key_id.as_deref().unwrap_or("unknown")
@@ -73,7 +73,7 @@ pub(super) fn steps(
                 "If the import says already_exists, a provider named {provider} with another key_id is in the way (re-created: KB 311922): it must be renamed or removed before the original can be restored; do not delete it while anything still uses it."
             ));
         }
-        "wrong-key" => {
+        Verdict::WrongKey => {
             s.push(format!(
                 "Every backup named {provider} here has a different key_id than the one needed ({}): they belong to a provider that was deleted and re-created under the same name (KB 311922). Importing them will succeed and unlock nothing.",
                 key_id.unwrap_or("?")
@@ -82,7 +82,7 @@ pub(super) fn steps(
                 "Find the backup exported before {provider} was re-created (older .p12 files, vCenter file-based backups, the vault of another team) and check its key_id with `nkp-escrow inspect`."
             ));
         }
-        "ambiguous" => {
+        Verdict::Ambiguous => {
             let ids: BTreeSet<&str> = backups.iter().filter_map(|b| b.key_id.as_deref()).collect();
             s.push(format!(
                 "Backups named {provider} carry {} different key_ids ({}). The host settles which one is needed: `configstorecli config current get -c esx -g trusted_infrastructure -k kms_providers` lists each provider's key_id; or add `govc kms.ls -json` output to the evidence.",
