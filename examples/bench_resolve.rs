@@ -68,7 +68,7 @@ fn main() {
                 provider_key_id: Some(uuid(p)),
                 key: None,
                 host: None,
-                state: "provider-known",
+                state: nkp_escrow::evidence::State::ProviderKnown,
                 details: Vec::new(),
             })
             .collect();
@@ -86,7 +86,7 @@ fn main() {
             provider_key_id: None,
             key: Some(blob(i % (providers * 3))),
             host: None,
-            state: "needs-key",
+            state: nkp_escrow::evidence::State::NeedsKey,
             details: Vec::new(),
         }));
         let t = std::time::Instant::now();

@@ -29,6 +29,11 @@ macro_rules! contract_enum {
                     $( Self::$variant => $text, )+
                 }
             }
+
+            /// The value whose contract text is `s`.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
         }
 
         impl std::fmt::Display for $name {

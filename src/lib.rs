@@ -1,9 +1,15 @@
 //! nkp-escrow: offline reader, escrow vault and evidence tool for the backups of VMware
 //! vSphere's Native Key Provider (NKP).
 //!
-//! Data flows one way: sources -> parsers ([`backup`]) -> model types ([`model`]) ->
-//! renderers ([`render`]). Parsers never print; renderers never parse. Secrets live only in
-//! [`backup`] and [`secret`], in zeroizing types; the model carries fingerprints.
+//! Data flows one way: files -> readers ([`nkp_pkcs12`], [`evidence`], [`bundle`]) -> meaning
+//! ([`nkp`]) -> documents ([`model`], built only by [`inspect`]) -> [`resolve`] and
+//! [`report`] -> renderers ([`render`]). Readers never print; renderers never parse. Secrets
+//! live only in the PKCS#12 reader, [`secret`] and the vault, in zeroizing types; the model
+//! carries fingerprints.
+//!
+//! The command line is the binary's (argument parsing, prompts, password sources, process
+//! hardening): this library is what another tool can reuse, built without them with
+//! `default-features = false`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -16,8 +16,9 @@ pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        // Both nibbles are below 16, so `get` always finds a digit.
+        let digits = [b >> 4, b & 15].map(|n| DIGITS.get(usize::from(n)));
+        s.extend(digits.into_iter().flatten().map(|d| char::from(*d)));
     }
     s
 }
@@ -48,11 +49,11 @@ pub fn cert_subject(der: &[u8]) -> Option<String> {
             let v = a.read().ok()?.text().unwrap_or_else(|| "?".into());
             let short = match o.as_str() {
                 oid::CN => "CN",
-                "2.5.4.6" => "C",
-                "2.5.4.7" => "L",
-                "2.5.4.8" => "ST",
-                "2.5.4.10" => "O",
-                "2.5.4.11" => "OU",
+                oid::COUNTRY => "C",
+                oid::LOCALITY => "L",
+                oid::STATE => "ST",
+                oid::ORGANIZATION => "O",
+                oid::ORGANIZATIONAL_UNIT => "OU",
                 _ => "",
             };
             if o == oid::CN {

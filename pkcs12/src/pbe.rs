@@ -47,20 +47,20 @@ impl HashAlg {
     /// From a digest algorithm OID (MacData's DigestInfo).
     pub fn from_digest_oid(o: &str) -> Option<Self> {
         Some(match o {
-            "1.2.840.113549.2.2" => Self::Md2,
-            "1.2.840.113549.2.4" => Self::Md4,
-            "1.2.840.113549.2.5" => Self::Md5,
-            "1.3.14.3.2.26" => Self::Sha1,
-            "2.16.840.1.101.3.4.2.4" => Self::Sha224,
-            "2.16.840.1.101.3.4.2.1" => Self::Sha256,
-            "2.16.840.1.101.3.4.2.2" => Self::Sha384,
-            "2.16.840.1.101.3.4.2.3" => Self::Sha512,
-            "2.16.840.1.101.3.4.2.5" => Self::Sha512_224,
-            "2.16.840.1.101.3.4.2.6" => Self::Sha512_256,
-            "2.16.840.1.101.3.4.2.7" => Self::Sha3_224,
-            "2.16.840.1.101.3.4.2.8" => Self::Sha3_256,
-            "2.16.840.1.101.3.4.2.9" => Self::Sha3_384,
-            "2.16.840.1.101.3.4.2.10" => Self::Sha3_512,
+            oid::MD2 => Self::Md2,
+            oid::MD4 => Self::Md4,
+            oid::MD5 => Self::Md5,
+            oid::SHA1 => Self::Sha1,
+            oid::SHA224 => Self::Sha224,
+            oid::SHA256 => Self::Sha256,
+            oid::SHA384 => Self::Sha384,
+            oid::SHA512 => Self::Sha512,
+            oid::SHA512_224 => Self::Sha512_224,
+            oid::SHA512_256 => Self::Sha512_256,
+            oid::SHA3_224 => Self::Sha3_224,
+            oid::SHA3_256 => Self::Sha3_256,
+            oid::SHA3_384 => Self::Sha3_384,
+            oid::SHA3_512 => Self::Sha3_512,
             _ => return None,
         })
     }
@@ -68,18 +68,18 @@ impl HashAlg {
     /// From an HMAC OID (PBKDF2's PRF).
     pub fn from_hmac_oid(o: &str) -> Option<Self> {
         Some(match o {
-            "1.2.840.113549.2.6" => Self::Md5,
-            "1.2.840.113549.2.7" => Self::Sha1,
-            "1.2.840.113549.2.8" => Self::Sha224,
-            "1.2.840.113549.2.9" => Self::Sha256,
-            "1.2.840.113549.2.10" => Self::Sha384,
-            "1.2.840.113549.2.11" => Self::Sha512,
-            "1.2.840.113549.2.12" => Self::Sha512_224,
-            "1.2.840.113549.2.13" => Self::Sha512_256,
-            "2.16.840.1.101.3.4.2.13" => Self::Sha3_224,
-            "2.16.840.1.101.3.4.2.14" => Self::Sha3_256,
-            "2.16.840.1.101.3.4.2.15" => Self::Sha3_384,
-            "2.16.840.1.101.3.4.2.16" => Self::Sha3_512,
+            oid::HMAC_MD5 => Self::Md5,
+            oid::HMAC_SHA1 => Self::Sha1,
+            oid::HMAC_SHA224 => Self::Sha224,
+            oid::HMAC_SHA256 => Self::Sha256,
+            oid::HMAC_SHA384 => Self::Sha384,
+            oid::HMAC_SHA512 => Self::Sha512,
+            oid::HMAC_SHA512_224 => Self::Sha512_224,
+            oid::HMAC_SHA512_256 => Self::Sha512_256,
+            oid::HMAC_SHA3_224 => Self::Sha3_224,
+            oid::HMAC_SHA3_256 => Self::Sha3_256,
+            oid::HMAC_SHA3_384 => Self::Sha3_384,
+            oid::HMAC_SHA3_512 => Self::Sha3_512,
             _ => return None,
         })
     }
@@ -366,31 +366,27 @@ impl Scheme {
         };
         let rc2_64 = Cipher::Rc2Cbc { effective_bits: 64 };
         match o.as_str() {
-            "1.2.840.113549.1.12.1.1" => p12("pbeWithSHA1And128BitRC4", Cipher::Rc4 { bits: 128 }),
-            "1.2.840.113549.1.12.1.2" => p12("pbeWithSHA1And40BitRC4", Cipher::Rc4 { bits: 40 }),
-            "1.2.840.113549.1.12.1.3" => {
-                p12("pbeWithSHA1And3-KeyTripleDES-CBC", Cipher::DesEde3Cbc)
-            }
-            "1.2.840.113549.1.12.1.4" => {
-                p12("pbeWithSHA1And2-KeyTripleDES-CBC", Cipher::DesEde2Cbc)
-            }
-            "1.2.840.113549.1.12.1.5" => p12(
+            oid::PBE_SHA1_RC4_128 => p12("pbeWithSHA1And128BitRC4", Cipher::Rc4 { bits: 128 }),
+            oid::PBE_SHA1_RC4_40 => p12("pbeWithSHA1And40BitRC4", Cipher::Rc4 { bits: 40 }),
+            oid::PBE_SHA1_3DES => p12("pbeWithSHA1And3-KeyTripleDES-CBC", Cipher::DesEde3Cbc),
+            oid::PBE_SHA1_2DES => p12("pbeWithSHA1And2-KeyTripleDES-CBC", Cipher::DesEde2Cbc),
+            oid::PBE_SHA1_RC2_128 => p12(
                 "pbeWithSHA1And128BitRC2-CBC",
                 Cipher::Rc2Cbc {
                     effective_bits: 128,
                 },
             ),
-            "1.2.840.113549.1.12.1.6" => p12(
+            oid::PBE_SHA1_RC2_40 => p12(
                 "pbeWithSHA1And40BitRC2-CBC",
                 Cipher::Rc2Cbc { effective_bits: 40 },
             ),
-            "1.2.840.113549.1.5.1" => p1("pbeWithMD2AndDES-CBC", HashAlg::Md2, Cipher::DesCbc),
-            "1.2.840.113549.1.5.4" => p1("pbeWithMD2AndRC2-CBC", HashAlg::Md2, rc2_64),
-            "1.2.840.113549.1.5.3" => p1("pbeWithMD5AndDES-CBC", HashAlg::Md5, Cipher::DesCbc),
-            "1.2.840.113549.1.5.6" => p1("pbeWithMD5AndRC2-CBC", HashAlg::Md5, rc2_64),
-            "1.2.840.113549.1.5.10" => p1("pbeWithSHA1AndDES-CBC", HashAlg::Sha1, Cipher::DesCbc),
-            "1.2.840.113549.1.5.11" => p1("pbeWithSHA1AndRC2-CBC", HashAlg::Sha1, rc2_64),
-            "1.2.840.113549.1.5.13" => {
+            oid::PBE_MD2_DES => p1("pbeWithMD2AndDES-CBC", HashAlg::Md2, Cipher::DesCbc),
+            oid::PBE_MD2_RC2 => p1("pbeWithMD2AndRC2-CBC", HashAlg::Md2, rc2_64),
+            oid::PBE_MD5_DES => p1("pbeWithMD5AndDES-CBC", HashAlg::Md5, Cipher::DesCbc),
+            oid::PBE_MD5_RC2 => p1("pbeWithMD5AndRC2-CBC", HashAlg::Md5, rc2_64),
+            oid::PBE_SHA1_DES => p1("pbeWithSHA1AndDES-CBC", HashAlg::Sha1, Cipher::DesCbc),
+            oid::PBE_SHA1_RC2 => p1("pbeWithSHA1AndRC2-CBC", HashAlg::Sha1, rc2_64),
+            oid::PBES2 => {
                 let p = params.ok_or(DerError::Malformed {
                     offset: alg.offset,
                     what: "PBES2 parameters missing".into(),
@@ -553,7 +549,7 @@ fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
     let mut r = alg.reader()?;
     let o = r.require(tag::OID, "KDF OID")?.oid()?;
     match o.as_str() {
-        "1.2.840.113549.1.5.12" => {
+        oid::PBKDF2 => {
             let p = r.require(tag::SEQUENCE, "PBKDF2 parameters")?;
             let mut r = p.reader()?;
             let salt_t = r.read()?;
@@ -581,7 +577,7 @@ fn parse_kdf(alg: &Tlv<'_>) -> Result<Kdf, DerError> {
                 prf,
             })
         }
-        "1.3.6.1.4.1.11591.4.11" => {
+        oid::SCRYPT => {
             let p = r.require(tag::SEQUENCE, "scrypt parameters")?;
             let mut r = p.reader()?;
             let salt_len = r.require(tag::OCTET_STRING, "scrypt salt")?.octets()?.len();
@@ -611,12 +607,12 @@ fn parse_cipher(alg: &Tlv<'_>) -> Result<(Cipher, Vec<u8>, Option<usize>), DerEr
         }
     };
     Ok(match o.as_str() {
-        "2.16.840.1.101.3.4.1.2" => (Cipher::AesCbc { bits: 128 }, iv(params)?, None),
-        "2.16.840.1.101.3.4.1.22" => (Cipher::AesCbc { bits: 192 }, iv(params)?, None),
-        "2.16.840.1.101.3.4.1.42" => (Cipher::AesCbc { bits: 256 }, iv(params)?, None),
-        "1.2.840.113549.3.7" => (Cipher::DesEde3Cbc, iv(params)?, None),
-        "1.3.14.3.2.7" => (Cipher::DesCbc, iv(params)?, None),
-        "1.2.840.113549.3.2" => {
+        oid::AES_128_CBC => (Cipher::AesCbc { bits: 128 }, iv(params)?, None),
+        oid::AES_192_CBC => (Cipher::AesCbc { bits: 192 }, iv(params)?, None),
+        oid::AES_256_CBC => (Cipher::AesCbc { bits: 256 }, iv(params)?, None),
+        oid::DES_EDE3_CBC => (Cipher::DesEde3Cbc, iv(params)?, None),
+        oid::DES_CBC => (Cipher::DesCbc, iv(params)?, None),
+        oid::RC2_CBC => {
             // RC2-CBC parameter: SEQUENCE { rc2ParameterVersion INTEGER OPTIONAL, iv }.
             let mut version = None;
             let mut ivv = Vec::new();
@@ -732,7 +728,7 @@ fn pkcs12_kdf<D: Digest + BlockSizeUser>(
             return Vec::new();
         }
         let len = v * x.len().div_ceil(v);
-        (0..len).map(|i| x[i % x.len()]).collect()
+        x.iter().cycle().take(len).copied().collect()
     };
     let mut i_buf = Zeroizing::new([fill(salt), fill(pass)].concat());
     let d = vec![id; v];
@@ -747,16 +743,17 @@ fn pkcs12_kdf<D: Digest + BlockSizeUser>(
             a.copy_from_slice(&next);
         }
         let take = (n - out.len()).min(u);
-        out.extend_from_slice(&a[..take]);
+        out.extend(a.iter().take(take).copied());
         if out.len() >= n {
             return out;
         }
-        let b: Zeroizing<Vec<u8>> = Zeroizing::new((0..v).map(|k| a[k % u]).collect());
+        let b: Zeroizing<Vec<u8>> = Zeroizing::new(a.iter().cycle().take(v).copied().collect());
+        // `i_buf` is a whole number of `v`-byte blocks, and `b` is one block.
         for chunk in i_buf.chunks_mut(v) {
             let mut carry: u16 = 1;
-            for k in (0..v).rev() {
-                let s = u16::from(chunk[k]) + u16::from(b[k]) + carry;
-                chunk[k] = s as u8;
+            for (c, bk) in chunk.iter_mut().zip(b.iter()).rev() {
+                let s = u16::from(*c) + u16::from(*bk) + carry;
+                *c = s as u8;
                 carry = s >> 8;
             }
         }
@@ -871,10 +868,10 @@ fn derive<'s>(scheme: &'s Scheme, pw: &Password, enc: Encoding) -> Result<Derive
             iterations,
         } => {
             let dk = pbkdf1(*hash, pw.utf8(), salt, *iterations)?;
-            if dk.len() < 16 {
+            let (Some(key), Some(iv)) = (dk.get(..8), dk.get(8..16)) else {
                 return Err(PbeError::Unsupported((*name).into()));
-            }
-            Ok((cipher, Zeroizing::new(dk[..8].to_vec()), dk[8..16].to_vec()))
+            };
+            Ok((cipher, Zeroizing::new(key.to_vec()), iv.to_vec()))
         }
         Scheme::Pbes2 { kdf, cipher, iv } => match kdf {
             Kdf::Pbkdf2 {
@@ -1003,6 +1000,63 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn the_oid_table_names_algorithms_as_pbe_shows_them() {
+        use crate::der::{write as w, Reader};
+        for o in [
+            oid::MD2,
+            oid::MD4,
+            oid::MD5,
+            oid::SHA1,
+            oid::SHA224,
+            oid::SHA256,
+            oid::SHA384,
+            oid::SHA512,
+            oid::SHA512_224,
+            oid::SHA512_256,
+            oid::SHA3_224,
+            oid::SHA3_256,
+            oid::SHA3_384,
+            oid::SHA3_512,
+        ] {
+            assert_eq!(HashAlg::from_digest_oid(o).unwrap().name(), oid::name(o));
+        }
+        for o in [
+            oid::HMAC_MD5,
+            oid::HMAC_SHA1,
+            oid::HMAC_SHA224,
+            oid::HMAC_SHA256,
+            oid::HMAC_SHA384,
+            oid::HMAC_SHA512,
+            oid::HMAC_SHA512_224,
+            oid::HMAC_SHA512_256,
+            oid::HMAC_SHA3_224,
+            oid::HMAC_SHA3_256,
+            oid::HMAC_SHA3_384,
+            oid::HMAC_SHA3_512,
+        ] {
+            assert_eq!(HashAlg::from_hmac_oid(o).unwrap().hmac_name(), oid::name(o));
+        }
+        for o in [
+            oid::PBE_SHA1_RC4_128,
+            oid::PBE_SHA1_RC4_40,
+            oid::PBE_SHA1_3DES,
+            oid::PBE_SHA1_2DES,
+            oid::PBE_SHA1_RC2_128,
+            oid::PBE_SHA1_RC2_40,
+            oid::PBE_MD2_DES,
+            oid::PBE_MD2_RC2,
+            oid::PBE_MD5_DES,
+            oid::PBE_MD5_RC2,
+            oid::PBE_SHA1_DES,
+            oid::PBE_SHA1_RC2,
+        ] {
+            let alg = w::seq(&[w::oid(o), w::seq(&[w::octets(&[1; 8]), w::uint(2048)])]);
+            let scheme = Scheme::parse(&Reader::new(&alg).read().unwrap()).unwrap();
+            assert_eq!(scheme.info().scheme, oid::name(o));
+        }
     }
 
     #[test]

@@ -517,9 +517,8 @@ impl Layer {
     }
 }
 
-impl Walker<'_> {
-    fn opened_layer(&self, location: String, scheme: Scheme, candidate: usize) -> Layer {
-        let (who, c) = self.candidates[candidate];
+impl<'p> Walker<'p> {
+    fn opened_layer(location: String, scheme: Scheme, who: Candidate, c: &Password) -> Layer {
         Layer {
             location,
             scheme,
@@ -605,23 +604,25 @@ impl Walker<'_> {
         });
     }
 
-    /// Try each candidate, the preferred first; returns plaintext and the candidate index.
+    /// Try each candidate, the preferred first; returns plaintext and the candidate.
     fn try_decrypt(
         &mut self,
         scheme: &Scheme,
         data: &[u8],
         location: &str,
-    ) -> Result<(Zeroizing<Vec<u8>>, usize), Problem> {
+    ) -> Result<(Zeroizing<Vec<u8>>, Candidate, &'p Password), Problem> {
         let mut order: Vec<usize> = (0..self.candidates.len()).collect();
         if let Some(p) = self.preferred {
             order.retain(|i| *i != p);
             order.insert(0, p);
         }
         for i in order {
-            let (_, c) = self.candidates[i];
+            let Some(&(who, c)) = self.candidates.get(i) else {
+                continue;
+            };
             for &enc in c.encodings() {
                 match pbe::decrypt(scheme, c, enc, data, &mut self.budget) {
-                    Ok(plain) if looks_like_der(&plain) => return Ok((plain, i)),
+                    Ok(plain) if looks_like_der(&plain) => return Ok((plain, who, c)),
                     Ok(_) | Err(PbeError::Failed) => {}
                     Err(PbeError::Unsupported(a)) => {
                         return Err(Problem::Unsupported(format!("{a} (in {location})")))
@@ -666,10 +667,10 @@ impl Walker<'_> {
                 return node;
             }
             match self.try_decrypt(&scheme, &data, &location) {
-                Ok((plain, i)) => {
+                Ok((plain, who, c)) => {
                     node.status = "decrypted".into();
-                    node.opened_with = Some(self.candidates[i].1.label().to_string());
-                    let layer = self.opened_layer(location, scheme, i);
+                    node.opened_with = Some(c.label().to_string());
+                    let layer = Self::opened_layer(location, scheme, who, c);
                     self.walk.layers.push(layer);
                     (plain, vec![self.walk.layers.len() - 1])
                 }
@@ -873,9 +874,9 @@ impl Walker<'_> {
             _ => self.try_decrypt(&scheme, &data, &location),
         };
         match result {
-            Ok((plain, i)) => {
+            Ok((plain, who, c)) => {
                 node.status = "decrypted".into();
-                let layer = self.opened_layer(location, scheme, i);
+                let layer = Self::opened_layer(location, scheme, who, c);
                 self.walk.layers.push(layer);
                 let li = self.walk.layers.len() - 1;
                 let (item, _) = Self::key_info(&plain, node, container);

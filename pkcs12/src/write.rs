@@ -114,29 +114,29 @@ impl Rng {
 
 fn hmac_oid(h: HashAlg) -> &'static str {
     match h {
-        HashAlg::Sha1 => "1.2.840.113549.2.7",
-        HashAlg::Sha224 => "1.2.840.113549.2.8",
-        HashAlg::Sha256 => "1.2.840.113549.2.9",
-        HashAlg::Sha384 => "1.2.840.113549.2.10",
-        _ => "1.2.840.113549.2.11",
+        HashAlg::Sha1 => oid::HMAC_SHA1,
+        HashAlg::Sha224 => oid::HMAC_SHA224,
+        HashAlg::Sha256 => oid::HMAC_SHA256,
+        HashAlg::Sha384 => oid::HMAC_SHA384,
+        _ => oid::HMAC_SHA512,
     }
 }
 
 fn digest_oid(h: HashAlg) -> &'static str {
     match h {
-        HashAlg::Sha1 => "1.3.14.3.2.26",
-        HashAlg::Sha224 => "2.16.840.1.101.3.4.2.4",
-        HashAlg::Sha256 => "2.16.840.1.101.3.4.2.1",
-        HashAlg::Sha384 => "2.16.840.1.101.3.4.2.2",
-        _ => "2.16.840.1.101.3.4.2.3",
+        HashAlg::Sha1 => oid::SHA1,
+        HashAlg::Sha224 => oid::SHA224,
+        HashAlg::Sha256 => oid::SHA256,
+        HashAlg::Sha384 => oid::SHA384,
+        _ => oid::SHA512,
     }
 }
 
 fn aes_oid(bits: u32) -> &'static str {
     match bits {
-        128 => "2.16.840.1.101.3.4.1.2",
-        192 => "2.16.840.1.101.3.4.1.22",
-        _ => "2.16.840.1.101.3.4.1.42",
+        128 => oid::AES_128_CBC,
+        192 => oid::AES_192_CBC,
+        _ => oid::AES_256_CBC,
     }
 }
 
@@ -172,10 +172,10 @@ fn encrypt(
                 iv: iv.clone(),
             };
             let alg = w::seq(&[
-                w::oid("1.2.840.113549.1.5.13"),
+                w::oid(oid::PBES2),
                 w::seq(&[
                     w::seq(&[
-                        w::oid("1.2.840.113549.1.5.12"),
+                        w::oid(oid::PBKDF2),
                         w::seq(&[
                             w::octets(&salt),
                             w::uint(claim.unwrap_or(iterations)),
@@ -197,7 +197,7 @@ fn encrypt(
                 iterations,
             };
             let alg = w::seq(&[
-                w::oid("1.2.840.113549.1.12.1.3"),
+                w::oid(oid::PBE_SHA1_3DES),
                 w::seq(&[w::octets(&salt), w::uint(claim.unwrap_or(iterations))]),
             ]);
             let ct = pbe::encrypt(&scheme, &pw, data).unwrap_or_default();

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::text::Line;
 use super::Collector;
-use super::Subject;
+use super::{State, Subject};
 
 /// Case-insensitive field lookup.
 fn get<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -72,7 +72,7 @@ const MAX_REPAIR: usize = 8 << 20;
 
 /// Parse every JSON document in `text`: from lines that start with `{` or `[`, up to the next
 /// prompt. Returns (index into `lines`, value). Parsing runs on slices of `text` (no copy); a
-/// copy is made only to repair a line wrap inside a string, and only up to [`MAX_REPAIR`].
+/// copy is made only to repair a line wrap inside a string, and only up to `MAX_REPAIR`.
 pub fn documents(text: &str, lines: &[Line<'_>]) -> Vec<(usize, Value)> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -193,7 +193,7 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
                     None,
                     Some(w.into()),
                     host,
-                    "host-key",
+                    State::HostKey,
                     vec!["ConfigStore host_encryption_key".into()],
                 );
                 return;
@@ -270,7 +270,7 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
                 None,
                 key.map(String::from),
                 host,
-                "needs-key",
+                State::NeedsKey,
                 vec!["config.keyId".into()],
             );
         }
@@ -305,7 +305,7 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
             None,
             key.map(String::from),
             host,
-            "needs-key",
+            State::NeedsKey,
             vec![format!("disk of VM {name}").into()],
         );
     }
@@ -350,7 +350,7 @@ fn generic(v: &Value, line: usize, host: Option<&str>, c: &mut Collector, depth:
                     None,
                     key,
                     host,
-                    "needs-key",
+                    State::NeedsKey,
                     Vec::new(),
                 );
                 return;

@@ -20,7 +20,7 @@
 //! case accepted), except the special atoms `<VMWARE-NULL>` and `<VMWARE-EMPTYSTRING>`. Type
 //! names are case-insensitive.
 //!
-//! The parser keeps every atom and type name exactly as written, so [`KeySafe::to_string`]
+//! The parser keeps every atom and type name exactly as written, so `KeySafe::to_string`
 //! gives back the input byte for byte. Errors carry the byte offset.
 
 use std::fmt;

@@ -24,7 +24,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::codes::ErrorInfo;
-pub use reference::{EvidenceInput, KeyReference, Source, Subject};
+pub use reference::{EvidenceInput, KeyReference, Source, State, Subject};
 
 /// Gathers references from one file.
 pub struct Collector {
@@ -66,7 +66,7 @@ impl Collector {
         provider_key_id: Option<String>,
         key: Option<String>,
         host: Option<&str>,
-        state: &'static str,
+        state: State,
         details: Vec<std::borrow::Cow<'static, str>>,
     ) {
         let source = Source {
@@ -108,7 +108,7 @@ impl Collector {
             key_id.map(str::to_ascii_lowercase),
             None,
             host,
-            "provider-known",
+            State::ProviderKnown,
             details,
         );
     }
@@ -154,7 +154,7 @@ static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::Lazy
 
 /// Where markers occur in a text: which kinds, and on which lines.
 pub struct Markers {
-    /// Which of [`PATTERNS`] occur.
+    /// Which of `PATTERNS` occur.
     pub seen: [bool; 12],
     /// Byte offsets of the matches, ascending.
     pub offsets: Vec<usize>,
@@ -561,9 +561,18 @@ pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
         &Option<String>,
         &str,
     ) {
-        (&r.subject, &r.provider, &r.key, &r.provider_key_id, r.state)
+        (
+            &r.subject,
+            &r.provider,
+            &r.key,
+            &r.provider_key_id,
+            r.state.as_str(),
+        )
     }
-    refs.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    // Ties are broken by the sources, so that duplicates are folded in source order whatever
+    // order the parallel walkers delivered them in: the details, and the host, of a merged
+    // reference are the same on every run.
+    refs.sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.sources.cmp(&b.sources)));
     // In place: `later` is folded into `kept` and dropped.
     refs.dedup_by(|later, kept| {
         if key(later) != key(kept) {
@@ -598,7 +607,51 @@ pub fn providers_in_json(name: &str, text: &str) -> Vec<(Option<String>, Option<
     from_text(text, Path::new(name), scan::FileHint::Other, &mut c);
     let (_, refs) = c.finish(None);
     refs.into_iter()
-        .filter(|r| r.state == "provider-known")
+        .filter(|r| r.state == State::ProviderKnown)
         .map(|r| (r.provider, r.provider_key_id))
         .collect()
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn seen(path: &str, line: usize, detail: &'static str, host: &str) -> KeyReference {
+        KeyReference {
+            sources: vec![Source {
+                path: path.into(),
+                line: Some(line),
+                kind: "text",
+            }],
+            subject: Subject {
+                kind: "host",
+                name: "esxi51".into(),
+            },
+            provider: Some("NKP-PROD".into()),
+            provider_key_id: None,
+            key: None,
+            host: Some(host.into()),
+            state: State::ProviderKnown,
+            details: vec![detail.into()],
+        }
+    }
+
+    #[test]
+    fn merged_details_do_not_depend_on_the_order_references_arrive_in() {
+        let make = || {
+            vec![
+                seen("a.txt", 4, "from a", "esxi51"),
+                seen("b.json", 1, "from b", "esxi52"),
+                seen("c.txt", 9, "from c", "esxi53"),
+            ]
+        };
+        let forward = merge(make());
+        let mut reversed = make();
+        reversed.reverse();
+        let backward = merge(reversed);
+        assert_eq!(forward.len(), 1);
+        assert_eq!(forward[0].details, backward[0].details);
+        assert_eq!(forward[0].details, ["from a", "from b", "from c"]);
+        assert_eq!(forward[0].host, backward[0].host);
+    }
 }

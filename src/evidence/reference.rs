@@ -4,6 +4,24 @@ use serde::Serialize;
 
 use crate::codes::ErrorInfo;
 
+crate::codes::contract_enum! {
+    /// What a reference says about its key.
+    pub enum State {
+        /// The subject needs this key to run (a VM or disk).
+        NeedsKey = "needs-key",
+        /// The host's own key (host encryption).
+        HostKey = "host-key",
+        /// The host has no host key established.
+        NoHostKey = "no-host-key",
+        /// The host has the key in its cache.
+        KeyInCache = "key-in-cache",
+        /// The host does not have the key in its cache.
+        KeyNotInCache = "key-not-in-cache",
+        /// A provider's name -> key_id fact.
+        ProviderKnown = "provider-known",
+    }
+}
+
 /// One file that yielded evidence or an error.
 #[derive(Debug, Serialize, Clone)]
 pub struct EvidenceInput {
@@ -59,7 +77,7 @@ pub struct KeyReference {
     pub host: Option<String>,
     /// `needs-key`, `host-key`, `no-host-key`, `key-in-cache`, `key-not-in-cache`,
     /// `provider-known`.
-    pub state: &'static str,
+    pub state: State,
     /// Further facts (vTPM present, crypto_state, ...).
     pub details: Vec<std::borrow::Cow<'static, str>>,
 }

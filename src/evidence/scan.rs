@@ -12,7 +12,7 @@ use std::path::Path;
 use super::keysafe::{Fqid, KeySafe};
 use super::text::Line;
 use super::Collector;
-use super::Subject;
+use super::{State, Subject};
 
 /// What kind of file the text came from, by name and content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,9 +193,9 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         .find(|t| !t.is_empty())
                         .unwrap_or("");
                     let state = match answer.to_ascii_uppercase().as_str() {
-                        "YES" | "TRUE" => "key-in-cache",
-                        "NO" | "FALSE" => "key-not-in-cache",
-                        _ => "needs-key",
+                        "YES" | "TRUE" => State::KeyInCache,
+                        "NO" | "FALSE" => State::KeyNotInCache,
+                        _ => State::NeedsKey,
                     };
                     let tok = token(cmd, at);
                     match KeySafe::parse(tok) {
@@ -253,7 +253,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                                 None,
                                 f.key_id,
                                 l.host,
-                                "needs-key",
+                                State::NeedsKey,
                                 vec!["crypto-util envelope describe".into()],
                             );
                         }
@@ -269,7 +269,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                     None,
                     Some(id.to_string()),
                     l.host,
-                    "needs-key",
+                    State::NeedsKey,
                     vec!["crypto-util envelope describe".into()],
                 );
             }
@@ -284,7 +284,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                 None,
                 None,
                 l.host,
-                "no-host-key",
+                State::NoHostKey,
                 vec!["crypto-util keys getkidbyname: no host key established".into()],
             );
             continue;
@@ -315,7 +315,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         "text"
                     },
                     Subject { kind: "vm", name },
-                    "needs-key",
+                    State::NeedsKey,
                     d,
                 )
             }
@@ -326,14 +326,14 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                 (
                     "vmdk",
                     Subject { kind: "disk", name },
-                    "needs-key",
+                    State::NeedsKey,
                     Vec::new(),
                 )
             }
             _ if cmd_lower.contains("getkidbyname") => (
                 "crypto-util",
                 host_subject(l.host),
-                "host-key",
+                State::HostKey,
                 vec!["crypto-util keys getkidbyname".into()],
             ),
             _ => match l.host {
@@ -343,7 +343,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         kind: "host",
                         name: h.to_string(),
                     },
-                    "needs-key",
+                    State::NeedsKey,
                     Vec::new(),
                 ),
                 None => (
@@ -352,7 +352,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         kind: "file",
                         name: stem.clone(),
                     },
-                    "needs-key",
+                    State::NeedsKey,
                     Vec::new(),
                 ),
             },

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::text::Line;
 use super::Collector;
-use super::Subject;
+use super::{State, Subject};
 
 /// Most lines one wrapped row may span.
 const MAX_WRAP: usize = 8;
@@ -135,9 +135,9 @@ fn record(m: &HashMap<&str, &str>, line: usize, host: Option<&str>, c: &mut Coll
         }
     }
     let state = if key.is_some() {
-        "host-key"
+        State::HostKey
     } else {
-        "no-host-key"
+        State::NoHostKey
     };
     c.add(
         "vcdb",

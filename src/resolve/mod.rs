@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::evidence::{KeyReference, Subject};
+use crate::evidence::{KeyReference, State, Subject};
 
 mod coverage;
 mod join;
@@ -138,7 +138,12 @@ pub struct Live<'a> {
     pub needs: Vec<((&'a Subject, &'a str), Vec<&'a KeyReference>)>,
 }
 
-pub(super) const NEEDS: &[&str] = &["needs-key", "host-key", "key-in-cache", "key-not-in-cache"];
+pub(super) const NEEDS: &[State] = &[
+    State::NeedsKey,
+    State::HostKey,
+    State::KeyInCache,
+    State::KeyNotInCache,
+];
 
 /// Provider name -> key_ids stated by live evidence.
 pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<&str, BTreeSet<String>> {
@@ -235,7 +240,7 @@ mod tests {
             provider_key_id: pkid.map(String::from),
             key,
             host: None,
-            state,
+            state: State::parse(state).expect("a state"),
             details: Vec::new(),
         }
     }
