@@ -671,6 +671,8 @@ impl fmt::Display for PbeError {
     }
 }
 
+impl std::error::Error for PbeError {}
+
 /// Caps on key-derivation work, so that a hostile file cannot make us spin.
 #[derive(Clone, Debug)]
 pub struct Budget {

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::text::Line;
 use super::Collector;
-use super::{State, Subject};
+use super::{Seen, State, Subject};
 
 /// Case-insensitive field lookup.
 fn get<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -182,20 +182,20 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
         }
         Value::Object(o) => {
             if let (Some(p), Some(w)) = (get_str(o, "provider"), get_str(o, "wrapped_key")) {
-                c.add(
-                    "configstore",
+                c.add(Seen {
+                    kind: "configstore",
                     line,
-                    Subject {
+                    subject: Subject {
                         kind: "host",
                         name: host.unwrap_or("(host not named in the output)").into(),
                     },
-                    Some(p.into()),
-                    None,
-                    Some(w.into()),
+                    provider: Some(p.into()),
+                    provider_key_id: None,
+                    key: Some(w.into()),
                     host,
-                    State::HostKey,
-                    vec!["ConfigStore host_encryption_key".into()],
-                );
+                    state: State::HostKey,
+                    details: vec!["ConfigStore host_encryption_key".into()],
+                });
                 return;
             }
             if let Some(Value::Array(info)) = get(o, "info") {
@@ -259,20 +259,20 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
         let key = path_str(kid, &["keyId"]);
         let provider = path_str(kid, &["providerId", "id"]);
         if key.is_some() || provider.is_some() {
-            c.add(
-                "govc",
+            c.add(Seen {
+                kind: "govc",
                 line,
-                Subject {
+                subject: Subject {
                     kind: "vm",
                     name: name.clone(),
                 },
-                provider.map(String::from),
-                None,
-                key.map(String::from),
+                provider: provider.map(String::from),
+                provider_key_id: None,
+                key: key.map(String::from),
                 host,
-                State::NeedsKey,
-                vec!["config.keyId".into()],
-            );
+                state: State::NeedsKey,
+                details: vec!["config.keyId".into()],
+            });
         }
     }
     let devices = config
@@ -294,20 +294,20 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
             continue;
         }
         let file = path_str(backing, &["fileName"]).unwrap_or("(disk)");
-        c.add(
-            "govc",
+        c.add(Seen {
+            kind: "govc",
             line,
-            Subject {
+            subject: Subject {
                 kind: "disk",
                 name: disk_display(file),
             },
-            provider.map(String::from),
-            None,
-            key.map(String::from),
+            provider: provider.map(String::from),
+            provider_key_id: None,
+            key: key.map(String::from),
             host,
-            State::NeedsKey,
-            vec![format!("disk of VM {name}").into()],
-        );
+            state: State::NeedsKey,
+            details: vec![format!("disk of VM {name}").into()],
+        });
     }
 }
 
@@ -342,17 +342,17 @@ fn generic(v: &Value, line: usize, host: Option<&str>, c: &mut Collector, depth:
                 });
             if key.is_some() && provider.is_some() {
                 let name = get_str(o, "Name").unwrap_or("(unnamed)").to_string();
-                c.add(
-                    "powercli",
-                    Some(line),
-                    Subject { kind: "vm", name },
+                c.add(Seen {
+                    kind: "powercli",
+                    line: Some(line),
+                    subject: Subject { kind: "vm", name },
                     provider,
-                    None,
+                    provider_key_id: None,
                     key,
                     host,
-                    State::NeedsKey,
-                    Vec::new(),
-                );
+                    state: State::NeedsKey,
+                    details: Vec::new(),
+                });
                 return;
             }
             for val in o.values() {

@@ -26,6 +26,29 @@ use std::path::{Path, PathBuf};
 use crate::codes::ErrorInfo;
 pub use reference::{EvidenceInput, KeyReference, Source, State, Subject};
 
+/// One reference as a parser saw it, before it gets its source path.
+#[derive(Debug)]
+pub struct Seen<'a> {
+    /// Source kind (`vmx`, `configstore`, ...).
+    pub kind: &'static str,
+    /// 1-based line, where the source is line-oriented.
+    pub line: Option<usize>,
+    /// The VM, disk, host or provider.
+    pub subject: Subject,
+    /// Provider name, when the source states it.
+    pub provider: Option<String>,
+    /// The provider's key_id, when the source states it.
+    pub provider_key_id: Option<String>,
+    /// The key identifier as written.
+    pub key: Option<String>,
+    /// The host the output came from, when known.
+    pub host: Option<&'a str>,
+    /// What the reference says about its key.
+    pub state: State,
+    /// Further facts.
+    pub details: Vec<std::borrow::Cow<'static, str>>,
+}
+
 /// Gathers references from one file.
 pub struct Collector {
     path: String,
@@ -55,28 +78,26 @@ impl Collector {
         self.warnings.push(w);
     }
 
-    /// Add one reference; the key identifier is classified here.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add(
-        &mut self,
-        kind: &'static str,
-        line: Option<usize>,
-        subject: Subject,
-        provider: Option<String>,
-        provider_key_id: Option<String>,
-        key: Option<String>,
-        host: Option<&str>,
-        state: State,
-        details: Vec<std::borrow::Cow<'static, str>>,
-    ) {
-        let source = Source {
-            path: self.path.clone(),
-            line,
+    /// Add one reference, as seen in this collector's file.
+    pub fn add(&mut self, seen: Seen<'_>) {
+        let Seen {
             kind,
-        };
+            line,
+            subject,
+            provider,
+            provider_key_id,
+            key,
+            host,
+            state,
+            details,
+        } = seen;
         self.kinds.insert(kind);
         self.refs.push(KeyReference {
-            sources: vec![source],
+            sources: vec![Source {
+                path: self.path.clone(),
+                line,
+                kind,
+            }],
             subject,
             provider,
             provider_key_id,
@@ -97,20 +118,20 @@ impl Collector {
         host: Option<&str>,
         details: Vec<std::borrow::Cow<'static, str>>,
     ) {
-        self.add(
+        self.add(Seen {
             kind,
             line,
-            Subject {
+            subject: Subject {
                 kind: "provider",
                 name: name.to_string(),
             },
-            Some(name.to_string()),
-            key_id.map(str::to_ascii_lowercase),
-            None,
+            provider: Some(name.to_string()),
+            provider_key_id: key_id.map(str::to_ascii_lowercase),
+            key: None,
             host,
-            State::ProviderKnown,
+            state: State::ProviderKnown,
             details,
-        );
+        });
     }
 
     /// Finish: the file's input record and its references.

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::keysafe::{Fqid, KeySafe};
 use super::text::Line;
 use super::Collector;
-use super::{State, Subject};
+use super::{Seen, State, Subject};
 
 /// What kind of file the text came from, by name and content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,17 +202,17 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         Ok(ks) => {
                             let host = host_subject(l.host);
                             for f in ks.fqids() {
-                                c.add(
-                                    "crypto-util",
-                                    Some(l.no),
-                                    host.clone(),
-                                    f.key_server_id,
-                                    None,
-                                    f.key_id,
-                                    l.host,
+                                c.add(Seen {
+                                    kind: "crypto-util",
+                                    line: Some(l.no),
+                                    subject: host.clone(),
+                                    provider: f.key_server_id,
+                                    provider_key_id: None,
+                                    key: f.key_id,
+                                    host: l.host,
                                     state,
-                                    vec!["crypto-util keys iskeyincache".into()],
-                                );
+                                    details: vec!["crypto-util keys iskeyincache".into()],
+                                });
                             }
                         }
                         Err(e) => c.warn(format!("line {}: malformed key locator: {e}", l.no)),
@@ -245,48 +245,48 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                 match KeySafe::parse(&id[ks_at..]) {
                     Ok(ks) => {
                         for f in ks.fqids() {
-                            c.add(
-                                "crypto-util",
-                                Some(l.no),
-                                subject.clone(),
-                                f.key_server_id,
-                                None,
-                                f.key_id,
-                                l.host,
-                                State::NeedsKey,
-                                vec!["crypto-util envelope describe".into()],
-                            );
+                            c.add(Seen {
+                                kind: "crypto-util",
+                                line: Some(l.no),
+                                subject: subject.clone(),
+                                provider: f.key_server_id,
+                                provider_key_id: None,
+                                key: f.key_id,
+                                host: l.host,
+                                state: State::NeedsKey,
+                                details: vec!["crypto-util envelope describe".into()],
+                            });
                         }
                     }
                     Err(e) => c.warn(format!("line {}: malformed key locator: {e}", l.no)),
                 }
             } else if !id.is_empty() {
-                c.add(
-                    "crypto-util",
-                    Some(l.no),
+                c.add(Seen {
+                    kind: "crypto-util",
+                    line: Some(l.no),
                     subject,
-                    None,
-                    None,
-                    Some(id.to_string()),
-                    l.host,
-                    State::NeedsKey,
-                    vec!["crypto-util envelope describe".into()],
-                );
+                    provider: None,
+                    provider_key_id: None,
+                    key: Some(id.to_string()),
+                    host: l.host,
+                    state: State::NeedsKey,
+                    details: vec!["crypto-util envelope describe".into()],
+                });
             }
             continue;
         }
         if l.text.contains("has not been established") && cmd_lower.contains("getkidbyname") {
-            c.add(
-                "crypto-util",
-                Some(l.no),
-                host_subject(l.host),
-                None,
-                None,
-                None,
-                l.host,
-                State::NoHostKey,
-                vec!["crypto-util keys getkidbyname: no host key established".into()],
-            );
+            c.add(Seen {
+                kind: "crypto-util",
+                line: Some(l.no),
+                subject: host_subject(l.host),
+                provider: None,
+                provider_key_id: None,
+                key: None,
+                host: l.host,
+                state: State::NoHostKey,
+                details: vec!["crypto-util keys getkidbyname: no host key established".into()],
+            });
             continue;
         }
         let Some(at) = find_ci(l.text, "vmware:key/") else {
@@ -367,17 +367,17 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
             details.push(format!("key locator wrapped over {used} lines").into());
         }
         for f in fqids {
-            c.add(
+            c.add(Seen {
                 kind,
-                Some(l.no),
-                subject.clone(),
-                f.key_server_id,
-                None,
-                f.key_id,
-                l.host,
+                line: Some(l.no),
+                subject: subject.clone(),
+                provider: f.key_server_id,
+                provider_key_id: None,
+                key: f.key_id,
+                host: l.host,
                 state,
-                details.clone(),
-            );
+                details: details.clone(),
+            });
         }
         next_free = i + used;
     }

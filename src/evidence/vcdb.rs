@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::text::Line;
 use super::Collector;
-use super::{State, Subject};
+use super::{Seen, State, Subject};
 
 /// Most lines one wrapped row may span.
 const MAX_WRAP: usize = 8;
@@ -139,15 +139,15 @@ fn record(m: &HashMap<&str, &str>, line: usize, host: Option<&str>, c: &mut Coll
     } else {
         State::NoHostKey
     };
-    c.add(
-        "vcdb",
-        Some(line),
-        Subject { kind: "host", name },
-        provider.map(String::from),
-        None,
-        key.map(String::from),
+    c.add(Seen {
+        kind: "vcdb",
+        line: Some(line),
+        subject: Subject { kind: "host", name },
+        provider: provider.map(String::from),
+        provider_key_id: None,
+        key: key.map(String::from),
         host,
         state,
         details,
-    );
+    });
 }
