@@ -30,5 +30,10 @@ for run in 1 2; do
   measure "nkp-escrow inspect (plain bundle)" ./target/release/nkp-escrow --format json inspect "$work/plain"
   measure "openssl enc -d | gzip -dc (encrypted part)" sh -c "openssl enc -d -aes-256-cbc -pbkdf2 -iter 10000 -pass pass:'Bench-Backup!2025' -in '$enc/database_full_backup.tar.gz.enc' | gzip -dc"
   measure "nkp-escrow inspect (encrypted bundle)" ./target/release/nkp-escrow --format json inspect "$work/enc" --password-file "$work/pw"
+  # BASELINE=<an older nkp-escrow binary>: the same two runs with it, for a before/after.
+  if [ -n "${BASELINE:-}" ]; then
+    measure "baseline inspect (plain bundle)" "$BASELINE" --format json inspect "$work/plain"
+    measure "baseline inspect (encrypted bundle)" "$BASELINE" --format json inspect "$work/enc" --password-file "$work/pw"
+  fi
 done
 ./target/release/nkp-escrow --format json inspect "$work/plain" | grep -c '"name": "NKP-PROD"' | xargs echo "NKP-PROD found in the plain bundle:"
