@@ -1,4 +1,4 @@
-//! Scaling of `resolve` and `coverage` (the join in `src/resolve.rs`), in memory: N VM
+//! Scaling of `resolve` and `coverage` (the join in `src/resolve/`), in memory: N VM
 //! references over 50 providers against 1,000 vault entries. Prints the time at each N.
 //!
 //! Usage: cargo run --release --example bench_resolve -- [N...]   (default 10000 100000 1000000)
