@@ -149,7 +149,7 @@ pub(crate) enum VaultCommand {
         #[command(flatten)]
         dir: VaultDir,
         /// A recipient: `age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`, or `custodian=KEY`.
-        #[arg(long, value_name = "RECIPIENT")]
+        #[arg(long, value_name = "RECIPIENT", allow_hyphen_values = true)]
         recipient: Vec<String>,
         /// A file of recipients, one per line (`#` comments allowed).
         #[arg(long, value_name = "FILE")]
@@ -246,7 +246,12 @@ pub(crate) enum VaultCommand {
         #[arg(long, value_name = "FILE")]
         identity: PathBuf,
         /// The new recipients.
-        #[arg(long, value_name = "RECIPIENT", required = true)]
+        #[arg(
+            long,
+            value_name = "RECIPIENT",
+            required = true,
+            allow_hyphen_values = true
+        )]
         recipient: Vec<String>,
     },
 }

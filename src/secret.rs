@@ -33,8 +33,11 @@ pub enum PasswordOrigin {
         /// Variable name.
         var: String,
     },
-    /// Standard input.
-    Stdin,
+    /// A line of standard input (each line is its own password).
+    Stdin {
+        /// 1-based line number.
+        line: usize,
+    },
     /// Typed at a terminal prompt.
     Prompt,
     /// Supplied by the program itself (demo, tests).
@@ -53,7 +56,7 @@ impl fmt::Display for PasswordOrigin {
                 write!(f, "line {line} of {}", path.display())
             }
             Self::Env { var } => write!(f, "${var}"),
-            Self::Stdin => f.write_str("standard input"),
+            Self::Stdin { line } => write!(f, "line {line} of standard input"),
             Self::Prompt => f.write_str("the password typed at the prompt"),
             Self::Builtin { label } => f.write_str(label),
         }
@@ -161,7 +164,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_password() {
         let p = Password::new(
-            PasswordOrigin::Stdin,
+            PasswordOrigin::Stdin { line: 1 },
             SecretString::from("hunter2".to_string()),
         );
         let d = format!("{p:?}");
@@ -174,7 +177,7 @@ mod tests {
     #[test]
     fn quality_reports_classes_not_content() {
         let p = Password::new(
-            PasswordOrigin::Stdin,
+            PasswordOrigin::Stdin { line: 1 },
             SecretString::from("Correct-Horse-42-Battery".to_string()),
         );
         let q = p.quality();

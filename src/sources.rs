@@ -69,9 +69,10 @@ pub(crate) fn passwords_from_stdin() -> std::io::Result<Vec<Password>> {
     std::io::stdin().take(1 << 20).read_to_string(&mut buf)?;
     Ok(buf
         .lines()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             Password::new(
-                PasswordOrigin::Stdin,
+                PasswordOrigin::Stdin { line: i + 1 },
                 SecretString::from(l.trim_end_matches('\r').to_string()),
             )
         })

@@ -27,10 +27,13 @@ fn declared(root: &Path) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| {
             let l = l.trim();
+            // `#[cfg(..)] mod x;` on one line counts too.
+            let l = l.rsplit(']').next().unwrap_or(l).trim();
             let rest = l
                 .strip_prefix("pub mod ")
                 .or_else(|| l.strip_prefix("mod "))
-                .or_else(|| l.strip_prefix("pub(crate) mod "))?;
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+                .or_else(|| l.strip_prefix("pub(super) mod "))?;
             rest.strip_suffix(';').map(str::to_string)
         })
         .collect()
@@ -43,36 +46,92 @@ fn owner(src: &Path, file: &Path) -> Option<String> {
     Some(first.trim_end_matches(".rs").to_string())
 }
 
-/// The top-level modules a file names through `crate::` (plain paths and `use` groups).
-fn references(text: &str) -> BTreeSet<String> {
+/// A line without its `//` comment (a `//` inside a string literal, as in a URL, is kept).
+fn strip_comment(line: &str) -> &str {
+    let mut in_str = false;
+    let mut prev = '\0';
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_str = !in_str,
+            '/' if !in_str && prev == '/' => return &line[..i - 1],
+            _ => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+fn ident(s: &str) -> String {
+    s.trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The first path segment of every item of a `use` group body (`a::x, b::{c, d}, e`), at the
+/// group's own level only.
+fn group_heads(body: &str, out: &mut BTreeSet<String>) {
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.insert(ident(&body[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.insert(ident(&body[start..]));
+    out.remove("");
+}
+
+/// The top-level modules a file names: through `crate::` (plain paths and `use` groups, nested
+/// groups included) and, from a file `depth` modules below the crate root, through as many
+/// `super::` as reach the root.
+fn references(text: &str, depth: usize) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let code: String = text
         .lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
+        .map(strip_comment)
         .collect::<Vec<_>>()
         .join("\n");
-    let mut rest = code.as_str();
-    while let Some(i) = rest.find("crate::") {
-        rest = &rest[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                let name: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
+    let mut prefixes = vec!["crate::".to_string()];
+    if depth > 0 {
+        prefixes.push("super::".repeat(depth));
+    }
+    for prefix in &prefixes {
+        let mut rest = code.as_str();
+        while let Some(i) = rest.find(prefix.as_str()) {
+            // `super::super::` must not be counted again as a shorter `super::` run.
+            let before = &rest[..i];
+            rest = &rest[i + prefix.len()..];
+            if prefix.starts_with("super")
+                && (before.ends_with("super::") || rest.starts_with("super::"))
+            {
+                continue;
+            }
+            if let Some(group) = rest.strip_prefix('{') {
+                let mut depth = 1;
+                let end = group
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        match c {
+                            '{' => depth += 1,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        depth == 0
+                    })
+                    .map_or(group.len(), |(i, _)| i);
+                group_heads(&group[..end], &mut out);
+            } else {
+                let name = ident(rest);
                 if !name.is_empty() {
                     out.insert(name);
                 }
-            }
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.insert(name);
             }
         }
     }
@@ -92,7 +151,16 @@ fn graph(krate: &Path, root: &str) -> BTreeMap<String, BTreeSet<String>> {
             continue; // the crate root itself, or a file of another target (the binary)
         }
         let text = std::fs::read_to_string(&f).expect("read source");
-        let uses: Vec<String> = references(&text)
+        // How many modules below the crate root this file is: src/a.rs and src/a/mod.rs are 1,
+        // src/a/b.rs is 2.
+        let rel = f.strip_prefix(&src).expect("under src");
+        let parts = rel.components().count();
+        let depth = if f.file_name().is_some_and(|n| n == "mod.rs") {
+            parts - 1
+        } else {
+            parts
+        };
+        let uses: Vec<String> = references(&text, depth)
             .into_iter()
             .filter(|r| r != &m && modules.contains(r))
             .collect();
@@ -162,8 +230,19 @@ fn the_cycle_check_finds_a_cycle() {
         Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
     );
     assert_eq!(
-        references("use crate::{model::X, nkp};\nlet y = crate::render::f(); // crate::evidence"),
+        references(
+            "use crate::{model::X, nkp};\nlet y = crate::render::f(); // crate::evidence",
+            1
+        ),
         BTreeSet::from(["model".into(), "nkp".into(), "render".into()])
+    );
+    // Nested groups, paths through `super::` from a submodule, URLs in strings.
+    assert_eq!(
+        references(
+            "use crate::{a::{b, c}, d};\nuse super::super::e::F;\nlet u = \"https://x\"; crate::g::h();",
+            2
+        ),
+        BTreeSet::from(["a".into(), "d".into(), "e".into(), "g".into()])
     );
 }
 

@@ -231,7 +231,7 @@ fn password_from_environment_and_stdin() {
     assert_eq!(v["inputs"][0]["type"], "nkp-backup");
     assert_eq!(
         v["inputs"][0]["protection"]["password"]["source"],
-        "standard input"
+        "line 2 of standard input"
     );
 }
 

@@ -169,3 +169,38 @@ fn deep_nesting_and_long_indefinite_chains_terminate() {
     assert!(r.error.is_some());
     assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
 }
+
+/// A file refused for its MAC's iteration count is described without deriving any key: a
+/// shrouded bag whose own count is within the limits is `not-opened`, with no false
+/// "over the cap" problem of its own (review of issue 9).
+#[test]
+fn an_over_limit_file_is_described_without_false_bag_problems() {
+    use nkp_pkcs12::write::{strong, Builder, Content};
+    use nkp_pkcs12::{Limits, Pfx};
+    let mut b = Builder::new(strong("Str0ng!Escrow#Pass-2026", 2048)).bag(
+        Content::ShroudedAes(vec![5u8; 32]),
+        Some("bag"),
+        None,
+    );
+    b.claim_mac_iterations = Some(50_000);
+    let bytes = b.build();
+    let limits = Limits {
+        max_iterations: 10_000,
+        max_bags: 100,
+    };
+    let over = Pfx::parse(&bytes)
+        .expect("parses")
+        .check(&limits)
+        .expect_err("the MAC is over the limit");
+    assert_eq!(over.problems().len(), 1);
+    let contents = over.into_contents();
+    assert_eq!(contents.problems.len(), 1, "{:?}", contents.problems);
+    let statuses: Vec<&str> = contents
+        .structure
+        .safes
+        .iter()
+        .flat_map(|s| s.bags.iter().map(|b| b.status.as_str()))
+        .collect();
+    assert!(statuses.contains(&"not-opened"), "{statuses:?}");
+    assert!(contents.found.is_empty());
+}

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
+use cbc::cipher::{BlockDecryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use serde::Serialize;
 use sha2::digest::core_api::BlockSizeUser;
 use sha2::digest::{Digest, Mac, OutputSizeUser};
@@ -44,6 +44,18 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// Output size in bytes: one block of PBKDF2 or of the PKCS#12 KDF.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Md2 | Self::Md4 | Self::Md5 => 16,
+            Self::Sha1 => 20,
+            Self::Sha224 | Self::Sha512_224 | Self::Sha3_224 => 28,
+            Self::Sha256 | Self::Sha512_256 | Self::Sha3_256 => 32,
+            Self::Sha384 | Self::Sha3_384 => 48,
+            Self::Sha512 | Self::Sha3_512 => 64,
+        }
+    }
+
     /// From a digest algorithm OID (MacData's DigestInfo).
     pub fn from_digest_oid(o: &str) -> Option<Self> {
         Some(match o {
@@ -421,6 +433,25 @@ impl Scheme {
         }
     }
 
+    /// How many hash-output blocks one derivation produces (each costs [`Scheme::work`]
+    /// iterations): the PKCS#12 KDF derives the key and then the IV with SHA-1, PBKDF2 as
+    /// many PRF outputs as the key needs, PBKDF1 one.
+    pub fn blocks(&self) -> u64 {
+        let per = |len: usize, out: usize| len.div_ceil(out.max(1)).max(1) as u64;
+        match self {
+            Self::Pkcs12 { cipher, .. } => per(cipher.key_len().unwrap_or(0), 20) + 1,
+            Self::Pbes2 {
+                kdf: Kdf::Pbkdf2 { key_len, prf, .. },
+                cipher,
+                ..
+            } => {
+                let out = prf.as_ref().map_or(20, |h| h.output_len());
+                per(key_len.or(cipher.key_len()).unwrap_or(0), out)
+            }
+            _ => 1,
+        }
+    }
+
     /// The iteration count as users know it (None for scrypt / unknown).
     pub fn iterations(&self) -> Option<u64> {
         match self {
@@ -675,16 +706,16 @@ impl std::error::Error for PbeError {}
 
 /// Caps on key-derivation work, so that a hostile file cannot make us spin.
 #[derive(Clone, Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// Largest iteration count of one derivation.
-    pub max_iterations: u64,
+    pub(crate) max_iterations: u64,
     /// Iterations left for the whole file (all derivations, all password trials).
-    pub remaining: u64,
+    pub(crate) remaining: u64,
 }
 
 impl Budget {
     /// A budget of `max_iterations` per derivation and `64 * max_iterations` per file.
-    pub fn new(max_iterations: u64) -> Self {
+    pub(crate) fn new(max_iterations: u64) -> Self {
         Self {
             max_iterations,
             remaining: max_iterations.saturating_mul(64),
@@ -692,7 +723,7 @@ impl Budget {
     }
 
     /// Check, before any work, that one derivation of `iterations` may run.
-    pub fn check(&self, iterations: u64, what: &str) -> Result<(), PbeError> {
+    pub(crate) fn check(&self, iterations: u64, what: &str) -> Result<(), PbeError> {
         if iterations > self.max_iterations {
             return Err(PbeError::Limits(format!(
                 "{what} uses {iterations} iterations, above the cap of {} (raise it with --max-iterations if you trust this file)",
@@ -702,8 +733,20 @@ impl Budget {
         Ok(())
     }
 
-    fn spend(&mut self, iterations: u64, what: &str) -> Result<(), PbeError> {
+    /// Charge one derivation: `iterations` as the file states them, `blocks` the number of
+    /// hash-output blocks it must produce (each costs `iterations`). A long derived key
+    /// multiplies the work, so one derivation may cost at most 4 times the cap (the most any
+    /// common scheme needs is 3: 3DES under the PKCS#12 KDF), and the file as a whole 64 times.
+    fn spend(&mut self, iterations: u64, blocks: u64, what: &str) -> Result<(), PbeError> {
         self.check(iterations, what)?;
+        let cost = iterations.max(1).saturating_mul(blocks.max(1));
+        if cost > self.max_iterations.saturating_mul(4) {
+            return Err(PbeError::Limits(format!(
+                "{what} derives {blocks} hash blocks at {iterations} iterations each ({cost} in all), above 4 times the cap of {} (raise it with --max-iterations if you trust this file)",
+                self.max_iterations
+            )));
+        }
+        let iterations = cost;
         if iterations > self.remaining {
             return Err(PbeError::Limits(format!(
                 "key derivation for this file would exceed {} iterations in total (many encrypted parts or passwords); raise --max-iterations if you trust it",
@@ -904,25 +947,20 @@ fn derive<'s>(scheme: &'s Scheme, pw: &Password, enc: Encoding) -> Result<Derive
 
 /// Decrypt `data` encrypted under `scheme` with password `pw`, charging the derivation to
 /// `budget` first.
-pub fn decrypt(
+pub(crate) fn decrypt(
     scheme: &Scheme,
     pw: &Password,
     enc: Encoding,
     data: &[u8],
     budget: &mut Budget,
 ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
-    // The PKCS#12 KDF runs twice (key and IV).
-    let cost = match scheme {
-        Scheme::Pkcs12 { iterations, .. } => iterations.saturating_mul(2),
-        other => other.work(),
-    };
-    budget.spend(cost, &scheme.info().scheme)?;
+    budget.spend(scheme.work(), scheme.blocks(), &scheme.info().scheme)?;
     let (cipher, key, iv) = derive(scheme, pw, enc)?;
     cbc_decrypt(cipher, &key, &iv, data)
 }
 
 /// The HMAC of a PKCS#12 MacData, checked in constant time.
-pub fn verify_mac(
+pub(crate) fn verify_mac(
     hash: HashAlg,
     salt: &[u8],
     iterations: u64,
@@ -931,7 +969,7 @@ pub fn verify_mac(
     pass: &[u8],
     budget: &mut Budget,
 ) -> Result<bool, PbeError> {
-    budget.spend(iterations, "the MAC")?;
+    budget.spend(iterations, 1, "the MAC")?;
     with_digest!(hash, D => {
         let n = <D as OutputSizeUser>::output_size();
         let key = pkcs12_kdf::<D>(pass, salt, 3, iterations, n);
@@ -943,7 +981,8 @@ pub fn verify_mac(
 }
 
 /// Compute a PKCS#12 MAC (writer side: fixtures and tests).
-pub fn compute_mac(
+#[cfg(any(test, feature = "write"))]
+pub(crate) fn compute_mac(
     hash: HashAlg,
     salt: &[u8],
     iterations: u64,
@@ -961,7 +1000,9 @@ pub fn compute_mac(
 }
 
 /// Encrypt under a scheme (writer side: fixtures and tests). Supports AES and 3DES ciphers.
-pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+#[cfg(any(test, feature = "write"))]
+pub(crate) fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+    use cbc::cipher::BlockEncryptMut;
     fn run<C: BlockEncryptMut + cbc::cipher::BlockCipher + KeyInit>(
         key: &[u8],
         iv: &[u8],
@@ -983,6 +1024,47 @@ pub fn encrypt(scheme: &Scheme, pw: &Password, data: &[u8]) -> Result<Vec<u8>, P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pbes2(key_len: Option<usize>, prf: HashAlg, iterations: u64) -> Scheme {
+        Scheme::Pbes2 {
+            kdf: Kdf::Pbkdf2 {
+                salt: vec![1; 8],
+                iterations,
+                key_len,
+                prf: Ok(prf),
+            },
+            cipher: Cipher::AesCbc { bits: 256 },
+            iv: vec![0; 16],
+        }
+    }
+
+    #[test]
+    fn derivation_blocks_of_common_schemes() {
+        assert_eq!(pbes2(None, HashAlg::Sha256, 2048).blocks(), 1);
+        assert_eq!(pbes2(None, HashAlg::Sha1, 2048).blocks(), 2);
+        assert_eq!(pbes2(Some(1024), HashAlg::Sha1, 2048).blocks(), 52);
+    }
+
+    /// A long derived key multiplies PBKDF2's work: a file may not use it to run 50 times the
+    /// cap in one derivation (review of issue 9).
+    #[test]
+    fn a_long_derived_key_is_charged_for_every_block() {
+        let pw = Password::new("t", secrecy::SecretString::from("pw".to_string()));
+        let mut budget = Budget::new(10_000);
+        let greedy = pbes2(Some(1024), HashAlg::Sha1, 5_000);
+        assert!(matches!(
+            decrypt(&greedy, &pw, Encoding::Bmp, &[0; 16], &mut budget),
+            Err(PbeError::Limits(_))
+        ));
+        // Nothing was spent on the refused derivation; a normal one still runs.
+        assert_eq!(budget.remaining, 640_000);
+        let normal = pbes2(None, HashAlg::Sha256, 5_000);
+        assert!(!matches!(
+            decrypt(&normal, &pw, Encoding::Bmp, &[0; 16], &mut budget),
+            Err(PbeError::Limits(_))
+        ));
+        assert_eq!(budget.remaining, 635_000);
+    }
 
     #[test]
     fn pkcs12_kdf_matches_rfc7292_known_answer() {

@@ -144,22 +144,18 @@ pub struct Structure {
 }
 
 impl Structure {
-    /// The bag at `path` (as in [`BagNode::path`]), to annotate it with what an application
-    /// made of its contents.
-    pub fn bag_mut(&mut self, path: &str) -> Option<&mut BagNode> {
-        fn find<'n>(nodes: &'n mut [BagNode], path: &str) -> Option<&'n mut BagNode> {
+    /// Visit every bag, nested ones included, to annotate it with what an application made of
+    /// its contents (one pass over the tree, whatever the number of bags).
+    pub fn for_each_bag_mut(&mut self, f: &mut dyn FnMut(&mut BagNode)) {
+        fn walk(nodes: &mut [BagNode], f: &mut dyn FnMut(&mut BagNode)) {
             for n in nodes {
-                if n.path == path {
-                    return Some(n);
-                }
-                if path.starts_with(&format!("{}.", n.path)) {
-                    return find(&mut n.children, path);
-                }
+                f(n);
+                walk(&mut n.children, f);
             }
-            None
         }
-        let safe: usize = path.split('.').next()?.parse().ok()?;
-        find(&mut self.safes.get_mut(safe)?.bags, path)
+        for safe in &mut self.safes {
+            walk(&mut safe.bags, f);
+        }
     }
 }
 
@@ -320,6 +316,7 @@ pub struct Checked<'a> {
 pub struct OverLimit<'a> {
     pfx: Pfx<'a>,
     problems: Vec<Problem>,
+    limits: Limits,
 }
 
 impl<'a> Pfx<'a> {
@@ -428,6 +425,7 @@ impl<'a> Pfx<'a> {
             Err(OverLimit {
                 pfx: self,
                 problems,
+                limits: limits.clone(),
             })
         }
     }
@@ -475,8 +473,10 @@ impl OverLimit<'_> {
         let mut w = Walker {
             candidates: Vec::new(),
             preferred: None,
-            budget: Budget::new(0),
-            limits: Limits::default(),
+            // The caller's limits: a shrouded bag over them is reported as such; one under
+            // them is marked `not-opened` (no password is tried on a refused file).
+            budget: Budget::new(self.limits.max_iterations),
+            limits: self.limits,
             bags_seen: 0,
             walk: Contents {
                 problems: self.problems,

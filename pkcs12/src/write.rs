@@ -95,6 +95,9 @@ pub struct Builder {
     /// Write this iteration count in every algorithm identifier and the MAC while deriving
     /// with the real one (for limit tests: the file is not decryptable).
     pub claim_iterations: Option<u64>,
+    /// Write this iteration count in the MAC only (the MAC then does not verify; the bags
+    /// keep their real counts).
+    pub claim_mac_iterations: Option<u64>,
 }
 
 struct Rng(u64, u64);
@@ -219,6 +222,7 @@ impl Builder {
             seed: 1,
             ber: false,
             claim_iterations: None,
+            claim_mac_iterations: None,
         }
     }
 
@@ -378,7 +382,11 @@ impl Builder {
                     w::octets(&digest),
                 ]),
                 w::octets(&salt),
-                w::uint(self.claim_iterations.unwrap_or(it)),
+                w::uint(
+                    self.claim_mac_iterations
+                        .or(self.claim_iterations)
+                        .unwrap_or(it),
+                ),
             ]));
         }
         let der = w::seq(&pfx);

@@ -30,22 +30,55 @@ pub(crate) fn vault_dir(d: &VaultDir) -> Result<PathBuf> {
     Ok(data.join("nkp-escrow/vault"))
 }
 
+/// What a token given as a recipient is, when it is clearly not a public key. Never the token
+/// itself: an identity pasted in the wrong place must not end up in a terminal or a log.
+fn secret_kind(token: &str) -> Option<&'static str> {
+    let upper = token.to_ascii_uppercase();
+    if upper.contains("AGE-SECRET-KEY-") {
+        Some("an age identity (a secret key), not a recipient")
+    } else if upper.starts_with("AGE-PLUGIN-") {
+        Some("an age plugin identity, not a recipient")
+    } else if upper.contains("PRIVATE KEY") || upper.starts_with("-----BEGIN") {
+        Some("part of a private key (PEM), not a recipient")
+    } else {
+        None
+    }
+}
+
 fn recipient_specs(args: &[String], file: Option<&Path>) -> Result<Vec<RecipientSpec>> {
-    let mut lines: Vec<String> = args.to_vec();
+    // Each token with where it came from, for messages that name the place, not the value.
+    let mut lines: Vec<(String, String)> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.clone(), format!("--recipient number {}", i + 1)))
+        .collect();
     if let Some(f) = file {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         lines.extend(
             text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from),
+                .enumerate()
+                .map(|(i, l)| (l.trim(), i))
+                .filter(|(l, _)| !l.is_empty() && !l.starts_with('#'))
+                .map(|(l, i)| (l.to_string(), format!("line {} of {}", i + 1, f.display()))),
         );
+    }
+    for (token, place) in &lines {
+        if let Some(kind) = secret_kind(token) {
+            let hint = match file {
+                Some(f) if place.starts_with("line ") => format!(
+                    ": `age-keygen -y {}` prints the recipient of an age identity file",
+                    f.display()
+                ),
+                _ => ": `age-keygen -y FILE` prints the recipient of an age identity file".into(),
+            };
+            bail!("{place} is {kind}{hint}; the value is not shown");
+        }
     }
     Ok(lines
         .iter()
         .enumerate()
-        .map(|(i, l)| match l.split_once('=') {
+        .map(|(i, (l, _))| match l.split_once('=') {
             Some((label, key))
                 if !label.contains(' ')
                     && !label.starts_with("age1")
@@ -262,16 +295,29 @@ fn add(
                 r.providers.len()
             );
         }
-        // The password that opened it (never shown; escrowed with the file).
+        // The password that opened it (never shown; escrowed with the file): the reader says
+        // which one by index, so two lines of standard input are never confused.
         let used: Option<&Password> = r
             .protection
             .as_ref()
-            .and_then(|p| p.password.as_ref())
-            .and_then(|q| {
-                passwords
-                    .iter()
-                    .find(|pw| pw.origin.to_string() == q.source)
-            });
+            .and_then(|p| p.opened_by)
+            .and_then(|i| passwords.get(i));
+        // Before anything is written: the file must open again with exactly what is escrowed.
+        let only: &[Password] = used.map(std::slice::from_ref).unwrap_or(&[]);
+        let again = backup::inspect_bytes(&shown, &bytes, only, &opts);
+        let same_key = again.error.is_none()
+            && again.providers.first().map(|a| &a.kdk_fingerprint) == Some(&p.kdk_fingerprint)
+            && again
+                .protection
+                .as_ref()
+                .is_some_and(|a| a.password_protected || verdict == Verdict::Unprotected);
+        if !same_key {
+            eprintln!(
+                "error: {shown}: not added: the password about to be escrowed does not open the file on its own; nothing was written for it"
+            );
+            refused += 1;
+            continue;
+        }
         let secret =
             used.map(|p| SecretString::from(String::from_utf8_lossy(p.utf8()).into_owned()));
         items.push((

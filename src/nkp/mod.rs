@@ -120,6 +120,8 @@ pub struct Found {
 pub fn classify(contents: &mut Contents) -> Vec<Found> {
     let found = std::mem::take(&mut contents.found);
     let mut out = Vec::with_capacity(found.len());
+    // New descriptions by bag path, applied in one pass over the tree at the end.
+    let mut holds: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for f in found {
         let item = match f.content {
             BagContent::SymmetricKey { key, container } if is_kdk_len(key.len()) => {
@@ -139,9 +141,7 @@ pub fn classify(contents: &mut Contents) -> Vec<Found> {
                         style: "R2a secretBag with a raw key",
                     }
                 } else if let Some(meta) = metadata(value.expose()) {
-                    if let Some(node) = contents.structure.bag_mut(&f.path) {
-                        node.holds = describe_metadata(&meta);
-                    }
+                    holds.insert(f.path.clone(), describe_metadata(&meta));
                     meta
                 } else {
                     FoundItem::Other {
@@ -163,6 +163,13 @@ pub fn classify(contents: &mut Contents) -> Vec<Found> {
             local_key_id: f.local_key_id,
             layers: f.layers,
             item,
+        });
+    }
+    if !holds.is_empty() {
+        contents.structure.for_each_bag_mut(&mut |node| {
+            if let Some(h) = holds.remove(&node.path) {
+                node.holds = h;
+            }
         });
     }
     out

@@ -44,6 +44,10 @@ pub struct Protection {
     pub reasons: Vec<String>,
     /// The password that opened the file, described (never shown).
     pub password: Option<PasswordQuality>,
+    /// Which of the caller's passwords that was (index into the slice given to the reader),
+    /// so that the one escrowed is exactly the one that opened the file.
+    #[serde(skip)]
+    pub opened_by: Option<usize>,
 }
 
 /// One encryption layer.
@@ -174,11 +178,17 @@ pub fn assess(
         Some(Candidate::Given(i)) => passwords.get(i).filter(|p| !p.is_blank()),
         _ => None,
     };
-    let password = walk
+    let index = |c: Option<Candidate>| match c {
+        Some(Candidate::Given(i)) if given(c).is_some() => Some(i),
+        _ => None,
+    };
+    let opened_by = walk
         .layers
         .iter()
-        .find_map(|l| given(l.opened_with))
-        .or_else(|| given(mac.as_ref().and_then(|m| m.verified_by)))
+        .find_map(|l| index(l.opened_with))
+        .or_else(|| index(mac.as_ref().and_then(|m| m.verified_by)));
+    let password = opened_by
+        .and_then(|i| passwords.get(i))
         .map(Password::quality);
 
     Protection {
@@ -196,5 +206,6 @@ pub fn assess(
         verdict,
         reasons,
         password,
+        opened_by,
     }
 }

@@ -184,7 +184,10 @@ pub enum VaultError {
         error: age::ssh::ParseRecipientKeyError,
     },
     /// A recipient that is neither age nor SSH.
-    #[error("{recipient:?} is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)")]
+    #[error(
+        "{} is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)",
+        not_echoed(recipient)
+    )]
     UnknownRecipient {
         /// The recipient as given.
         recipient: String,
@@ -322,4 +325,13 @@ impl VaultError {
             source: Box::new(e),
         }
     }
+}
+
+/// How an unrecognised recipient is named in a message: it may be a secret pasted in the wrong
+/// place (an identity, a private key, a password), so only its length is shown.
+fn not_echoed(token: &str) -> String {
+    format!(
+        "a value of {} characters (not shown: it may be a secret)",
+        token.chars().count()
+    )
 }

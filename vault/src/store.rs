@@ -20,16 +20,18 @@ pub(crate) const OBJECTS: &str = "objects";
 
 /// Crash the process here when `NKP_VAULT_FAILPOINT` names this point (tests of crash
 /// safety). `abort` runs no destructors and flushes nothing: it is as close to a power cut as
-/// a test can get without a VM. Compiled only with the `failpoints` feature; a no-op otherwise,
-/// so a release binary cannot be made to abort by its environment.
-#[cfg(feature = "failpoints")]
+/// a test can get without a VM. Compiled only with the `failpoints` feature *and* debug
+/// assertions (test builds); a no-op otherwise, so a release binary cannot be made to abort by
+/// its environment even when cargo unifies the dev-dependency feature into it (building the
+/// binary together with examples, as the benchmark scripts do).
+#[cfg(all(feature = "failpoints", debug_assertions))]
 pub(crate) fn failpoint(name: &str) {
     if std::env::var_os("NKP_VAULT_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
     }
 }
 
-#[cfg(not(feature = "failpoints"))]
+#[cfg(not(all(feature = "failpoints", debug_assertions)))]
 #[inline(always)]
 pub(crate) fn failpoint(_name: &str) {}
 

@@ -354,7 +354,8 @@ fn refusals_are_structured_errors_with_the_cli_messages() {
     let bad = Vault::init(&dir, vec![spec("a", "pgp-key")], false).unwrap_err();
     assert_eq!(
         bad.to_string(),
-        "\"pgp-key\" is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)"
+        // Issue 10: an unrecognised value may be a secret pasted in the wrong place.
+        "a value of 7 characters (not shown: it may be a secret) is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)"
     );
     let err = Vault::open(&dir).unwrap_err();
     assert!(matches!(err, VaultError::NoVault { .. }));

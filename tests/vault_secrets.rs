@@ -1,0 +1,172 @@
+//! Issue 10, item 7: a secret given where a recipient belongs is never echoed. An age identity
+//! file passed as `--recipients-file`, an identity or a password pasted as `--recipient` (to
+//! `init` or `rekey`): the error names where the value came from and what it looks like, never
+//! the value, and nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use secrecy::ExposeSecret;
+
+fn nkp() -> Command {
+    Command::cargo_bin("nkp-escrow").expect("binary")
+}
+
+/// An identity file (0600) and its secret and public halves.
+fn identity(dir: &Path, name: &str) -> (PathBuf, String, String) {
+    let id = age::x25519::Identity::generate();
+    let secret = id.to_string().expose_secret().to_string();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("# created: test\n{secret}\n")).expect("write identity");
+    (path, secret, id.to_public().to_string())
+}
+
+fn stderr_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success(), "the command must fail");
+    let mut all = String::from_utf8_lossy(&out.stderr).into_owned();
+    all.push_str(&String::from_utf8_lossy(&out.stdout));
+    all
+}
+
+#[test]
+fn an_identity_file_as_recipients_file_is_named_not_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, secret, _) = identity(dir.path(), "alice.key");
+    let v = dir.path().join("vault");
+    let err = stderr_of(
+        nkp()
+            .args(["vault", "init", "--vault"])
+            .arg(&v)
+            .arg("--recipients-file")
+            .arg(&id),
+    );
+    assert!(!err.contains(&secret), "the identity was printed: {err}");
+    assert!(
+        !err.to_ascii_uppercase().contains("AGE-SECRET-KEY-1"),
+        "{err}"
+    );
+    assert!(err.contains("line 2 of"), "{err}");
+    assert!(err.contains("identity"), "{err}");
+    assert!(err.contains("age-keygen -y"), "{err}");
+    assert!(!v.exists(), "nothing may be written");
+}
+
+#[test]
+fn a_secret_as_recipient_argument_is_named_not_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, secret, _) = identity(dir.path(), "bob.key");
+    let v = dir.path().join("vault");
+    for token in [
+        secret.clone(),
+        format!("bob={secret}"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----".to_string(),
+    ] {
+        let err = stderr_of(
+            nkp()
+                .args(["vault", "init", "--vault"])
+                .arg(&v)
+                .arg("--recipient")
+                .arg(&token),
+        );
+        assert!(!err.contains(&token), "the value was printed: {err}");
+        assert!(!err.contains(&secret), "{err}");
+        assert!(err.contains("--recipient number 1"), "{err}");
+        assert!(!v.exists(), "nothing may be written");
+    }
+}
+
+#[test]
+fn an_unrecognised_recipient_is_not_echoed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = dir.path().join("vault");
+    let token = "Winter2026!-the-backup-password";
+    let err = stderr_of(
+        nkp()
+            .args(["vault", "init", "--vault"])
+            .arg(&v)
+            .arg("--recipient")
+            .arg(token),
+    );
+    assert!(!err.contains(token), "the value was printed: {err}");
+    assert!(err.contains("not shown"), "{err}");
+}
+
+#[test]
+fn rekey_with_a_secret_recipient_is_refused_without_echo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, _, public) = identity(dir.path(), "alice.key");
+    let (_, bob_secret, _) = identity(dir.path(), "bob.key");
+    let v = dir.path().join("vault");
+    nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("alice={public}"))
+        .assert()
+        .success();
+    let manifest = std::fs::read(v.join("manifest.jsonl")).unwrap_or_default();
+    let err = stderr_of(
+        nkp()
+            .args(["vault", "rekey", "--vault"])
+            .arg(&v)
+            .arg("--identity")
+            .arg(&id)
+            .arg("--recipient")
+            .arg(&bob_secret),
+    );
+    assert!(
+        !err.contains(&bob_secret),
+        "the identity was printed: {err}"
+    );
+    assert_eq!(
+        std::fs::read(v.join("manifest.jsonl")).unwrap_or_default(),
+        manifest,
+        "a refused rekey must not write"
+    );
+}
+
+/// Issue 10, item 2: with `--password-stdin` every line is its own password; the one escrowed
+/// is the one that opened the file, not the first line.
+#[test]
+fn the_escrowed_password_is_the_stdin_line_that_opened_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, _, public) = identity(dir.path(), "custodian.key");
+    let v = dir.path().join("vault");
+    nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("custodian={public}"))
+        .assert()
+        .success();
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
+    let right = std::fs::read_to_string(share.join("passwords.txt"))
+        .expect("passwords")
+        .lines()
+        .next()
+        .expect("a line")
+        .to_string();
+    nkp()
+        .args(["--quiet", "vault", "add", "--vault"])
+        .arg(&v)
+        .arg(share.join("NKP-PROD.p12"))
+        .args(["--password-stdin", "--no-prompt"])
+        .write_stdin(format!("not-the-password\nalso-wrong\n{right}\n"))
+        .assert()
+        .success();
+    let out = dir.path().join("prod.p12");
+    let pw = dir.path().join("prod.pw");
+    nkp()
+        .args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&id)
+        .arg("--out")
+        .arg(&out)
+        .arg("--password-out")
+        .arg(&pw)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&pw).expect("password out"), right);
+}
