@@ -237,6 +237,49 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
     }
 }
 
+/// One file read and inspected for `vault add`, with the re-opening check.
+struct Checked {
+    shown: String,
+    bytes: std::io::Result<Zeroizing<Vec<u8>>>,
+    report: nkp_escrow::model::InputReport,
+    /// The file inspected again with only the password about to be escrowed.
+    again: Option<nkp_escrow::model::InputReport>,
+}
+
+/// The password that opened the file (never shown; escrowed with it): the reader says which
+/// one by index, so two lines of standard input are never confused.
+fn escrowed_password<'p>(
+    r: &nkp_escrow::model::InputReport,
+    passwords: &'p [Password],
+) -> Option<&'p Password> {
+    r.protection
+        .as_ref()
+        .and_then(|p| p.opened_by)
+        .and_then(|i| passwords.get(i))
+}
+
+fn check_for_escrow(f: &Path, passwords: &[Password], opts: &InspectOptions) -> Checked {
+    let shown = f.display().to_string();
+    let bytes = std::fs::read(f).map(Zeroizing::new);
+    let empty = Zeroizing::new(Vec::new());
+    let b = bytes.as_ref().unwrap_or(&empty);
+    let report = backup::inspect_bytes(&shown, b, passwords, opts);
+    // Before anything is written: the file must open again with exactly what is escrowed.
+    let again =
+        (bytes.is_ok() && report.error.is_none() && !report.providers.is_empty()).then(|| {
+            let only: &[Password] = escrowed_password(&report, passwords)
+                .map(std::slice::from_ref)
+                .unwrap_or(&[]);
+            backup::inspect_bytes(&shown, b, only, opts)
+        });
+    Checked {
+        shown,
+        bytes,
+        report,
+        again,
+    }
+}
+
 fn add(
     dir: &Path,
     files: &[PathBuf],
@@ -256,17 +299,30 @@ fn add(
     let mut items = Vec::new();
     let mut names = Vec::new();
     let mut refused = 0;
-    for f in files {
-        let shown = f.display().to_string();
-        let bytes = match std::fs::read(f) {
-            Ok(b) => Zeroizing::new(b),
+    // Reading, inspecting and the re-opening check run on every core; the messages and the
+    // entries then follow the order of the files given.
+    let checked: Vec<Checked> = {
+        use rayon::prelude::*;
+        files
+            .par_iter()
+            .map(|f| check_for_escrow(f, &passwords, &opts))
+            .collect()
+    };
+    for (f, c) in files.iter().zip(checked) {
+        let Checked {
+            shown,
+            bytes,
+            report: r,
+            again,
+        } = c;
+        let bytes = match bytes {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {shown}: cannot read: {e}");
                 refused += 1;
                 continue;
             }
         };
-        let r = backup::inspect_bytes(&shown, &bytes, &passwords, &opts);
         if let Some(e) = &r.error {
             eprintln!("error: {shown}: not added: {}", e.message);
             refused += 1;
@@ -295,16 +351,12 @@ fn add(
                 r.providers.len()
             );
         }
-        // The password that opened it (never shown; escrowed with the file): the reader says
-        // which one by index, so two lines of standard input are never confused.
-        let used: Option<&Password> = r
-            .protection
-            .as_ref()
-            .and_then(|p| p.opened_by)
-            .and_then(|i| passwords.get(i));
-        // Before anything is written: the file must open again with exactly what is escrowed.
-        let only: &[Password] = used.map(std::slice::from_ref).unwrap_or(&[]);
-        let again = backup::inspect_bytes(&shown, &bytes, only, &opts);
+        let used = escrowed_password(&r, &passwords);
+        let Some(again) = again else {
+            eprintln!("error: {shown}: not added: it could not be opened a second time");
+            refused += 1;
+            continue;
+        };
         let same_key = again.error.is_none()
             && again.providers.first().map(|a| &a.kdk_fingerprint) == Some(&p.kdk_fingerprint)
             && again
