@@ -7,7 +7,7 @@
 //! - PBES2: PBKDF2 with an HMAC PRF (or scrypt) and a CBC cipher.
 //!
 //! Parameters are parsed without any key derivation, so that iteration counts are known (and
-//! capped by [`Budget`]) before work starts. Algorithms we recognise but cannot compute are
+//! capped by the per-file work budget) before work starts. Algorithms we recognise but cannot compute are
 //! named in [`PbeError::Unsupported`].
 
 use std::fmt;
