@@ -1,4 +1,7 @@
-//! Issue 10, item 7: a secret given where a recipient belongs is never echoed. An age identity
+//! Issue 10 regressions: a secret given where a recipient belongs is never echoed, the escrowed
+//! password is the one that opened the file, and a restore is all or nothing.
+//!
+//! Item 7: a secret given where a recipient belongs is never echoed. An age identity
 //! file passed as `--recipients-file`, an identity or a password pasted as `--recipient` (to
 //! `init` or `rekey`): the error names where the value came from and what it looks like, never
 //! the value, and nothing is written.
@@ -169,4 +172,82 @@ fn the_escrowed_password_is_the_stdin_line_that_opened_the_file() {
         .assert()
         .success();
     assert_eq!(std::fs::read_to_string(&pw).expect("password out"), right);
+}
+
+/// Issue 10, item 6/7: a restore is all or nothing. When the password file cannot be created
+/// (it exists), no .p12 is left behind either.
+#[test]
+fn a_failed_restore_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, v) = vault_with_prod(dir.path());
+    let out = dir.path().join("prod.p12");
+    let pw = dir.path().join("prod.pw");
+    std::fs::write(&pw, "kept").expect("existing file");
+    nkp()
+        .args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&id)
+        .arg("--out")
+        .arg(&out)
+        .arg("--password-out")
+        .arg(&pw)
+        .assert()
+        .failure();
+    assert!(!out.exists(), "a half restore was left behind");
+    assert_eq!(std::fs::read_to_string(&pw).expect("kept"), "kept");
+}
+
+/// `--out -` writes the .p12 to standard output (a pipe here), not to a file named `-`.
+#[test]
+fn restore_to_standard_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (id, v) = vault_with_prod(dir.path());
+    let pw = dir.path().join("prod.pw");
+    let out = nkp()
+        .current_dir(dir.path())
+        .args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&id)
+        .args(["--out", "-"])
+        .arg("--password-out")
+        .arg(&pw)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
+    assert_eq!(
+        out.stdout,
+        std::fs::read(share.join("NKP-PROD.p12")).expect("original")
+    );
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}
+
+/// A vault with NKP-PROD escrowed, and the custodian's identity.
+fn vault_with_prod(dir: &Path) -> (PathBuf, PathBuf) {
+    let (id, _, public) = identity(dir, "custodian.key");
+    let v = dir.join("vault");
+    nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("custodian={public}"))
+        .assert()
+        .success();
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
+    nkp()
+        .args(["--quiet", "vault", "add", "--vault"])
+        .arg(&v)
+        .arg(share.join("NKP-PROD.p12"))
+        .arg("--password-file")
+        .arg(share.join("passwords.txt"))
+        .arg("--no-prompt")
+        .assert()
+        .success();
+    (id, v)
 }

@@ -557,34 +557,80 @@ fn restore(
     if password.is_some() && password_out.is_none() && !std::io::stderr().is_terminal() {
         bail!("entry {} has a password: give --password-out FILE (written 0600), or run on a terminal", entry.id);
     }
-    let mut f = nkp_vault::store::create_new(out, 0o600)?;
-    f.write_all(&p12)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    if let Some(pw) = password {
-        match password_out {
-            Some(po) => {
-                let mut pf = nkp_vault::store::create_new(po, 0o600)?;
-                pf.write_all(pw.as_bytes())
-                    .and_then(|_| pf.sync_all())
-                    .with_context(|| format!("cannot write {}", po.display()))?;
+    // All or nothing: both outputs are created (exclusively, 0600) before either is written,
+    // and whatever this command created is removed again if any step fails. `--out -` writes
+    // the .p12 to standard output, never to a terminal.
+    let to_stdout = out == Path::new("-");
+    if to_stdout && std::io::stdout().is_terminal() {
+        bail!("--out -: standard output is a terminal; a .p12 is binary: redirect it to a file or a pipe, or give --out FILE");
+    }
+    if to_stdout && password_out == Some(Path::new("-")) {
+        bail!("--out - and --password-out - cannot both use standard output");
+    }
+    let mut created: Vec<&Path> = Vec::new();
+    let written = (|| -> Result<()> {
+        let mut pf = match (password, password_out) {
+            (Some(_), Some(po)) => {
+                let f = nkp_vault::store::create_new(po, 0o600)?;
+                created.push(po);
+                Some(f)
             }
+            _ => None,
+        };
+        let mut f = if to_stdout {
+            None
+        } else {
+            let f = nkp_vault::store::create_new(out, 0o600)?;
+            created.push(out);
+            Some(f)
+        };
+        match f.as_mut() {
+            Some(f) => f
+                .write_all(&p12)
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("cannot write {}", out.display()))?,
             None => {
-                eprintln!(
-                    "Password of {} (shown once, on this terminal only):",
-                    out.display()
-                );
-                eprintln!("{pw}");
+                let mut so = std::io::stdout().lock();
+                so.write_all(&p12)
+                    .and_then(|_| so.flush())
+                    .context("cannot write the .p12 to standard output")?;
             }
         }
+        if let (Some(pf), Some(pw), Some(po)) = (pf.as_mut(), password, password_out) {
+            pf.write_all(pw.as_bytes())
+                .and_then(|_| pf.sync_all())
+                .with_context(|| format!("cannot write {}", po.display()))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        for p in &created {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e.context("nothing was restored"));
+    }
+    if let (Some(pw), None) = (password, password_out) {
+        eprintln!(
+            "Password of {} (shown once, on this terminal only):",
+            if to_stdout {
+                "the .p12".into()
+            } else {
+                out.display().to_string()
+            }
+        );
+        eprintln!("{pw}");
     }
     if !quiet {
         eprintln!(
-            "restored entry {} ({} {}) to {} (mode 0600){}",
+            "restored entry {} ({} {}) to {}{}",
             entry.id,
             entry.provider.as_deref().unwrap_or("?"),
             entry.key_id.as_deref().unwrap_or("?"),
-            out.display(),
+            if to_stdout {
+                "standard output".to_string()
+            } else {
+                format!("{} (mode 0600)", out.display())
+            },
             match (password, password_out) {
                 (Some(_), Some(po)) => format!("; password in {} (mode 0600)", po.display()),
                 (None, _) => "; the .p12 has no password".into(),
