@@ -251,3 +251,82 @@ fn vault_with_prod(dir: &Path) -> (PathBuf, PathBuf) {
         .success();
     (id, v)
 }
+
+/// Issue 10, item 10: a plugin recipient gets a clear "not supported yet", not "incorrect HRP".
+#[test]
+fn plugin_recipients_and_identities_are_named_as_not_supported_yet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = dir.path().join("vault");
+    let out = nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .args([
+            "--recipient",
+            "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("age-plugin-yubikey"), "{err}");
+    assert!(!v.exists());
+    // An identity file of a plugin, given to a command that decrypts.
+    let (_, _, public) = identity(dir.path(), "alice.key");
+    nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(public)
+        .assert()
+        .success();
+    let plugin_id = dir.path().join("yubikey.txt");
+    std::fs::write(
+        &plugin_id,
+        "AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
+    )
+    .expect("write");
+    let out = nkp()
+        .args(["vault", "drill", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&plugin_id)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("age-plugin-yubikey"), "{err}");
+    assert!(err.contains("not supported yet"), "{err}");
+    assert!(!err.contains("AGE-PLUGIN-YUBIKEY-1"), "{err}");
+}
+
+/// Issue 10, item 10: `vault checkpoint` warns when the signing key is readable by others.
+#[cfg(unix)]
+#[test]
+fn a_group_readable_checkpoint_key_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    let key = dir.path().join("cp.key");
+    nkp()
+        .args(["vault", "checkpoint-key", "--out"])
+        .arg(&key)
+        .assert()
+        .success();
+    let sign = |key: &Path| {
+        let out = nkp()
+            .args(["vault", "checkpoint", "--vault"])
+            .arg(&v)
+            .arg("--key")
+            .arg(key)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(!sign(&key).contains("readable by others"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let err = sign(&key);
+    assert!(err.contains("readable by others"), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}

@@ -192,6 +192,18 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
         }
         VaultCommand::Checkpoint { dir, key } => {
             let v = Vault::open(&vault_dir(&dir)?)?;
+            // Whoever can read the signing key can sign a forged checkpoint.
+            #[cfg(unix)]
+            if let Ok(m) = std::fs::metadata(&key) {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 && !quiet {
+                    eprintln!(
+                        "warning: {}: the checkpoint signing key is readable by others (mode {mode:o}); anyone who can read it can sign checkpoints: chmod 600 it",
+                        key.display()
+                    );
+                }
+            }
             let pkcs8 = Zeroizing::new(
                 std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?,
             );

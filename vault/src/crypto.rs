@@ -38,6 +38,17 @@ pub fn fingerprint(recipient: &str) -> String {
 /// A parsed recipient.
 pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, VaultError> {
     let s = s.trim();
+    // A plugin recipient is `age1<plugin>1<data>`: its bech32 prefix is longer than `age`.
+    if let Some(plugin) = s
+        .rfind('1')
+        .and_then(|i| s.get(..i))
+        .and_then(|hrp| hrp.strip_prefix("age1"))
+        .filter(|name| !name.is_empty())
+    {
+        return Err(VaultError::PluginRecipient {
+            plugin: plugin.to_ascii_lowercase(),
+        });
+    }
     if s.starts_with("age1") {
         return s
             .parse::<age::x25519::Recipient>()
@@ -127,6 +138,15 @@ impl Identities {
             }
             return Ok(Self {
                 ids: vec![Box::new(id)],
+            });
+        }
+        if let Some(at) = text.find("AGE-PLUGIN-") {
+            let rest = text.get(at + "AGE-PLUGIN-".len()..).unwrap_or("");
+            // `AGE-PLUGIN-<NAME>-1<data>`: the name is up to the next hyphen.
+            let plugin = rest.split('-').next().unwrap_or("").to_ascii_lowercase();
+            return Err(VaultError::PluginIdentity {
+                path: path.to_path_buf(),
+                plugin,
             });
         }
         let file = age::IdentityFile::from_buffer(&bytes[..]).map_err(|source| {

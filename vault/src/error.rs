@@ -183,6 +183,20 @@ pub enum VaultError {
         /// age's reason.
         error: age::ssh::ParseRecipientKeyError,
     },
+    /// An age plugin recipient (`age1<plugin>1...`): hardware custodians come with issue 13.
+    #[error("age plugin recipients (age1{plugin}1...) are not supported yet: they need the age-plugin-{plugin} program and the vault's plugin support, which is not built yet; use an age X25519 (age1...) or SSH recipient for now")]
+    PluginRecipient {
+        /// The plugin's name, from the recipient's prefix.
+        plugin: String,
+    },
+    /// An age plugin identity file (`AGE-PLUGIN-...`).
+    #[error("{}: an age plugin identity (age-plugin-{plugin}) is not supported yet; use an age X25519 identity or an SSH private key for now", path.display())]
+    PluginIdentity {
+        /// The identity file.
+        path: PathBuf,
+        /// The plugin's name, from the identity's prefix.
+        plugin: String,
+    },
     /// A recipient that is neither age nor SSH.
     #[error(
         "{} is neither an age recipient (age1...) nor an SSH public key (ssh-ed25519/ssh-rsa)",
