@@ -212,9 +212,14 @@ struct Parser<'a> {
     s: &'a str,
     pos: usize,
     depth: u32,
+    nodes: usize,
 }
 
 const MAX_DEPTH: u32 = 32;
+
+/// Most key locators in one keySafe. A real one holds a few (a list of one or two pairs); a
+/// file planted with a list of a million items is refused instead of parsed into memory.
+pub const MAX_LOCATORS: usize = 1024;
 
 impl<'a> Parser<'a> {
     fn err(&self, what: impl Into<String>) -> KeySafeError {
@@ -258,6 +263,12 @@ impl<'a> Parser<'a> {
     fn locator(&mut self) -> Result<Locator<'a>, KeySafeError> {
         if self.depth > MAX_DEPTH {
             return Err(self.err("key locator nested too deeply"));
+        }
+        self.nodes += 1;
+        if self.nodes > MAX_LOCATORS {
+            return Err(self.err(format!(
+                "more than {MAX_LOCATORS} key locators in one keySafe (a real one has a few): refused"
+            )));
         }
         let type_start = self.pos;
         let kind = self.atom().0;
@@ -353,6 +364,7 @@ impl<'a> KeySafe<'a> {
             s,
             pos: slash + 1,
             depth: 0,
+            nodes: 0,
         };
         let locator = p.locator()?;
         if p.pos != s.len() {
@@ -482,5 +494,25 @@ mod tests {
         let e = escape(b);
         let atom = Atom(&e);
         assert_eq!(atom.value(), AtomValue::Bytes(b.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    /// Issue 10, item 9: a keySafe planted with a huge list is refused at the cap, not parsed
+    /// into memory.
+    #[test]
+    fn a_list_of_too_many_locators_is_refused() {
+        let item = "pair/(fqid/<VMWARE-NULL>/NKP/QUJD,HMAC%2dSHA%2d256,RWRu)";
+        let at_cap = format!(
+            "vmware:key/list/({})",
+            vec![item; MAX_LOCATORS / 3].join(",")
+        );
+        assert!(KeySafe::parse(&at_cap).is_ok());
+        let over = format!("vmware:key/list/({})", vec![item; MAX_LOCATORS].join(","));
+        let err = KeySafe::parse(&over).expect_err("over the cap");
+        assert!(err.to_string().contains("key locators"), "{err}");
     }
 }

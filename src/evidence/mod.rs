@@ -55,7 +55,14 @@ pub struct Collector {
     refs: Vec<KeyReference>,
     kinds: BTreeSet<&'static str>,
     warnings: Vec<String>,
+    /// References passed over because the file already gave [`MAX_REFS_PER_FILE`].
+    dropped: usize,
 }
+
+/// Most references kept from one file. A VCDB export of a large estate gives tens of
+/// thousands; a planted file that would give millions is cut here, with a warning, so that
+/// memory stays bounded whatever the walker threads read at once.
+pub const MAX_REFS_PER_FILE: usize = 100_000;
 
 impl Collector {
     /// A collector for `path`.
@@ -65,6 +72,7 @@ impl Collector {
             refs: Vec::new(),
             kinds: BTreeSet::new(),
             warnings: Vec::new(),
+            dropped: 0,
         }
     }
 
@@ -92,6 +100,10 @@ impl Collector {
             details,
         } = seen;
         self.kinds.insert(kind);
+        if self.refs.len() >= MAX_REFS_PER_FILE {
+            self.dropped += 1;
+            return;
+        }
         self.refs.push(KeyReference {
             sources: vec![Source {
                 path: self.path.clone(),
@@ -135,7 +147,13 @@ impl Collector {
     }
 
     /// Finish: the file's input record and its references.
-    pub fn finish(self, error: Option<ErrorInfo>) -> (EvidenceInput, Vec<KeyReference>) {
+    pub fn finish(mut self, error: Option<ErrorInfo>) -> (EvidenceInput, Vec<KeyReference>) {
+        if self.dropped > 0 {
+            self.warnings.push(format!(
+                "limited: more than {MAX_REFS_PER_FILE} references in this file; {} more were passed over",
+                self.dropped
+            ));
+        }
         (
             EvidenceInput {
                 path: self.path,
@@ -371,6 +389,8 @@ fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> Fil
         if size > opts.max_text_size {
             return FileResult::Skipped(Skip::TooLarge);
         }
+        // One allocation of the file's size: growing by doubling would hold up to twice it.
+        big.reserve_exact(usize::try_from(size).unwrap_or(0).saturating_add(1));
         big.extend_from_slice(head);
         if let Err(e) = (&mut f).take(opts.max_text_size).read_to_end(&mut big) {
             return io_err(e);
@@ -674,5 +694,42 @@ mod merge_tests {
         assert_eq!(forward[0].details, backward[0].details);
         assert_eq!(forward[0].details, ["from a", "from b", "from c"]);
         assert_eq!(forward[0].host, backward[0].host);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    /// Issue 10, item 9: one file keeps at most MAX_REFS_PER_FILE references, and says so.
+    #[test]
+    fn references_per_file_are_capped_with_a_warning() {
+        let mut c = Collector::new("planted.txt");
+        for i in 0..MAX_REFS_PER_FILE + 7 {
+            c.add(Seen {
+                kind: "text",
+                line: Some(i + 1),
+                subject: Subject {
+                    kind: "vm",
+                    name: format!("vm-{i}"),
+                },
+                provider: Some("NKP".into()),
+                provider_key_id: None,
+                key: None,
+                host: None,
+                state: State::NeedsKey,
+                details: Vec::new(),
+            });
+        }
+        let (input, refs) = c.finish(None);
+        assert_eq!(refs.len(), MAX_REFS_PER_FILE);
+        assert!(
+            input
+                .warnings
+                .iter()
+                .any(|w| w.contains("7 more were passed over")),
+            "{:?}",
+            input.warnings
+        );
     }
 }

@@ -90,21 +90,33 @@ fn continuation(l: &Line<'_>) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"%<>/(),._-+=".contains(&b))
 }
 
+/// Longest key locator read, in bytes (real ones are a few hundred).
+pub const MAX_KEYSAFE_LEN: usize = 64 * 1024;
+
 /// Parse the key safe starting on line `i`, joining continuation lines if it was wrapped
 /// (copy-paste from a narrow terminal): the longest join that parses wins, since a cut fqid
 /// is still grammatical. Returns the key safe and how many lines it used.
 fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(Vec<Fqid>, usize), String> {
     let first = token(lines[i].text, start);
+    // A real key locator is a few hundred bytes; a planted one of megabytes is refused before
+    // it is copied or parsed.
+    if first.len() > MAX_KEYSAFE_LEN {
+        return Err(format!(
+            "line {}: key locator of {} bytes, longer than any real one ({MAX_KEYSAFE_LEN} byte cap): passed over",
+            lines[i].no,
+            first.len()
+        ));
+    }
     let reached_eol = start + first.len() == lines[i].text.trim_end().len();
-    let mut candidates = vec![first.to_string()];
+    let mut candidates: Vec<std::borrow::Cow<'_, str>> = vec![first.into()];
     if reached_eol {
         for next in lines.iter().skip(i + 1).take(8) {
             if !continuation(next) {
                 break;
             }
-            let mut joined = candidates[candidates.len() - 1].clone();
+            let mut joined = candidates[candidates.len() - 1].clone().into_owned();
             joined.push_str(next.text.trim());
-            candidates.push(joined);
+            candidates.push(joined.into());
         }
     }
     let mut first_err = None;
