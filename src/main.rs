@@ -32,7 +32,8 @@ fn main() {
             if broken_pipe {
                 nkp_escrow::exit::OK
             } else {
-                eprintln!("error: {e:#}");
+                let message = format!("{e:#}");
+                eprintln!("error: {}", nkp_escrow::render::terminal_safe(&message));
                 nkp_escrow::exit::USAGE
             }
         }

@@ -330,3 +330,27 @@ fn a_group_readable_checkpoint_key_is_warned_about() {
     assert!(err.contains("readable by others"), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+/// Issue 10, item 9: a HEAD carrying terminal escape sequences cannot erase a `[FAIL]` line
+/// and print a fake `[PASS]`: control characters reach the terminal as visible escapes.
+#[test]
+fn escape_sequences_in_head_are_shown_not_obeyed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    let head = std::fs::read_to_string(v.join("HEAD")).expect("HEAD");
+    std::fs::write(
+        v.join("HEAD"),
+        format!("{}\x1b[2K\r[PASS] vault verified\n", head.trim_end()),
+    )
+    .expect("tamper");
+    let out = nkp()
+        .args(["--format", "table", "vault", "verify", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "a tampered HEAD must not verify");
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!stream.contains(&0x1b), "raw ESC reached the terminal");
+        assert!(!stream.contains(&b'\r'), "raw CR reached the terminal");
+    }
+}

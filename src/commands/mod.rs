@@ -78,9 +78,11 @@ pub(crate) mod print {
         Ok(out.flush()?)
     }
 
+    /// Human text: every control sequence that untrusted parts of it might carry is shown
+    /// as an escape, never obeyed by the terminal.
     pub(crate) fn text(s: &str) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
-        out.write_all(s.as_bytes())?;
+        out.write_all(nkp_escrow::render::terminal_safe(s).as_bytes())?;
         Ok(out.flush()?)
     }
 

@@ -386,3 +386,47 @@ pub fn write_json_records<T: Serialize + Sync>(
     out.write_all(b"\n}\n")?;
     out.flush()
 }
+
+/// Text for a terminal, with every control character that could move the cursor, erase a
+/// line or change colours shown as an escape instead (`\x1b`, `\r`, `\u{9b}`), and the
+/// Unicode direction overrides that reorder what is shown. New lines and tabs are kept.
+/// Untrusted text (file contents, names, a vault's HEAD) goes through this before it reaches
+/// a terminal, so that it cannot print a fake `[PASS]` over a `[FAIL]`.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if c == '\r' {
+            out.push_str("\\r");
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_sequences_are_shown_not_obeyed() {
+        assert_eq!(terminal_safe("[FAIL] x\n"), "[FAIL] x\n");
+        assert_eq!(
+            terminal_safe("5 abc\x1b[2K\r[PASS]"),
+            "5 abc\\x1b[2K\\r[PASS]"
+        );
+        assert_eq!(terminal_safe("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(terminal_safe("tab\tok"), "tab\tok");
+    }
+}
