@@ -245,14 +245,23 @@ pub(crate) enum VaultCommand {
         /// Identity that opens the current objects.
         #[arg(long, value_name = "FILE")]
         identity: PathBuf,
-        /// The new recipients.
+        /// The new recipients: the whole new set (a custodian not named again loses access).
         #[arg(
             long,
             value_name = "RECIPIENT",
-            required = true,
+            required_unless_present = "recipients_file",
             allow_hyphen_values = true
         )]
         recipient: Vec<String>,
+        /// A file of new recipients, one per line (`#` comments allowed).
+        #[arg(long, value_name = "FILE")]
+        recipients_file: Option<PathBuf>,
+        /// Show who keeps, gains and loses access, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm that custodians not named again lose access (asked on a terminal otherwise).
+        #[arg(long)]
+        yes: bool,
     },
 }
 

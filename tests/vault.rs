@@ -406,6 +406,7 @@ fn rekey_moves_every_object_to_the_new_recipients_and_removes_the_old() {
         .arg(&old_id)
         .arg("--recipient")
         .arg(format!("custodian-b={new_r}"))
+        .arg("--yes") // custodian-a loses access (issue 10: confirmed explicitly)
         .assert()
         .success();
     let (code, r) = verify(&v);

@@ -354,3 +354,60 @@ fn escape_sequences_in_head_are_shown_not_obeyed() {
         assert!(!stream.contains(&b'\r'), "raw CR reached the terminal");
     }
 }
+
+/// Issue 10, item 10/11: `rekey` shows who gains and loses access, changes nothing on
+/// `--dry-run`, and removes a custodian only with `--yes`; `--recipients-file` works on it.
+#[test]
+fn rekey_is_explicit_about_who_loses_access() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice_id, v) = vault_with_prod(dir.path());
+    let (_, _, bob) = identity(dir.path(), "bob.key");
+    let manifest = || std::fs::read(v.join("manifest.jsonl")).expect("manifest");
+    let before = manifest();
+    let rekey = |extra: &[&str]| {
+        let mut c = nkp();
+        c.args(["vault", "rekey", "--vault"])
+            .arg(&v)
+            .arg("--identity")
+            .arg(&alice_id)
+            .arg("--recipient")
+            .arg(format!("bob={bob}"))
+            .args(extra);
+        c.output().expect("run")
+    };
+    // Dry run: the plan, nothing written.
+    let out = rekey(&["--dry-run"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loses access: custodian"), "{err}");
+    assert!(err.contains("gains access: bob"), "{err}");
+    assert_eq!(manifest(), before);
+    // Without --yes (and no terminal to ask on): refused, nothing written.
+    let out = rekey(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(manifest(), before);
+    // From a recipients file, keeping alice: nobody loses access, no --yes needed.
+    let alice_public = std::fs::read_to_string(dir.path().join("vault/vault.yaml"))
+        .expect("config")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("recipient: ").map(str::to_string))
+        .expect("alice's recipient in vault.yaml");
+    let file = dir.path().join("custodians.txt");
+    std::fs::write(
+        &file,
+        format!("# both\ncustodian={alice_public}\nbob={bob}\n"),
+    )
+    .expect("write");
+    nkp()
+        .args(["vault", "rekey", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&alice_id)
+        .arg("--recipients-file")
+        .arg(&file)
+        .assert()
+        .success();
+    assert_ne!(manifest(), before);
+}

@@ -237,16 +237,71 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             dir,
             identity,
             recipient,
+            recipients_file,
+            dry_run,
+            yes,
         } => {
             let mut v = Vault::open(&vault_dir(&dir)?)?;
+            let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
+            let lost = rekey_plan(&v.config.recipients, &specs);
+            if dry_run {
+                eprintln!("dry run: nothing was changed");
+                return Ok(nkp_escrow::exit::OK);
+            }
+            if !lost.is_empty() && !yes && !confirm_loss(&lost)? {
+                bail!(
+                    "rekey removes access for {}: give --yes to confirm (or --dry-run to see the change); nothing was changed",
+                    lost.join(", ")
+                );
+            }
             let ids = identities(&identity, quiet)?;
-            let n = v.rekey(&ids, recipient_specs(&recipient, None)?)?;
+            let n = v.rekey(&ids, specs)?;
             if !quiet {
                 eprintln!("{n} object(s) re-encrypted; old objects removed");
             }
             Ok(nkp_escrow::exit::OK)
         }
     }
+}
+
+/// Print who keeps, gains and loses access when the recipients become `new`; returns the
+/// labels of those who lose it. Recipients are compared by their full public key.
+fn rekey_plan(current: &[RecipientSpec], new: &[RecipientSpec]) -> Vec<String> {
+    let key = |r: &RecipientSpec| r.recipient.trim().to_string();
+    let shown = |r: &RecipientSpec| {
+        render::terminal_safe(&format!("{} ({})", r.label, r.fingerprint())).into_owned()
+    };
+    let mut lost = Vec::new();
+    for r in current {
+        if new.iter().any(|n| key(n) == key(r)) {
+            eprintln!("keeps access: {}", shown(r));
+        } else {
+            eprintln!("loses access: {}", shown(r));
+            lost.push(render::terminal_safe(&r.label).into_owned());
+        }
+    }
+    for n in new {
+        if !current.iter().any(|r| key(r) == key(n)) {
+            eprintln!("gains access: {}", shown(n));
+        }
+    }
+    lost
+}
+
+/// Ask on the terminal whether custodians may lose access; `false` when there is none to ask.
+fn confirm_loss(lost: &[String]) -> Result<bool> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(false);
+    }
+    eprint!(
+        "Remove access for {}? Type yes to continue: ",
+        lost.join(", ")
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }
 
 /// One file read and inspected for `vault add`, with the re-opening check.
