@@ -6,6 +6,8 @@
 //! `init` or `rekey`): the error names where the value came from and what it looks like, never
 //! the value, and nothing is written.
 
+#![allow(clippy::print_stderr)] // tests say why they skip
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -410,4 +412,67 @@ fn rekey_is_explicit_about_who_loses_access() {
         .assert()
         .success();
     assert_ne!(manifest(), before);
+}
+
+/// Issue 10, item 8: the lock is never followed through a symlink (no file outside the vault
+/// changes) and a FIFO in its place does not hang the writer.
+#[cfg(unix)]
+#[test]
+fn a_planted_lock_is_refused_not_followed_or_waited_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
+    let add = || {
+        nkp()
+            .timeout(std::time::Duration::from_secs(20))
+            .args(["--quiet", "vault", "add", "--vault"])
+            .arg(&v)
+            .arg(share.join("NKP-LAB.p12"))
+            .arg("--password-file")
+            .arg(share.join("passwords.txt"))
+            .arg("--no-prompt")
+            .output()
+            .expect("run")
+    };
+    // A symlink to a file outside the vault.
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "untouched").expect("write");
+    let lock = v.join(".lock");
+    let _ = std::fs::remove_file(&lock);
+    std::os::unix::fs::symlink(&outside, &lock).expect("symlink");
+    let out = add();
+    assert!(!out.status.success(), "a symlinked lock must be refused");
+    assert_eq!(
+        std::fs::read_to_string(&outside).expect("read"),
+        "untouched"
+    );
+    // A FIFO: refused at once, not waited on.
+    std::fs::remove_file(&lock).expect("remove");
+    let made = std::process::Command::new("mkfifo").arg(&lock).status();
+    if made.is_ok_and(|s| s.success()) {
+        let out = add();
+        assert!(!out.status.success(), "a FIFO lock must be refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(".lock"), "{err}");
+    } else {
+        eprintln!("skipped the FIFO case: mkfifo is not available");
+    }
+}
+
+/// Issue 10, item 8: a temporary file left in the vault folder itself is reported.
+#[test]
+fn a_temporary_file_in_the_vault_folder_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    std::fs::write(v.join(".manifest.jsonl.tmp-0123abcd"), "partial").expect("write");
+    let out = nkp()
+        .args(["--format", "json", "vault", "verify", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(".manifest.jsonl.tmp-0123abcd: a temporary file"),
+        "{text}"
+    );
 }

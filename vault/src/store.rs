@@ -75,26 +75,55 @@ pub(crate) fn write_atomic(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // A random name, created exclusively: whoever can write the vault folder cannot
+    // predict it, and a symlink planted at it is never followed (O_CREAT|O_EXCL refuses it).
+    let (tmp, mut f) = create_temp(dir, &name, mode)?;
     {
-        let mut o = OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(mode);
+        let r = f
+            .write_all(bytes)
+            .map_err(VaultError::io(&tmp, "write"))
+            .and_then(|()| f.sync_all().map_err(VaultError::io(&tmp, "fsync")));
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut f = o.open(&tmp).map_err(VaultError::io(&tmp, "create"))?;
-        f.write_all(bytes).map_err(VaultError::io(&tmp, "write"))?;
-        f.sync_all().map_err(VaultError::io(&tmp, "fsync"))?;
     }
     failpoint(&format!("{step}:before-rename"));
     std::fs::rename(&tmp, path).map_err(VaultError::io(path, "rename into place"))?;
     sync_dir(dir)?;
     failpoint(&format!("{step}:after-rename"));
     Ok(())
+}
+
+/// Create `.<name>.tmp-<random>` in `dir`, exclusively, with `mode` on Unix.
+fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File), VaultError> {
+    let rng = ring::rand::SystemRandom::new();
+    let mut last = None;
+    for _ in 0..8 {
+        let mut r = [0u8; 12];
+        ring::rand::SecureRandom::fill(&rng, &mut r).map_err(|_| VaultError::Io {
+            path: dir.to_path_buf(),
+            action: "draw a random temporary name in",
+            source: std::io::Error::other("the system random source failed"),
+        })?;
+        let tmp = dir.join(format!(".{name}.tmp-{}", crate::digest::hex(&r)));
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(mode).custom_flags(libc::O_NOFOLLOW);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match o.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(e) => return Err(VaultError::io(&tmp, "create")(e)),
+        }
+    }
+    let (tmp, e) = last.unwrap_or_else(|| (dir.to_path_buf(), std::io::Error::other("no name")));
+    Err(VaultError::io(&tmp, "create")(e))
 }
 
 /// fsync a directory so that a rename in it is durable.
@@ -123,15 +152,30 @@ pub(crate) struct Lock {
     _file: File,
 }
 
-/// Take the vault's writer lock, waiting for other writers.
+/// Take the vault's writer lock, waiting for other writers. The lock file is opened without
+/// following a symlink and without blocking on a FIFO or device someone put in its place, and
+/// must be a regular file.
 pub(crate) fn lock(dir: &Path) -> Result<Lock, VaultError> {
     let path = dir.join(".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(VaultError::io(&path, "open the lock file"))?;
+    let mut o = OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = o.open(&path).map_err(VaultError::io(
+        &path,
+        "open the lock file (it must be a regular file, not a link)",
+    ))?;
+    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !regular {
+        return Err(VaultError::Io {
+            path,
+            action: "use as the lock file",
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
     file.lock().map_err(VaultError::io(&path, "lock"))?;
     Ok(Lock { _file: file })
 }

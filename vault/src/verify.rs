@@ -242,6 +242,12 @@ pub enum Warning {
         /// File name.
         name: String,
     },
+    /// A temporary file in the vault folder itself (an interrupted manifest or HEAD write).
+    #[error("{name}: a temporary file left by an interrupted write")]
+    RootTempFile {
+        /// File name.
+        name: String,
+    },
     /// An object no live entry uses.
     #[error(
         "objects/{name}: an orphan object (no live entry uses it: an interrupted add or rekey)"
@@ -266,7 +272,7 @@ impl Warning {
         match self {
             Self::HeadBehind => "head-behind",
             Self::HeadMissing => "head-missing",
-            Self::TempFile { .. } => "temp-file",
+            Self::TempFile { .. } | Self::RootTempFile { .. } => "temp-file",
             Self::OrphanObject { .. } => "orphan-object",
             Self::UntrustedCheckpoint { .. } => "untrusted-checkpoint",
         }
@@ -301,6 +307,7 @@ pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
     let live = live_entries(&events);
     entries(&live, &events, &mut r);
     objects(dir, &live, &mut r);
+    root_temps(dir, &mut r);
     checkpoints(dir, &raw, trusted, &mut r);
     r.ok = r.problems.is_empty();
     r
@@ -390,6 +397,21 @@ fn entries(live: &[Entry], events: &[Event], r: &mut VerifyReport) {
 }
 
 /// Every live entry's object exists and hashes to its name; other files are warnings.
+/// Temporary files (`.<name>.tmp-...`) left in the vault folder by an interrupted write.
+fn root_temps(dir: &Path, r: &mut VerifyReport) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.contains(".tmp-"))
+        .collect();
+    names.sort();
+    r.warnings
+        .extend(names.into_iter().map(|name| Warning::RootTempFile { name }));
+}
+
 fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
     let obj_dir = dir.join(store::OBJECTS);
     let results: Vec<Option<Problem>> = live
