@@ -476,3 +476,35 @@ fn a_temporary_file_in_the_vault_folder_is_reported() {
         "{text}"
     );
 }
+
+/// Issue 10, item 8: bytes changed without changing the text still fail verification: a
+/// manifest converted to CRLF line ends, and a HEAD with trailing tokens.
+#[test]
+fn crlf_manifests_and_padded_heads_do_not_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    let verify = || {
+        let out = nkp()
+            .args(["--format", "json", "vault", "verify", "--vault"])
+            .arg(&v)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(verify().0, Some(0));
+    let manifest = std::fs::read_to_string(v.join("manifest.jsonl")).expect("manifest");
+    std::fs::write(v.join("manifest.jsonl"), manifest.replace('\n', "\r\n")).expect("crlf");
+    let (code, text) = verify();
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("carriage returns"), "{text}");
+    std::fs::write(v.join("manifest.jsonl"), &manifest).expect("restore");
+    assert_eq!(verify().0, Some(0));
+    let head = std::fs::read_to_string(v.join("HEAD")).expect("HEAD");
+    std::fs::write(v.join("HEAD"), format!("{} trailing\n", head.trim_end())).expect("pad");
+    let (code, text) = verify();
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("HEAD is not exactly"), "{text}");
+}

@@ -73,6 +73,18 @@ pub enum Problem {
     /// The manifest does not end with a newline.
     #[error("manifest.jsonl does not end with a newline: it was cut or edited")]
     NoFinalNewline,
+    /// The manifest has carriage returns (its line ends were converted).
+    #[error("manifest.jsonl has carriage returns (CRLF line ends): its bytes were changed, e.g. by a text editor or a Windows copy")]
+    CarriageReturn,
+    /// The manifest is not valid UTF-8.
+    #[error("manifest.jsonl is not valid UTF-8: its bytes were changed")]
+    InvalidUtf8,
+    /// `HEAD` is not exactly `<seq> <hash>` and a newline.
+    #[error("HEAD is not exactly `<seq> <sha256>` and a newline (it has {tokens} tokens or other bytes): it was edited")]
+    HeadNotCanonical {
+        /// How many whitespace-separated tokens it has.
+        tokens: usize,
+    },
     /// A line's `seq` is not its position.
     #[error("manifest line {line}: sequence number {seq} (expected {line}): lines were deleted, inserted or reordered")]
     Sequence {
@@ -204,6 +216,9 @@ impl Problem {
         match self {
             Self::ManifestUnreadable { .. } => "manifest-unreadable",
             Self::NoFinalNewline => "no-final-newline",
+            Self::CarriageReturn => "carriage-return",
+            Self::InvalidUtf8 => "invalid-utf8",
+            Self::HeadNotCanonical { .. } => "head-not-canonical",
             Self::Sequence { .. } => "sequence",
             Self::Chain { .. } => "chain",
             Self::InvalidLine { .. } => "invalid-line",
@@ -291,7 +306,18 @@ pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
     let mut r = VerifyReport::default();
     let path = dir.join(store::MANIFEST);
     let text = match std::fs::read(&path) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Ok(t) => {
+            // The chain is over the lines as text: bytes that a text tool changed without
+            // changing the text (CRLF line ends, invalid UTF-8 turned into U+FFFD) would
+            // otherwise pass.
+            if t.contains(&b'\r') {
+                r.problems.push(Problem::CarriageReturn);
+            }
+            if std::str::from_utf8(&t).is_err() {
+                r.problems.push(Problem::InvalidUtf8);
+            }
+            String::from_utf8_lossy(&t).into_owned()
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(error) => {
             r.problems.push(Problem::ManifestUnreadable { path, error });
@@ -351,6 +377,14 @@ fn head(dir: &Path, raw: &[&str], r: &mut VerifyReport) {
             let mut it = h.split_whitespace();
             let seq: Option<usize> = it.next().and_then(|s| s.parse().ok());
             let hash = it.next();
+            // Exactly what the writer writes: `<seq> <hash>\n`, nothing more.
+            if let (Some(s), Some(x)) = (seq, hash) {
+                if h != format!("{s} {x}\n") {
+                    r.problems.push(Problem::HeadNotCanonical {
+                        tokens: h.split_whitespace().count(),
+                    });
+                }
+            }
             let behind = seq.is_some_and(|s| s + 1 == raw.len())
                 && raw.len() >= 2
                 && hash == Some(sha256_hex(raw[raw.len() - 2].as_bytes()).as_str());
