@@ -508,3 +508,44 @@ fn crlf_manifests_and_padded_heads_do_not_verify() {
     assert_eq!(code, Some(3), "{text}");
     assert!(text.contains("HEAD is not exactly"), "{text}");
 }
+
+/// Issue 10, item 8: `verify` is for untrusted copies: an object that is a symlink to
+/// `/dev/zero` or a FIFO is a problem, reported at once, not read without end or waited on.
+#[cfg(unix)]
+#[test]
+fn verify_reads_only_regular_files_within_caps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, v) = vault_with_prod(dir.path());
+    let object = std::fs::read_dir(v.join("objects"))
+        .expect("objects")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "age"))
+        .expect("an object");
+    std::fs::remove_file(&object).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", &object).expect("symlink");
+    let verify = || {
+        nkp()
+            .timeout(std::time::Duration::from_secs(20))
+            .args(["--format", "json", "vault", "verify", "--vault"])
+            .arg(&v)
+            .output()
+            .expect("run")
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("is missing"), "{text}");
+    std::fs::remove_file(&object).expect("remove");
+    let made = std::process::Command::new("mkfifo").arg(&object).status();
+    if made.is_ok_and(|s| s.success()) {
+        let out = verify();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "a FIFO object must not hang verify"
+        );
+    } else {
+        eprintln!("skipped the FIFO case: mkfifo is not available");
+    }
+}

@@ -52,10 +52,52 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, VaultError> 
     }
 }
 
+/// Largest object read: an envelope is a .p12 of a few KiB, base64, encrypted.
+pub(crate) const MAX_OBJECT: u64 = 64 << 20;
+/// Largest manifest or checkpoint list read (about 500 bytes an event).
+pub(crate) const MAX_MANIFEST: u64 = 1 << 30;
+/// Largest `HEAD` read.
+pub(crate) const MAX_HEAD: u64 = 4096;
+
+/// Read a vault file that may have been planted by someone else (`verify` is meant for
+/// untrusted copies): never through a symlink, never from a FIFO or device (which could block
+/// or never end), and never more than `cap` bytes.
+pub(crate) fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let f = o.open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a link, FIFO or device)",
+        ));
+    }
+    if meta.len() > cap {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, larger than the {cap}-byte cap",
+            meta.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    f.take(cap.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "grew past the {cap}-byte cap while read"
+        )));
+    }
+    Ok(out)
+}
+
 /// Read object `id` and check that it hashes to its name.
 pub(crate) fn read_object(dir: &Path, id: &str) -> Result<Vec<u8>, VaultError> {
     let path = object_path(dir, id);
-    let cipher = std::fs::read(&path).map_err(VaultError::io(&path, "read object"))?;
+    let cipher = read_capped(&path, MAX_OBJECT).map_err(VaultError::io(&path, "read object"))?;
     if sha256_hex(&cipher) != id {
         return Err(VaultError::ObjectChanged { path });
     }

@@ -305,7 +305,7 @@ fn short(s: &str) -> &str {
 pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
     let mut r = VerifyReport::default();
     let path = dir.join(store::MANIFEST);
-    let text = match std::fs::read(&path) {
+    let text = match store::read_capped(&path, store::MAX_MANIFEST) {
         Ok(t) => {
             // The chain is over the lines as text: bytes that a text tool changed without
             // changing the text (CRLF line ends, invalid UTF-8 turned into U+FFFD) would
@@ -372,7 +372,10 @@ fn chain(raw: &[&str], r: &mut VerifyReport) -> Vec<Event> {
 /// `HEAD` anchors the end of the chain: a truncated manifest no longer reaches it.
 fn head(dir: &Path, raw: &[&str], r: &mut VerifyReport) {
     let last_hash = raw.last().map(|l| sha256_hex(l.as_bytes()));
-    match std::fs::read_to_string(dir.join(store::HEAD)) {
+    let read = store::read_capped(&dir.join(store::HEAD), store::MAX_HEAD).and_then(|b| {
+        String::from_utf8(b).map_err(|_| std::io::Error::other("HEAD is not UTF-8 text"))
+    });
+    match read {
         Ok(h) => {
             let mut it = h.split_whitespace();
             let seq: Option<usize> = it.next().and_then(|s| s.parse().ok());
@@ -452,7 +455,7 @@ fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
         .par_iter()
         .map(|e| {
             let p = obj_dir.join(format!("{}.age", e.object));
-            match std::fs::read(&p) {
+            match store::read_capped(&p, store::MAX_OBJECT) {
                 Ok(b) if sha256_hex(&b) == e.object => None,
                 Ok(_) => Some(Problem::ObjectChanged {
                     entry: e.id.clone(),
@@ -489,7 +492,9 @@ fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
 /// Every checkpoint's signature verifies and its line is still in the manifest; with trusted
 /// keys, at least one checkpoint by one of them does.
 fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyReport) {
-    let text = std::fs::read_to_string(dir.join(store::CHECKPOINTS)).unwrap_or_default();
+    let text = store::read_capped(&dir.join(store::CHECKPOINTS), store::MAX_MANIFEST)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let mut good = 0;
     for (i, l) in text.lines().enumerate() {
         let n = i + 1;
