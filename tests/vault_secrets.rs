@@ -549,3 +549,25 @@ fn verify_reads_only_regular_files_within_caps() {
         eprintln!("skipped the FIFO case: mkfifo is not available");
     }
 }
+
+/// Issue 10, item 9: a file name carrying escape sequences (a planted file in a share) reaches
+/// the terminal escaped, in tables and in messages alike.
+#[cfg(unix)]
+#[test]
+fn escape_sequences_in_file_names_are_shown_not_obeyed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = "evil\x1b[2K\r[PASS] fine.p12";
+    std::fs::write(dir.path().join(name), b"not a pkcs12 file").expect("write");
+    let out = nkp()
+        .args(["--format", "table", "inspect", "--no-prompt"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!stream.contains(&0x1b), "raw ESC reached the terminal");
+        assert!(!stream.contains(&b'\r'), "raw CR reached the terminal");
+    }
+    let all =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(all.contains("\\x1b[2K"), "{all}");
+}

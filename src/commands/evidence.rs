@@ -35,11 +35,11 @@ pub(crate) fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i3
         b.finish_and_clear();
     }
     for e in &g.walk_errors {
-        eprintln!("error: {e}");
+        say!("error: {e}");
     }
     if !quiet {
         for w in &g.walk_warnings {
-            eprintln!("warning: {w}");
+            say!("warning: {w}");
         }
     }
     let failed = !g.walk_errors.is_empty() || g.inputs.iter().any(|i| i.error.is_some());

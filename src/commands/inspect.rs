@@ -29,11 +29,11 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
         warnings,
     } = backup::collect_inputs(&args.paths);
     for e in &walk_errors {
-        eprintln!("error: {e}");
+        say!("error: {e}");
     }
     if !quiet {
         for w in &warnings {
-            eprintln!("warning: {w}");
+            say!("warning: {w}");
         }
     }
     let mut reports: Vec<InputReport> = files

@@ -87,7 +87,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
     let g = gather_evidence(&args.join);
     let verdicts = resolve::resolve(&g.references, &backups, &args.vm);
     for p in &problems {
-        eprintln!("warning: {p}");
+        say!("warning: {p}");
     }
     let missing: Vec<&String> = args
         .vm
@@ -95,7 +95,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
         .filter(|v| !verdicts.iter().any(|s| &s.subject.name == *v))
         .collect();
     for m in &missing {
-        eprintln!("error: no evidence names a VM {m:?} that needs a key provider");
+        say!("error: no evidence names a VM {m:?} that needs a key provider");
     }
     let bad = !missing.is_empty()
         || verdicts
@@ -151,7 +151,7 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     let g = gather_evidence(args);
     let c = resolve::coverage(&g.references, &backups, time::OffsetDateTime::now_utc());
     for p in &problems {
-        eprintln!("warning: {p}");
+        say!("warning: {p}");
     }
     let gap = c.providers.iter().any(|p| p.status != Status::Covered)
         || c.findings.iter().any(|f| f.severity != Severity::Info);
@@ -258,7 +258,7 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         for ctl in &rep.controls {
             println!("[{}] {}", ctl.result, ctl.id);
         }
-        eprintln!("evidence written to {}", args.out.display());
+        say!("evidence written to {}", args.out.display());
     }
     Ok(if failed {
         nkp_escrow::exit::FINDING

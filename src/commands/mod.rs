@@ -1,5 +1,13 @@
 //! One module per subcommand: glue between the CLI, the parsers and the renderers.
 
+/// `eprintln!` for messages that may quote untrusted text (file names, provider names, labels,
+/// errors from parsers): control characters reach the terminal as visible escapes.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", nkp_escrow::render::terminal_safe(&format!($($arg)*)))
+    };
+}
+
 pub(crate) mod demo;
 pub(crate) mod evidence;
 pub(crate) mod inspect;

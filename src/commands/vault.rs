@@ -115,7 +115,7 @@ fn identities(path: &Path, quiet: bool) -> Result<Identities> {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(m) = std::fs::metadata(path) {
             if m.permissions().mode() & 0o077 != 0 && !quiet {
-                eprintln!(
+                say!(
                     "warning: {} is readable by other users (mode {:o}): chmod 600 it",
                     path.display(),
                     m.permissions().mode() & 0o777
@@ -140,7 +140,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
             let v = Vault::init(&d, specs, passphrase)?;
             if !quiet {
-                eprintln!(
+                say!(
                     "vault created in {} for {}",
                     d.display(),
                     if v.config.passphrase {
@@ -183,7 +183,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("{public}");
             if !quiet {
-                eprintln!(
+                say!(
                     "signing key written to {} (mode 0600); give the public key above to auditors: `vault verify --trusted-key {public}`",
                     out.display()
                 );
@@ -198,7 +198,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 use std::os::unix::fs::PermissionsExt;
                 let mode = m.permissions().mode() & 0o777;
                 if mode & 0o077 != 0 && !quiet {
-                    eprintln!(
+                    say!(
                         "warning: {}: the checkpoint signing key is readable by others (mode {mode:o}); anyone who can read it can sign checkpoints: chmod 600 it",
                         key.display()
                     );
@@ -245,7 +245,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
             let lost = rekey_plan(&v.config.recipients, &specs);
             if dry_run {
-                eprintln!("dry run: nothing was changed");
+                say!("dry run: nothing was changed");
                 return Ok(nkp_escrow::exit::OK);
             }
             if !lost.is_empty() && !yes && !confirm_loss(&lost)? {
@@ -257,7 +257,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             let ids = identities(&identity, quiet)?;
             let n = v.rekey(&ids, specs)?;
             if !quiet {
-                eprintln!("{n} object(s) re-encrypted; old objects removed");
+                say!("{n} object(s) re-encrypted; old objects removed");
             }
             Ok(nkp_escrow::exit::OK)
         }
@@ -274,15 +274,15 @@ fn rekey_plan(current: &[RecipientSpec], new: &[RecipientSpec]) -> Vec<String> {
     let mut lost = Vec::new();
     for r in current {
         if new.iter().any(|n| key(n) == key(r)) {
-            eprintln!("keeps access: {}", shown(r));
+            say!("keeps access: {}", shown(r));
         } else {
-            eprintln!("loses access: {}", shown(r));
+            say!("loses access: {}", shown(r));
             lost.push(render::terminal_safe(&r.label).into_owned());
         }
     }
     for n in new {
         if !current.iter().any(|r| key(r) == key(n)) {
-            eprintln!("gains access: {}", shown(n));
+            say!("gains access: {}", shown(n));
         }
     }
     lost
@@ -385,18 +385,18 @@ fn add(
         let bytes = match bytes {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: {shown}: cannot read: {e}");
+                say!("error: {shown}: cannot read: {e}");
                 refused += 1;
                 continue;
             }
         };
         if let Some(e) = &r.error {
-            eprintln!("error: {shown}: not added: {}", e.message);
+            say!("error: {shown}: not added: {}", e.message);
             refused += 1;
             continue;
         }
         let Some(p) = r.providers.first() else {
-            eprintln!(
+            say!(
                 "error: {shown}: not added: not an NKP backup ({})",
                 r.holds.as_deref().or(r.hint.as_deref()).unwrap_or(&r.kind)
             );
@@ -408,19 +408,19 @@ fn add(
             .as_ref()
             .map_or(Verdict::Unprotected, |p| p.verdict);
         if verdict == Verdict::Unprotected && !quiet {
-            eprintln!(
+            say!(
                 "warning: {shown}: the .p12 itself has no password: escrowed and recorded as unprotected; delete unprotected copies (STIG VCFA-9X-000335)"
             );
         }
         if r.providers.len() > 1 && !quiet {
-            eprintln!(
+            say!(
                 "warning: {shown}: holds {} providers; the entry records the first",
                 r.providers.len()
             );
         }
         let used = escrowed_password(&r, &passwords);
         let Some(again) = again else {
-            eprintln!("error: {shown}: not added: it could not be opened a second time");
+            say!("error: {shown}: not added: it could not be opened a second time");
             refused += 1;
             continue;
         };
@@ -431,7 +431,7 @@ fn add(
                 .as_ref()
                 .is_some_and(|a| a.password_protected || verdict == Verdict::Unprotected);
         if !same_key {
-            eprintln!(
+            say!(
                 "error: {shown}: not added: the password about to be escrowed does not open the file on its own; nothing was written for it"
             );
             refused += 1;
@@ -677,7 +677,7 @@ fn restore(
         return Err(e.context("nothing was restored"));
     }
     if let (Some(pw), None) = (password, password_out) {
-        eprintln!(
+        say!(
             "Password of {} (shown once, on this terminal only):",
             if to_stdout {
                 "the .p12".into()
@@ -688,7 +688,7 @@ fn restore(
         eprintln!("{pw}");
     }
     if !quiet {
-        eprintln!(
+        say!(
             "restored entry {} ({} {}) to {}{}",
             entry.id,
             entry.provider.as_deref().unwrap_or("?"),
@@ -704,7 +704,7 @@ fn restore(
                 _ => String::new(),
             }
         );
-        eprintln!("Next: vSphere Client > Key Providers > Restore (or POST /api/vcenter/crypto-manager/kms/providers?action=import with dry_run first).");
+        say!("Next: vSphere Client > Key Providers > Restore (or POST /api/vcenter/crypto-manager/kms/providers?action=import with dry_run first).");
     }
     Ok(nkp_escrow::exit::OK)
 }
