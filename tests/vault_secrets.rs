@@ -136,15 +136,7 @@ fn rekey_with_a_secret_recipient_is_refused_without_echo() {
 #[test]
 fn the_escrowed_password_is_the_stdin_line_that_opened_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (id, _, public) = identity(dir.path(), "custodian.key");
-    let v = dir.path().join("vault");
-    nkp()
-        .args(["vault", "init", "--vault"])
-        .arg(&v)
-        .arg("--recipient")
-        .arg(format!("custodian={public}"))
-        .assert()
-        .success();
+    let (id, v) = init_vault(dir.path());
     let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
     let right = std::fs::read_to_string(share.join("passwords.txt"))
         .expect("passwords")
@@ -162,17 +154,7 @@ fn the_escrowed_password_is_the_stdin_line_that_opened_the_file() {
         .success();
     let out = dir.path().join("prod.p12");
     let pw = dir.path().join("prod.pw");
-    nkp()
-        .args(["vault", "restore", "NKP-PROD", "--vault"])
-        .arg(&v)
-        .arg("--identity")
-        .arg(&id)
-        .arg("--out")
-        .arg(&out)
-        .arg("--password-out")
-        .arg(&pw)
-        .assert()
-        .success();
+    restore(&v, &id, out.as_os_str(), &pw).assert().success();
     assert_eq!(std::fs::read_to_string(&pw).expect("password out"), right);
 }
 
@@ -185,17 +167,7 @@ fn a_failed_restore_leaves_nothing_behind() {
     let out = dir.path().join("prod.p12");
     let pw = dir.path().join("prod.pw");
     std::fs::write(&pw, "kept").expect("existing file");
-    nkp()
-        .args(["vault", "restore", "NKP-PROD", "--vault"])
-        .arg(&v)
-        .arg("--identity")
-        .arg(&id)
-        .arg("--out")
-        .arg(&out)
-        .arg("--password-out")
-        .arg(&pw)
-        .assert()
-        .failure();
+    restore(&v, &id, out.as_os_str(), &pw).assert().failure();
     assert!(!out.exists(), "a half restore was left behind");
     assert_eq!(std::fs::read_to_string(&pw).expect("kept"), "kept");
 }
@@ -206,15 +178,8 @@ fn restore_to_standard_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (id, v) = vault_with_prod(dir.path());
     let pw = dir.path().join("prod.pw");
-    let out = nkp()
+    let out = restore(&v, &id, "-".as_ref(), &pw)
         .current_dir(dir.path())
-        .args(["vault", "restore", "NKP-PROD", "--vault"])
-        .arg(&v)
-        .arg("--identity")
-        .arg(&id)
-        .args(["--out", "-"])
-        .arg("--password-out")
-        .arg(&pw)
         .output()
         .expect("run");
     assert!(
@@ -232,15 +197,7 @@ fn restore_to_standard_output() {
 
 /// A vault with NKP-PROD escrowed, and the custodian's identity.
 fn vault_with_prod(dir: &Path) -> (PathBuf, PathBuf) {
-    let (id, _, public) = identity(dir, "custodian.key");
-    let v = dir.join("vault");
-    nkp()
-        .args(["vault", "init", "--vault"])
-        .arg(&v)
-        .arg("--recipient")
-        .arg(format!("custodian={public}"))
-        .assert()
-        .success();
+    let (id, v) = init_vault(dir);
     let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
     nkp()
         .args(["--quiet", "vault", "add", "--vault"])
@@ -570,4 +527,33 @@ fn escape_sequences_in_file_names_are_shown_not_obeyed() {
     let all =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(all.contains("\\x1b[2K"), "{all}");
+}
+
+/// An empty vault for one custodian, and the custodian's identity file.
+fn init_vault(dir: &Path) -> (PathBuf, PathBuf) {
+    let (id, _, public) = identity(dir, "custodian.key");
+    let v = dir.join("vault");
+    nkp()
+        .args(["vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("custodian={public}"))
+        .assert()
+        .success();
+    (id, v)
+}
+
+/// `vault restore NKP-PROD` with the custodian's identity, the `.p12` to `out` (`-`: standard
+/// output) and the password to `pw`.
+fn restore(v: &Path, id: &Path, out: &std::ffi::OsStr, pw: &Path) -> Command {
+    let mut c = nkp();
+    c.args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(v)
+        .arg("--identity")
+        .arg(id)
+        .arg("--out")
+        .arg(out)
+        .arg("--password-out")
+        .arg(pw);
+    c
 }
