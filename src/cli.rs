@@ -139,6 +139,15 @@ pub(crate) struct VaultDir {
     pub vault: Option<PathBuf>,
 }
 
+/// `--passphrase-file`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PassphraseFile {
+    /// Read the vault passphrase from the first line of this file (unattended use; keep it
+    /// mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
 /// `vault` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum VaultCommand {
@@ -154,9 +163,13 @@ pub(crate) enum VaultCommand {
         /// A file of recipients, one per line (`#` comments allowed).
         #[arg(long, value_name = "FILE")]
         recipients_file: Option<PathBuf>,
-        /// Encrypt with a passphrase (scrypt) instead of recipients (prompted).
+        /// Encrypt with a passphrase (scrypt) instead of recipients (asked twice on the
+        /// terminal, or read from --passphrase-file).
         #[arg(long)]
         passphrase: bool,
+        /// Passphrase vaults: read the passphrase from the first line of this file.
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
     },
     /// Escrow .p12 backups with their passwords (inspected first; only NKP backups).
     Add {
@@ -172,6 +185,9 @@ pub(crate) enum VaultCommand {
         /// Password sources for the .p12 files.
         #[command(flatten)]
         passwords: PasswordArgs,
+        /// Passphrase vaults: read the vault passphrase from this file.
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
     },
     /// List the entries (no key needed).
     List {
@@ -188,10 +204,24 @@ pub(crate) enum VaultCommand {
         /// An age identity file or SSH private key (`-`: passphrase prompt).
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
-        /// A checkpoint public key you trust (base64, from `vault checkpoint-key`): then at
-        /// least one checkpoint signed by it must match the manifest. Repeatable.
+        /// A checkpoint public key you trust (base64, from `vault checkpoint-key`): then the
+        /// newest checkpoint signed by it must match the manifest and cover its last event.
+        /// Repeatable.
         #[arg(long, value_name = "BASE64")]
         trusted_key: Vec<String>,
+        /// Accept events after the newest trusted checkpoint (reported as a warning).
+        #[arg(long, requires = "trusted_key")]
+        allow_unsigned_tail: bool,
+        /// The state you saw last time: the manifest must still have at least N events.
+        #[arg(long, value_name = "N")]
+        expect_seq: Option<u64>,
+        /// The chain head you saw last time (the SHA-256 from "chain head <seq> <sha256>", or
+        /// both): the manifest must still hold that line.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// Passphrase vaults with --identity -: read the passphrase from this file.
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
     },
     /// Create an Ed25519 checkpoint signing key (written 0600; its public key is printed).
     CheckpointKey {
@@ -216,9 +246,15 @@ pub(crate) enum VaultCommand {
         /// Entry id (or prefix), provider name or key_id.
         entry: String,
         /// Identity file (`-`: passphrase prompt).
-        #[arg(long, value_name = "FILE")]
-        identity: PathBuf,
-        /// Where to write the .p12.
+        #[arg(long, value_name = "FILE", required_unless_present = "passphrase_file")]
+        identity: Option<PathBuf>,
+        /// Passphrase vaults: read the passphrase from this file (instead of --identity).
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
+        /// Why the key is taken out (recorded in the vault's access log with who and where).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Where to write the .p12 (`-`: standard output, when it is not a terminal).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Where to write the password (mode 0600). Without it, the password is shown on the
@@ -232,10 +268,33 @@ pub(crate) enum VaultCommand {
         #[command(flatten)]
         dir: VaultDir,
         /// Identity file (`-`: passphrase prompt).
-        #[arg(long, value_name = "FILE")]
-        identity: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "passphrase_file")]
+        identity: Option<PathBuf>,
+        /// Passphrase vaults: read the passphrase from this file (instead of --identity).
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
         /// Entries to drill (default: all).
         entries: Vec<String>,
+    },
+    /// The vault's history: custodian sets, adds, rekeys, and every drill and restore with
+    /// who ran it (no key needed).
+    Log {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Only events about this entry (id or prefix, provider name or key_id).
+        #[arg(long, value_name = "ENTRY")]
+        entry: Option<String>,
+    },
+    /// Upgrade a format-1 vault: record the custodians vault.yaml lists now in the hash chain
+    /// (check them first: from then on they are the record).
+    Upgrade {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Passphrase vaults: read the passphrase from this file.
+        #[command(flatten)]
+        passphrase_file: PassphraseFile,
     },
     /// Re-encrypt every entry to a new recipient set.
     Rekey {

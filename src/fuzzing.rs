@@ -105,11 +105,29 @@ pub fn vault_verify(data: &[u8]) {
         .and_then(|()| {
             std::fs::write(
                 dir.join("vault.yaml"),
-                "format: nkp-vault/1\nrecipients: []\npassphrase: true\n",
+                "format: nkp-vault/2\nrecipients: []\npassphrase: true\n",
             )
         });
     if written.is_ok() {
-        let _ = nkp_vault::verify::keyless(&dir, &[]);
+        let options = nkp_vault::VerifyOptions {
+            trusted: vec!["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()],
+            expect_seq: Some(2),
+            ..Default::default()
+        };
+        let _ = nkp_vault::verify::keyless(&dir, &options);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Read the recipient stanzas of an age header, and check them against a custodian set.
+pub fn age_header(data: &[u8]) {
+    if let Ok(stanzas) = nkp_vault::header::stanzas(data) {
+        let set = nkp_vault::CustodianSet::recipients(&[nkp_vault::RecipientSpec {
+            label: "fuzz".into(),
+            recipient:
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN"
+                    .into(),
+        }]);
+        let _ = set.check_stanzas(&stanzas);
+    }
 }

@@ -24,7 +24,7 @@ fn demo_tells_the_story_of_the_bundled_share() {
         .stdout(contains(
             "[embedded-uuid] key_id e8668ae1-6373-44c2-a6fd-af848f23acb9",
         ))
-        .stdout(contains("[PASS] vault verified: 5 events, 5 entries"))
+        .stdout(contains("[PASS] vault verified: 6 events, 5 entries"))
         .stdout(contains("NKP-UNCOVERED"))
         .stdout(contains("[FAIL] VCFA-9X-000335"))
         .stdout(contains("[PASS] NIST-CP-4"));

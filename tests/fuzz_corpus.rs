@@ -53,6 +53,11 @@ fn evidence_text_corpus() {
 }
 
 #[test]
+fn age_header_corpus() {
+    replay("age_header", nkp_escrow::fuzzing::age_header);
+}
+
+#[test]
 fn vault_verify_corpus() {
     replay("vault_verify", nkp_escrow::fuzzing::vault_verify);
 }

@@ -182,7 +182,8 @@ fn heading(s: &str) -> Result<()> {
 /// Steps 2-6 on a private copy of the estate in a temporary folder.
 fn walkthrough() -> Result<()> {
     use crate::cli::{
-        EvidenceArgs, JoinArgs, PasswordArgs, ReportArgs, ResolveArgs, VaultCommand, VaultDir,
+        EvidenceArgs, JoinArgs, PassphraseFile, PasswordArgs, ReportArgs, ResolveArgs,
+        VaultCommand, VaultDir,
     };
     use secrecy::ExposeSecret;
     let base = std::env::temp_dir().join(format!("nkp-escrow-demo-{}", std::process::id()));
@@ -238,6 +239,9 @@ fn walkthrough() -> Result<()> {
                 recipient: vec![format!("custodian={}", id.to_public())],
                 recipients_file: None,
                 passphrase: false,
+                passphrase_file: PassphraseFile {
+                    passphrase_file: None,
+                },
             },
             Format::Table,
             false,
@@ -249,6 +253,9 @@ fn walkthrough() -> Result<()> {
                 files,
                 label: None,
                 passwords: pw.clone(),
+                passphrase_file: PassphraseFile {
+                    passphrase_file: None,
+                },
             },
             Format::Table,
             false,
@@ -259,6 +266,12 @@ fn walkthrough() -> Result<()> {
                 dir: dir.clone(),
                 identity: None,
                 trusted_key: Vec::new(),
+                allow_unsigned_tail: false,
+                expect_seq: None,
+                expect_head: None,
+                passphrase_file: PassphraseFile {
+                    passphrase_file: None,
+                },
             },
             Format::Table,
             true,
@@ -269,7 +282,10 @@ fn walkthrough() -> Result<()> {
         super::vault::run(
             VaultCommand::Drill {
                 dir,
-                identity: "custodian.age".into(),
+                identity: Some("custodian.age".into()),
+                passphrase_file: PassphraseFile {
+                    passphrase_file: None,
+                },
                 entries: Vec::new(),
             },
             Format::Table,

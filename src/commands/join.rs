@@ -149,7 +149,10 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
 pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     let (backups, problems) = gather_backups(args)?;
     let g = gather_evidence(args);
-    let c = resolve::coverage(&g.references, &backups, time::OffsetDateTime::now_utc());
+    let mut c = resolve::coverage(&g.references, &backups, time::OffsetDateTime::now_utc());
+    if let Some(dir) = &args.vault {
+        resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
+    }
     for p in &problems {
         say!("warning: {p}");
     }
@@ -194,6 +197,30 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
     })
 }
 
+/// The vault's current custodians and how many recorded drills each ran (by fingerprint).
+/// A format-1 vault records neither: then nobody is listed (the vault's own verify says why).
+fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::CustodianDrills>> {
+    let v = nkp_vault::Vault::open(dir)?;
+    let Some(set) = v.custodians()? else {
+        return Ok(Vec::new());
+    };
+    let events = v.events()?;
+    Ok(set
+        .custodians
+        .iter()
+        .map(|c| resolve::CustodianDrills {
+            label: c.label.clone(),
+            fingerprint: c.fingerprint.clone(),
+            drills: events
+                .iter()
+                .filter(|e| {
+                    matches!(e, nkp_vault::Event::Drill { by: Some(b), .. } if b.fingerprint == c.fingerprint)
+                })
+                .count(),
+        })
+        .collect())
+}
+
 fn sha256_file(path: &str) -> Option<String> {
     std::fs::read(path).ok().map(|b| nkp_escrow::sha256_hex(&b))
 }
@@ -203,7 +230,10 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
     let (backups, problems) = gather_backups(&args.join)?;
     let g = gather_evidence(&args.join);
     let now = time::OffsetDateTime::now_utc();
-    let c = resolve::coverage(&g.references, &backups, now);
+    let mut c = resolve::coverage(&g.references, &backups, now);
+    if let Some(dir) = &args.join.vault {
+        resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
+    }
     // Inputs and their hashes: every evidence file that yielded a reference, every backup file.
     let mut inputs: std::collections::BTreeMap<String, (String, Option<String>)> =
         Default::default();

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nkp_escrow::nkp::protection::Verdict;
-use nkp_vault::{Added, Facts, Identities, RecipientSpec, Vault};
+use nkp_vault::{Accessor, Added, Event, Facts, Identities, RecipientSpec, Vault, VerifyOptions};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::cli::{Format, VaultCommand, VaultDir};
+use crate::cli::{Format, PassphraseFile, VaultCommand, VaultDir};
 use nkp_escrow::inspect::{self as backup, InspectOptions};
 use nkp_escrow::render;
 use nkp_escrow::secret::Password;
@@ -99,10 +99,97 @@ fn recipient_specs(args: &[String], file: Option<&Path>) -> Result<Vec<Recipient
 
 fn prompt_secret(prompt: &str) -> Result<SecretString> {
     if !std::io::stdin().is_terminal() {
-        bail!("a passphrase is needed and there is no terminal to ask on");
+        bail!("a passphrase is needed and there is no terminal to ask on: give --passphrase-file FILE");
     }
-    let p = rpassword::prompt_password(prompt).context("cannot read the passphrase")?;
-    Ok(SecretString::from(p))
+    let p =
+        Zeroizing::new(rpassword::prompt_password(prompt).context("cannot read the passphrase")?);
+    Ok(SecretString::from(p.as_str()))
+}
+
+/// Warn when a secret file is readable by other users.
+fn warn_if_shared(path: &Path, what: &str, quiet: bool) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 && !quiet {
+                say!(
+                    "warning: {}: {what} is readable by other users (mode {mode:o}): chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    let _ = (path, what, quiet);
+}
+
+/// The vault passphrase: the first line of `--passphrase-file`, else asked on the terminal
+/// (twice when `confirm`, for `init`).
+fn vault_passphrase(pf: &PassphraseFile, confirm: bool, quiet: bool) -> Result<SecretString> {
+    if let Some(f) = &pf.passphrase_file {
+        warn_if_shared(f, "the passphrase file", quiet);
+        let bytes = Zeroizing::new(
+            std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+        );
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow!("{}: the passphrase is not UTF-8 text", f.display()))?;
+        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        if line.is_empty() {
+            bail!("{}: the first line is empty: no passphrase", f.display());
+        }
+        return Ok(SecretString::from(line));
+    }
+    let p = prompt_secret("Vault passphrase: ")?;
+    if confirm {
+        let again = prompt_secret("Vault passphrase again: ")?;
+        if again.expose_secret() != p.expose_secret() {
+            bail!("the two passphrases differ: nothing was created");
+        }
+        if p.expose_secret().is_empty() {
+            bail!("an empty passphrase protects nothing: nothing was created");
+        }
+    }
+    Ok(p)
+}
+
+/// The identities of `--identity` (a file, or `-` for a passphrase prompt) or of
+/// `--passphrase-file`.
+fn identities_of(identity: Option<&Path>, pf: &PassphraseFile, quiet: bool) -> Result<Identities> {
+    match (identity, pf.passphrase_file.is_some()) {
+        (Some(p), false) => identities(p, quiet),
+        (None, true) => Ok(Identities::passphrase(vault_passphrase(pf, false, quiet)?)),
+        (Some(p), true) if p == Path::new("-") => {
+            Ok(Identities::passphrase(vault_passphrase(pf, false, quiet)?))
+        }
+        (Some(_), true) => bail!("give --identity FILE or --passphrase-file FILE, not both"),
+        (None, false) => bail!("--identity FILE (or --passphrase-file FILE) is needed"),
+    }
+}
+
+/// Who is running this: the custodian whose key `ids` holds (refused otherwise, before
+/// anything is recorded), the operating-system user and the host.
+fn accessor(v: &Vault, ids: &Identities) -> Result<Accessor> {
+    let c = v.custodian_of(ids)?;
+    let uid = rustix::process::getuid().as_raw();
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    let user = if name.is_empty() {
+        format!("uid {uid}")
+    } else {
+        format!("{name} (uid {uid})")
+    };
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    Ok(Accessor {
+        custodian: c.label,
+        fingerprint: c.fingerprint,
+        user,
+        host,
+    })
 }
 
 /// Load identities; warn when the file is readable by others.
@@ -135,10 +222,19 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             recipient,
             recipients_file,
             passphrase,
+            passphrase_file,
         } => {
             let d = vault_dir(&dir)?;
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
-            let v = Vault::init(&d, specs, passphrase)?;
+            let secret = if passphrase {
+                if !specs.is_empty() {
+                    return Err(nkp_vault::VaultError::PassphraseWithRecipients.into());
+                }
+                Some(vault_passphrase(&passphrase_file, true, quiet)?)
+            } else {
+                None
+            };
+            let v = Vault::init(&d, specs, secret.as_ref())?;
             if !quiet {
                 say!(
                     "vault created in {} for {}",
@@ -162,19 +258,89 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             files,
             label,
             passwords,
-        } => add(&vault_dir(&dir)?, &files, label, &passwords, format, quiet),
+            passphrase_file,
+        } => add(
+            &vault_dir(&dir)?,
+            &files,
+            label,
+            &passwords,
+            &passphrase_file,
+            format,
+            quiet,
+        ),
+        VaultCommand::Log { dir, entry } => log(&vault_dir(&dir)?, entry.as_deref(), format),
+        VaultCommand::Upgrade {
+            dir,
+            passphrase_file,
+        } => {
+            let d = vault_dir(&dir)?;
+            let before = Vault::open(&d)?;
+            let secret = if before.config.passphrase && before.config.format == nkp_vault::FORMAT_V1
+            {
+                Some(vault_passphrase(&passphrase_file, false, quiet)?)
+            } else {
+                None
+            };
+            let v = Vault::upgrade(&d, secret.as_ref())?;
+            if !quiet {
+                say!(
+                    "{} upgraded to {}: the chain now records the custodians {}",
+                    d.display(),
+                    nkp_vault::FORMAT,
+                    if v.config.passphrase {
+                        "(passphrase mode, with a verifier)".to_string()
+                    } else {
+                        v.config
+                            .recipients
+                            .iter()
+                            .map(|r| format!("{} ({})", r.label, r.fingerprint()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            }
+            Ok(nkp_escrow::exit::OK)
+        }
         VaultCommand::List { dir } => list(&vault_dir(&dir)?, format),
         VaultCommand::Verify {
             dir,
             identity,
             trusted_key,
-        } => verify(
-            &vault_dir(&dir)?,
-            identity.as_deref(),
-            &trusted_key,
-            format,
-            quiet,
-        ),
+            allow_unsigned_tail,
+            expect_seq,
+            expect_head,
+            passphrase_file,
+        } => {
+            // `--expect-head` takes the hash, or "<seq> <hash>" as the report prints it.
+            let (seq_from_head, expect_head) = match expect_head.as_deref().map(str::trim) {
+                Some(h) => match h.split_once([' ', ':']) {
+                    Some((s, x)) => (
+                        Some(s.parse::<u64>().map_err(|_| {
+                            anyhow!("--expect-head: {s:?} is not a sequence number")
+                        })?),
+                        Some(x.trim().to_string()),
+                    ),
+                    None => (None, Some(h.to_string())),
+                },
+                None => (None, None),
+            };
+            if let Some(h) = &expect_head {
+                if h.len() != 64 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    bail!("--expect-head: not a SHA-256 (64 hex digits)");
+                }
+            }
+            let options = VerifyOptions {
+                trusted: trusted_key,
+                allow_unsigned_tail,
+                expect_seq: expect_seq.or(seq_from_head),
+                expect_head,
+            };
+            let ids = match (&identity, &passphrase_file.passphrase_file) {
+                (None, None) => None,
+                _ => Some(identities_of(identity.as_deref(), &passphrase_file, quiet)?),
+            };
+            verify(&vault_dir(&dir)?, ids.as_ref(), &options, format)
+        }
         VaultCommand::CheckpointKey { out } => {
             let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
             let mut f = nkp_vault::store::create_new(&out, 0o600)?;
@@ -218,21 +384,31 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             dir,
             entry,
             identity,
+            passphrase_file,
+            reason,
             out,
             password_out,
-        } => restore(
-            &vault_dir(&dir)?,
-            &entry,
-            &identity,
-            &out,
-            password_out.as_deref(),
-            quiet,
-        ),
+        } => {
+            let ids = identities_of(identity.as_deref(), &passphrase_file, quiet)?;
+            restore(
+                &vault_dir(&dir)?,
+                &entry,
+                &ids,
+                reason,
+                &out,
+                password_out.as_deref(),
+                quiet,
+            )
+        }
         VaultCommand::Drill {
             dir,
             identity,
+            passphrase_file,
             entries,
-        } => drill(&vault_dir(&dir)?, &identity, &entries, format, quiet),
+        } => {
+            let ids = identities_of(identity.as_deref(), &passphrase_file, quiet)?;
+            drill(&vault_dir(&dir)?, &ids, &entries, format)
+        }
         VaultCommand::Rekey {
             dir,
             identity,
@@ -243,7 +419,12 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
         } => {
             let mut v = Vault::open(&vault_dir(&dir)?)?;
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
-            let lost = rekey_plan(&v.config.recipients, &specs);
+            // The set the chain records is the one being replaced (vault.yaml in format 1).
+            let current = v
+                .custodians()?
+                .map(|s| s.specs())
+                .unwrap_or_else(|| v.config.recipients.clone());
+            let lost = rekey_plan(&current, &specs);
             if dry_run {
                 say!("dry run: nothing was changed");
                 return Ok(nkp_escrow::exit::OK);
@@ -352,13 +533,17 @@ fn add(
     files: &[PathBuf],
     label: Option<String>,
     pw: &crate::cli::PasswordArgs,
+    pf: &PassphraseFile,
     format: Format,
     quiet: bool,
 ) -> Result<i32> {
     let v = Vault::open(dir)?;
     let passwords = super::gather_passwords(pw)?;
     let passphrase = if v.config.passphrase {
-        Some(prompt_secret("Vault passphrase: ")?)
+        let p = vault_passphrase(pf, false, quiet)?;
+        // A mistyped passphrase is refused here, before anything is read or written.
+        v.check_passphrase(&p)?;
+        Some(p)
     } else {
         None
     };
@@ -544,16 +729,14 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
 
 fn verify(
     dir: &Path,
-    identity: Option<&Path>,
-    trusted: &[String],
+    ids: Option<&Identities>,
+    options: &VerifyOptions,
     format: Format,
-    quiet: bool,
 ) -> Result<i32> {
     let v = Vault::open(dir)?;
-    let mut report = v.verify_trusted(trusted);
-    if let Some(idp) = identity {
-        let ids = identities(idp, quiet)?;
-        v.verify_decryption(&ids, &mut report)?;
+    let mut report = v.verify_with(options);
+    if let Some(ids) = ids {
+        v.verify_decryption(ids, &mut report)?;
     }
     match format {
         Format::Json => super::print::json(&report)?,
@@ -565,6 +748,48 @@ fn verify(
             }
             for w in &report.warnings {
                 s.push_str(&format!("[WARN] {w}\n"));
+            }
+            match report.mode.as_deref() {
+                Some("passphrase") => {
+                    s.push_str("custodians (recorded in the chain): passphrase mode\n");
+                }
+                Some(_) => s.push_str(&format!(
+                    "custodians (recorded in the chain): {}\n",
+                    report
+                        .custodians
+                        .iter()
+                        .map(|c| format!("{} ({})", c.label, c.fingerprint))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                None => {
+                    s.push_str("custodians: not assessed (format nkp-vault/1: not in the chain)\n");
+                }
+            }
+            if let Some(cp) = &report.newest_trusted_checkpoint {
+                s.push_str(&format!(
+                    "newest trusted checkpoint: seq {} signed {}{}; {} event(s) after it\n",
+                    cp.seq,
+                    cp.at,
+                    age_of(&cp.at)
+                        .map(|a| format!(" ({a} ago)"))
+                        .unwrap_or_default(),
+                    report.unsigned_events.unwrap_or(0)
+                ));
+            } else if !options.trusted.is_empty() {
+                s.push_str("newest trusted checkpoint: none matches\n");
+            }
+            if options.expect_seq.is_some() || options.expect_head.is_some() {
+                s.push_str(&format!(
+                    "pinned: {}{}\n",
+                    options
+                        .expect_seq
+                        .map(|n| format!("seq {n} "))
+                        .unwrap_or_default(),
+                    options.expect_head.as_deref().unwrap_or("(no head)")
+                ));
+            } else if !options.trusted.is_empty() {
+                s.push_str("no state pinned: record the chain head below and give it next time as --expect-head\n");
             }
             s.push_str(&format!(
                 "{}: {} events, {} entries, {} objects checked; chain head {}{}\n",
@@ -596,18 +821,161 @@ fn verify(
     })
 }
 
+/// How long ago an RFC 3339 time was, in words (`None` if it does not parse).
+fn age_of(at: &str) -> Option<String> {
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
+    let d = time::OffsetDateTime::now_utc() - t;
+    Some(if d.whole_days() >= 2 {
+        format!("{} days", d.whole_days())
+    } else if d.whole_hours() >= 2 {
+        format!("{} hours", d.whole_hours())
+    } else {
+        format!("{} minutes", d.whole_minutes().max(0))
+    })
+}
+
+/// `vault log`: the history, with who accessed what.
+fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let only = selector.map(|s| v.find(s)).transpose()?.map(|e| e.id);
+    let events = v.events()?;
+    let mut rows = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        let seq = i + 1;
+        let row = match ev {
+            Event::Add(e) => json!({"seq": seq, "type": "add", "at": e.added_at, "entry": e.id,
+                "provider": e.provider, "key_id": e.key_id, "label": e.label}),
+            Event::Drill {
+                entry,
+                ok,
+                detail,
+                at,
+                by,
+            } => json!({"seq": seq, "type": "drill",
+                "at": at, "entry": entry, "ok": ok, "detail": detail, "by": by}),
+            Event::Restore {
+                entry,
+                at,
+                by,
+                reason,
+            } => json!({"seq": seq, "type": "restore",
+                "at": at, "entry": entry, "by": by, "reason": reason}),
+            Event::Rekey {
+                moves,
+                custodians,
+                at,
+                ..
+            } => json!({"seq": seq, "type": "rekey",
+                "at": at, "entries": moves.len(),
+                "custodians": custodians.as_ref().map(|c| c.custodians.iter()
+                    .map(|x| json!({"label": x.label, "fingerprint": x.fingerprint})).collect::<Vec<_>>())}),
+            Event::Custodians { set, reason, at } => json!({"seq": seq, "type": "custodians",
+                "at": at, "reason": reason,
+                "mode": set.mode,
+                "custodians": set.custodians.iter()
+                    .map(|x| json!({"label": x.label, "fingerprint": x.fingerprint})).collect::<Vec<_>>()}),
+        };
+        if let Some(id) = &only {
+            if row["entry"].as_str() != Some(id.as_str()) {
+                continue;
+            }
+        }
+        rows.push(row);
+    }
+    match format {
+        Format::Json => super::print::json(&json!({ "events": rows }))?,
+        Format::Yaml => super::print::yaml(&json!({ "events": rows }))?,
+        Format::Table => {
+            let mut s = String::new();
+            for r in &rows {
+                let who = |r: &serde_json::Value| {
+                    let b = &r["by"];
+                    if b.is_null() {
+                        "(not recorded: before format 2)".to_string()
+                    } else {
+                        format!(
+                            "{} as {} on {}",
+                            b["custodian"].as_str().unwrap_or("?"),
+                            b["user"].as_str().unwrap_or("?"),
+                            b["host"].as_str().unwrap_or("?")
+                        )
+                    }
+                };
+                let what = match r["type"].as_str().unwrap_or("") {
+                    "add" => format!(
+                        "added {} ({} {})",
+                        r["entry"].as_str().unwrap_or(""),
+                        r["provider"].as_str().unwrap_or("?"),
+                        r["key_id"].as_str().unwrap_or("?")
+                    ),
+                    "drill" => format!(
+                        "drill {} of {} by {}",
+                        if r["ok"] == true { "passed" } else { "FAILED" },
+                        r["entry"].as_str().unwrap_or(""),
+                        who(r)
+                    ),
+                    "restore" => format!(
+                        "RESTORE of {} by {}; reason: {}",
+                        r["entry"].as_str().unwrap_or(""),
+                        who(r),
+                        r["reason"].as_str().unwrap_or("(none given)")
+                    ),
+                    "rekey" => format!(
+                        "rekey of {} entr(ies) to {}",
+                        r["entries"],
+                        labels(&r["custodians"])
+                    ),
+                    _ => format!(
+                        "custodians ({}): {}",
+                        r["reason"].as_str().unwrap_or(""),
+                        if r["mode"] == "passphrase" {
+                            "passphrase".to_string()
+                        } else {
+                            labels(&r["custodians"])
+                        }
+                    ),
+                };
+                s.push_str(&format!(
+                    "{:>5}  {}  {}\n",
+                    r["seq"],
+                    r["at"].as_str().unwrap_or(""),
+                    what
+                ));
+            }
+            if rows.is_empty() {
+                s.push_str("no events\n");
+            }
+            super::print::text(&s)?;
+        }
+    }
+    Ok(nkp_escrow::exit::OK)
+}
+
+fn labels(list: &serde_json::Value) -> String {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["label"].as_str().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|| "(not recorded)".into())
+}
+
 fn restore(
     dir: &Path,
     selector: &str,
-    identity: &Path,
+    ids: &Identities,
+    reason: Option<String>,
     out: &Path,
     password_out: Option<&Path>,
     quiet: bool,
 ) -> Result<i32> {
     let v = Vault::open(dir)?;
     let entry = v.find(selector)?;
-    let ids = identities(identity, quiet)?;
-    let env = v.open_entry(&entry, &ids)?;
+    // Who is taking the key out: a custodian, or nobody (refused before anything is recorded).
+    let by = accessor(&v, ids)?;
+    let env = v.open_entry(&entry, ids)?;
     let p12 = env.p12()?;
     if nkp_vault::store::sha256_hex(&p12) != entry.p12_sha256 {
         bail!(
@@ -651,6 +1019,9 @@ fn restore(
             created.push(out);
             Some(f)
         };
+        // Recorded once the outputs exist and before a byte of the key is written: a key that
+        // leaves the vault always leaves a trace (a failure from here on is recorded too).
+        v.record_restore(&entry.id, &by, reason)?;
         match f.as_mut() {
             Some(f) => f
                 .write_all(&p12)
@@ -709,15 +1080,10 @@ fn restore(
     Ok(nkp_escrow::exit::OK)
 }
 
-fn drill(
-    dir: &Path,
-    identity: &Path,
-    selectors: &[String],
-    format: Format,
-    quiet: bool,
-) -> Result<i32> {
+fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> Result<i32> {
     let v = Vault::open(dir)?;
-    let ids = identities(identity, quiet)?;
+    // A drill by someone who is not a custodian proves nothing and is not recorded.
+    let by = accessor(&v, ids)?;
     let targets = if selectors.is_empty() {
         v.entries()?
     } else {
@@ -730,7 +1096,7 @@ fn drill(
     let mut failed = 0;
     for e in &targets {
         let outcome: Result<String, String> = (|| {
-            let env = v.open_entry(e, &ids).map_err(|x| x.chain())?;
+            let env = v.open_entry(e, ids).map_err(|x| x.chain())?;
             let p12 = env.p12().map_err(|x| x.chain())?;
             if nkp_vault::store::sha256_hex(&p12) != e.p12_sha256 {
                 return Err("decrypted .p12 does not match p12_sha256".into());
@@ -781,8 +1147,11 @@ fn drill(
                 (false, d)
             }
         };
-        v.record_drill(&e.id, ok, detail.clone())?;
-        results.push(json!({"entry": e.id, "provider": e.provider, "ok": ok, "detail": detail}));
+        v.record_drill(&e.id, ok, detail.clone(), &by)?;
+        results.push(
+            json!({"entry": e.id, "provider": e.provider, "ok": ok, "detail": detail,
+            "custodian": by.custodian}),
+        );
     }
     match format {
         Format::Json => super::print::json(&json!({ "drills": results }))?,

@@ -270,3 +270,33 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
         findings,
     }
 }
+
+/// A vault custodian, as coverage sees it: who holds a key, and whether a drill proved it.
+#[derive(Clone, Debug)]
+pub struct CustodianDrills {
+    /// The custodian's label.
+    pub label: String,
+    /// Their key's fingerprint.
+    pub fingerprint: String,
+    /// Drills recorded as run with this custodian's key (format-2 drills record who ran them).
+    pub drills: usize,
+}
+
+/// Findings about the vault's custodians: each one whose key has never opened anything in a
+/// recorded drill may have lost it without anyone knowing (`VAULT-CUSTODIAN-NEVER-DRILLED`,
+/// medium). Added to `coverage` in the same order as the other findings.
+pub fn add_custodian_findings(c: &mut Coverage, custodians: &[CustodianDrills]) {
+    for k in custodians.iter().filter(|k| k.drills == 0) {
+        c.findings.push(Finding {
+            severity: Severity::Medium,
+            code: "VAULT-CUSTODIAN-NEVER-DRILLED",
+            message: format!(
+                "custodian {} ({}) has never run a recorded restore drill: nobody knows their key still works; have them run `nkp-escrow vault drill --identity <their key>`",
+                k.label, k.fingerprint
+            ),
+        });
+    }
+    c.findings.sort_by(|a, b| {
+        (a.severity.as_str(), a.code, &a.message).cmp(&(b.severity.as_str(), b.code, &b.message))
+    });
+}

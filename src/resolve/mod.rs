@@ -17,7 +17,8 @@ mod join;
 mod steps;
 
 pub use coverage::{
-    coverage, Coverage, Finding, ProviderCoverage, Severity, Status, DRILL_MAX_AGE_DAYS,
+    add_custodian_findings, coverage, Coverage, CustodianDrills, Finding, ProviderCoverage,
+    Severity, Status, DRILL_MAX_AGE_DAYS,
 };
 pub use join::resolve;
 

@@ -1,4 +1,6 @@
-//! Regenerates the frozen vault folders in `vault/tests/vectors/` and their `expected.json`.
+//! Regenerates the frozen format-2 vault folders in `vault/tests/vectors/v2/` and their
+//! `expected.json` (the format-1 folders in `v1/` were made by this program's format-1 version
+//! and are not touched).
 //!
 //! ```sh
 //! cargo run -p nkp-vault --example gen_vectors -- vault/tests/vectors
@@ -19,7 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nkp_vault::store::sha256_hex;
-use nkp_vault::{Facts, Identities, RecipientSpec, Vault};
+use nkp_vault::{Accessor, Facts, Identities, RecipientSpec, Vault, VerifyOptions};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -69,69 +71,82 @@ fn main() -> Result<()> {
         .ok_or("test-identity.txt: no `# public key:` line")?;
     let ids = Identities::from_file(&id_path)?;
 
-    // valid: two adds, a drill, a signed checkpoint.
+    let out = out.join("v2");
+    std::fs::create_dir_all(&out)?;
+    let ok = |events: u64, warnings: &[&str]| {
+        json!({"ok": true, "events": events, "entries": 2, "problems": [], "warnings": warnings,
+               "trusted_checkpoints": 0, "decryption_problems": []})
+    };
+
+    // valid: init, two adds, a drill, a restore, two chained checkpoints.
     let dir = fresh(&out, "valid")?;
     let v = base(&dir, &recipient)?;
     let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
     v.checkpoint(&pkcs8)?;
+    let first = v.entries()?.remove(0);
+    v.record_restore(&first.id, &by(), Some("test vector restore".into()))?;
+    v.checkpoint(&pkcs8)?;
     finish(
         &dir,
         &ids,
-        "Two entries, a drill and a checkpoint: verifies.",
+        "Custodian set, two entries, a drill, a restore and two chained checkpoints: verifies.",
         &[public.as_str()],
         json!({
-        "ok": true, "events": 3, "entries": 2, "problems": [], "warnings": [],
-        "trusted_checkpoints": 1, "decryption_problems": []}),
+        "ok": true, "events": 5, "entries": 2, "problems": [], "warnings": [],
+        "trusted_checkpoints": 2, "decryption_problems": []}),
     )?;
 
-    // head-behind: HEAD names line 2 of 3, as after a crash between manifest and HEAD.
+    // head-behind: HEAD names line 3 of 4, as after a crash between manifest and HEAD.
     let dir = fresh(&out, "head-behind")?;
     base(&dir, &recipient)?;
     let lines = manifest_lines(&dir)?;
     std::fs::write(
         dir.join("HEAD"),
-        format!("2 {}\n", sha256_hex(lines[1].as_bytes())),
+        format!("3 {}\n", sha256_hex(lines[2].as_bytes())),
     )?;
     finish(
         &dir,
         &ids,
         "HEAD one step behind (interrupted write): a warning, still ok.",
         &[],
-        json!({
-        "ok": true, "events": 3, "entries": 2, "problems": [], "warnings": ["head-behind"],
-        "trusted_checkpoints": 0, "decryption_problems": []}),
+        ok(4, &["head-behind"]),
     )?;
 
     // truncated-manifest: the last line is gone, HEAD still names it.
     let dir = fresh(&out, "truncated-manifest")?;
     base(&dir, &recipient)?;
     let lines = manifest_lines(&dir)?;
-    write_lines(&dir, &lines[..2])?;
+    write_lines(&dir, &lines[..3])?;
     finish(
         &dir,
         &ids,
         "The last manifest line was cut off; HEAD still names it.",
         &[],
         json!({
-        "ok": false, "events": 2, "entries": 2, "problems": ["head-mismatch"], "warnings": [],
+        "ok": false, "events": 3, "entries": 2, "problems": ["head-mismatch"], "warnings": [],
         "trusted_checkpoints": 0, "decryption_problems": []}),
     )?;
 
-    // reordered-lines: lines 1 and 2 swapped.
+    // reordered-lines: lines 2 and 3 swapped.
     let dir = fresh(&out, "reordered-lines")?;
     base(&dir, &recipient)?;
     let lines = manifest_lines(&dir)?;
     write_lines(
         &dir,
-        &[lines[1].clone(), lines[0].clone(), lines[2].clone()],
+        &[
+            lines[0].clone(),
+            lines[2].clone(),
+            lines[1].clone(),
+            lines[3].clone(),
+        ],
     )?;
     finish(
         &dir,
         &ids,
-        "Manifest lines 1 and 2 swapped: sequence and chain break.",
+        "Manifest lines 2 and 3 swapped: sequence and chain break.",
         &[],
         json!({
-        "ok": false, "events": 3, "entries": 2,
+        "ok": false, "events": 4, "entries": 2,
         "problems": ["sequence", "chain", "sequence", "chain", "chain"], "warnings": [],
         "trusted_checkpoints": 0, "decryption_problems": []}),
     )?;
@@ -140,12 +155,8 @@ fn main() -> Result<()> {
     let dir = fresh(&out, "swapped-object")?;
     let v = base(&dir, &recipient)?;
     let entries = v.entries()?;
-    let a = dir
-        .join("objects")
-        .join(format!("{}.age", entries[0].object));
-    let b = dir
-        .join("objects")
-        .join(format!("{}.age", entries[1].object));
+    let a = object(&dir, &entries[0].object);
+    let b = object(&dir, &entries[1].object);
     let (ba, bb) = (std::fs::read(&a)?, std::fs::read(&b)?);
     std::fs::write(&a, bb)?;
     std::fs::write(&b, ba)?;
@@ -155,7 +166,7 @@ fn main() -> Result<()> {
         "The two objects' contents exchanged: neither hashes to its name.",
         &[],
         json!({
-        "ok": false, "events": 3, "entries": 2,
+        "ok": false, "events": 4, "entries": 2,
         "problems": ["object-changed", "object-changed"], "warnings": [],
         "trusted_checkpoints": 0, "decryption_problems": ["entry-unopenable", "entry-unopenable"]}),
     )?;
@@ -179,7 +190,7 @@ fn main() -> Result<()> {
         "A checkpoint whose signature was altered; trusted key named.",
         &[public.as_str()],
         json!({
-        "ok": false, "events": 3, "entries": 2,
+        "ok": false, "events": 4, "entries": 2,
         "problems": ["checkpoint-signature", "no-trusted-checkpoint"], "warnings": [],
         "trusted_checkpoints": 0, "decryption_problems": []}),
     )?;
@@ -187,21 +198,219 @@ fn main() -> Result<()> {
     // orphan-and-temp: leftovers of an interrupted add.
     let dir = fresh(&out, "orphan-and-temp")?;
     base(&dir, &recipient)?;
-    std::fs::write(
-        dir.join("objects").join(format!("{}.age", "0".repeat(64))),
-        b"orphan",
-    )?;
+    std::fs::write(object(&dir, &"0".repeat(64)), b"orphan")?;
     std::fs::write(dir.join("objects").join(".x.age.tmp-1"), b"tmp")?;
     finish(
         &dir,
         &ids,
         "An orphan object and a temporary file: warnings, still ok.",
         &[],
+        ok(4, &["orphan-object", "temp-file"]),
+    )?;
+
+    // config-swapped: vault.yaml's recipient replaced by another key (the chain says otherwise).
+    let dir = fresh(&out, "config-swapped")?;
+    base(&dir, &recipient)?;
+    let other = age::x25519::Identity::generate().to_public().to_string();
+    let yaml = std::fs::read_to_string(dir.join("vault.yaml"))?.replace(&recipient, &other);
+    std::fs::write(dir.join("vault.yaml"), yaml)?;
+    finish(
+        &dir,
+        &ids,
+        "vault.yaml's custodian key replaced: it no longer matches the chain's set.",
+        &[],
         json!({
-        "ok": true, "events": 3, "entries": 2, "problems": [],
-        "warnings": ["orphan-object", "temp-file"],
+        "ok": false, "events": 4, "entries": 2, "problems": ["config-mismatch"], "warnings": [],
         "trusted_checkpoints": 0, "decryption_problems": []}),
     )?;
+
+    // config-behind: a rekey (to the test key and a second one) recorded in the chain, and
+    // vault.yaml still listing the set before it, as after a crash before vault.yaml.
+    let dir = fresh(&out, "config-behind")?;
+    let mut v = base(&dir, &recipient)?;
+    let before = std::fs::read(dir.join("vault.yaml"))?;
+    v.rekey(
+        &ids,
+        vec![
+            spec("test-only", &recipient),
+            spec(
+                "second",
+                &age::x25519::Identity::generate().to_public().to_string(),
+            ),
+        ],
+    )?;
+    std::fs::write(dir.join("vault.yaml"), before)?;
+    finish(
+        &dir,
+        &ids,
+        "An interrupted rekey: the chain records the new set, vault.yaml the previous one (a warning; the next writer completes it).",
+        &[],
+        ok(5, &["config-behind"]),
+    )?;
+
+    // extra-recipient: the first object re-encrypted to the custodian and one extra key, the
+    // manifest rewritten consistently to name it (no checkpoint): only the header shows it.
+    let dir = fresh(&out, "extra-recipient")?;
+    let v = base(&dir, &recipient)?;
+    let first = v.entries()?.remove(0);
+    let env = v.open_entry(&first, &ids)?;
+    let extra = age::x25519::Identity::generate().to_public().to_string();
+    let cipher = encrypt_to(&[&recipient, &extra], &serde_json::to_vec(&env)?)?;
+    let new_object = sha256_hex(&cipher);
+    std::fs::write(object(&dir, &new_object), &cipher)?;
+    std::fs::remove_file(object(&dir, &first.object))?;
+    rewrite_chain(&dir, |lines| {
+        for l in lines.iter_mut() {
+            if l["type"] == "add" && l["id"] == first.id.as_str() {
+                l["object"] = Value::String(new_object.clone());
+            }
+        }
+    })?;
+    finish(
+        &dir,
+        &ids,
+        "An object encrypted to one recipient more than the recorded set, the chain rewritten to match: the age header shows the extra X25519 stanza.",
+        &[],
+        json!({
+        "ok": false, "events": 4, "entries": 2, "problems": ["object-recipients"], "warnings": [],
+        "trusted_checkpoints": 0, "decryption_problems": []}),
+    )?;
+
+    // checkpoint-chain: three checkpoints, the middle one removed.
+    let dir = fresh(&out, "checkpoint-chain")?;
+    let v = base(&dir, &recipient)?;
+    let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
+    for _ in 0..3 {
+        v.checkpoint(&pkcs8)?;
+    }
+    let path = dir.join("checkpoints.jsonl");
+    let cps: Vec<String> = std::fs::read_to_string(&path)?
+        .lines()
+        .map(String::from)
+        .collect();
+    std::fs::write(&path, format!("{}\n{}\n", cps[0], cps[2]))?;
+    finish(
+        &dir,
+        &ids,
+        "The middle one of three chained checkpoints removed: the last no longer chains.",
+        &[public.as_str()],
+        json!({
+        "ok": false, "events": 4, "entries": 2, "problems": ["checkpoint-chain"], "warnings": [],
+        "trusted_checkpoints": 1, "decryption_problems": []}),
+    )?;
+
+    // unsigned-tail: a checkpoint, then a forged drill appended (chained, HEAD updated).
+    let dir = fresh(&out, "unsigned-tail")?;
+    let v = base(&dir, &recipient)?;
+    let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
+    v.checkpoint(&pkcs8)?;
+    let second = v.entries()?.remove(1);
+    v.record_drill(&second.id, true, "a drill nobody signed".into(), &by())?;
+    finish(
+        &dir,
+        &ids,
+        "An event after the newest trusted checkpoint: fails unless --allow-unsigned-tail.",
+        &[public.as_str()],
+        json!({
+        "ok": false, "events": 5, "entries": 2, "problems": ["unsigned-tail"], "warnings": [],
+        "trusted_checkpoints": 1, "decryption_problems": []}),
+    )?;
+
+    // rolled-back: checkpointed at 4 events, then 5 and checkpointed again; the manifest cut
+    // back to 4 with HEAD rewritten and the newer checkpoint dropped. The auditor pinned the
+    // head of line 5.
+    let dir = fresh(&out, "rolled-back")?;
+    let v = base(&dir, &recipient)?;
+    let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
+    v.checkpoint(&pkcs8)?;
+    let second = v.entries()?.remove(1);
+    v.record_drill(
+        &second.id,
+        false,
+        "a failed drill to be hidden".into(),
+        &by(),
+    )?;
+    v.checkpoint(&pkcs8)?;
+    let lines = manifest_lines(&dir)?;
+    let pinned = sha256_hex(lines[4].as_bytes());
+    write_lines(&dir, &lines[..4])?;
+    std::fs::write(
+        dir.join("HEAD"),
+        format!("4 {}\n", sha256_hex(lines[3].as_bytes())),
+    )?;
+    let path = dir.join("checkpoints.jsonl");
+    let first_cp = std::fs::read_to_string(&path)?
+        .lines()
+        .next()
+        .map(String::from)
+        .ok_or("no checkpoint")?;
+    std::fs::write(&path, format!("{first_cp}\n"))?;
+    finish_with(
+        &dir,
+        &ids,
+        "Rolled back to an older checkpointed state; the auditor pinned seq 5 and its head.",
+        &[public.as_str()],
+        json!({"expect_seq": 5, "expect_head": pinned}),
+        json!({
+        "ok": false, "events": 4, "entries": 2, "problems": ["rolled-back", "rolled-back"],
+        "warnings": [], "trusted_checkpoints": 1, "decryption_problems": []}),
+    )?;
+    Ok(())
+}
+
+fn spec(label: &str, recipient: &str) -> RecipientSpec {
+    RecipientSpec {
+        label: label.into(),
+        recipient: recipient.into(),
+    }
+}
+
+fn by() -> Accessor {
+    Accessor {
+        custodian: "test-only".into(),
+        fingerprint: nkp_vault::custody::fingerprint("test"),
+        user: "vector-generator".into(),
+        host: "localhost".into(),
+    }
+}
+
+fn object(dir: &Path, id: &str) -> PathBuf {
+    dir.join("objects").join(format!("{id}.age"))
+}
+
+fn encrypt_to(recipients: &[&str], plain: &[u8]) -> Result<Vec<u8>> {
+    let parsed: Vec<Box<dyn age::Recipient + Send>> = recipients
+        .iter()
+        .map(|r| nkp_vault::crypto::parse_recipient(r))
+        .collect::<std::result::Result<_, _>>()?;
+    let enc =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out)?;
+    w.write_all(plain)?;
+    w.finish()?;
+    Ok(out)
+}
+
+/// Edit the manifest's events and re-chain every line (`seq`, `prev`, `HEAD`), as someone
+/// rewriting the whole vault folder would.
+fn rewrite_chain(dir: &Path, edit: impl FnOnce(&mut Vec<Value>)) -> Result<()> {
+    let mut lines: Vec<Value> = manifest_lines(dir)?
+        .iter()
+        .map(|l| serde_json::from_str(l))
+        .collect::<std::result::Result<_, _>>()?;
+    edit(&mut lines);
+    let mut prev = "0".repeat(64);
+    let mut out = Vec::new();
+    for (i, mut l) in lines.into_iter().enumerate() {
+        l["seq"] = json!(i + 1);
+        l["prev"] = Value::String(prev.clone());
+        let text = serde_json::to_string(&l)?;
+        prev = sha256_hex(text.as_bytes());
+        out.push(text);
+    }
+    write_lines(dir, &out)?;
+    std::fs::write(dir.join("HEAD"), format!("{} {prev}\n", out.len()))?;
     Ok(())
 }
 
@@ -215,14 +424,7 @@ fn fresh(out: &Path, name: &str) -> Result<PathBuf> {
 
 /// A vault with the two [`ITEMS`] and a passing drill of the first.
 fn base(dir: &Path, recipient: &str) -> Result<Vault> {
-    let v = Vault::init(
-        dir,
-        vec![RecipientSpec {
-            label: "test-only".into(),
-            recipient: recipient.into(),
-        }],
-        false,
-    )?;
+    let v = Vault::init(dir, vec![spec("test-only", recipient)], None)?;
     let items = ITEMS
         .iter()
         .map(|(p12, pw, provider, key_id)| {
@@ -247,7 +449,7 @@ fn base(dir: &Path, recipient: &str) -> Result<Vault> {
         .collect();
     v.add(items, None)?;
     let first = v.entries()?.remove(0);
-    v.record_drill(&first.id, true, "test vector drill".into())?;
+    v.record_drill(&first.id, true, "test vector drill".into(), &by())?;
     Ok(v)
 }
 
@@ -274,10 +476,28 @@ fn finish(
     trusted: &[&str],
     expected: Value,
 ) -> Result<()> {
+    finish_with(dir, ids, description, trusted, json!({}), expected)
+}
+
+/// [`finish`] with verify options (`expect_seq`, `expect_head`, `allow_unsigned_tail`), which
+/// are written to `expected.json` too.
+fn finish_with(
+    dir: &Path,
+    ids: &Identities,
+    description: &str,
+    trusted: &[&str],
+    options: Value,
+    expected: Value,
+) -> Result<()> {
     let _ = std::fs::remove_file(dir.join(".lock"));
     let v = Vault::open(dir)?;
     let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
-    let report = v.verify_trusted(&trusted);
+    let report = v.verify_with(&VerifyOptions {
+        trusted: trusted.clone(),
+        allow_unsigned_tail: options["allow_unsigned_tail"].as_bool().unwrap_or(false),
+        expect_seq: options["expect_seq"].as_u64(),
+        expect_head: options["expect_head"].as_str().map(String::from),
+    });
     let mut with_ids = nkp_vault::VerifyReport::default();
     v.verify_decryption(ids, &mut with_ids)?;
     let got = json!({
@@ -302,6 +522,9 @@ fn finish(
     let mut doc = json!({"description": description, "trusted_keys": trusted, "plaintexts": plain});
     if let (Value::Object(d), Value::Object(e)) = (&mut doc, expected) {
         d.extend(e);
+    }
+    if let (Value::Object(d), Value::Object(o)) = (&mut doc, options) {
+        d.extend(o);
     }
     std::fs::write(
         dir.join("expected.json"),

@@ -3,10 +3,14 @@
 //! file, and deciding what a failed check means, belong to [`crate::Vault::checkpoint`] and
 //! [`crate::verify`].
 //!
-//! A checkpoint signs `nkp-vault/1 checkpoint <seq> <sha256 of manifest line seq> <time>`. Anyone
-//! holding the *public* key checks that the manifest still contains exactly that line at that
-//! position: rewriting the manifest and `HEAD` consistently (dropping or changing entries) is
-//! then detected without trusting anything inside the vault folder.
+//! A checkpoint signs `nkp-vault/2 checkpoint <seq> <sha256 of manifest line seq> <time> <prev>`,
+//! where `<prev>` is the SHA-256 of the previous line of `checkpoints.jsonl` (64 zeros for the
+//! first), so checkpoints form a chain of their own: a checkpoint line removed from the middle,
+//! or reordered, no longer chains. Format-1 checkpoints signed the same message without
+//! `<prev>` and the `nkp-vault/1` prefix; they still verify, but only before the first
+//! chained one. Anyone holding the *public* key checks that the manifest still contains exactly
+//! that line at that position: rewriting the manifest and `HEAD` consistently (dropping or
+//! changing entries) is then detected without trusting anything inside the vault folder.
 
 use base64::Engine;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
@@ -29,11 +33,18 @@ pub struct Checkpoint {
     pub public_key: String,
     /// Signature (base64) over [`message`].
     pub signature: String,
+    /// SHA-256 of the previous line of `checkpoints.jsonl` (64 zeros for the first); absent in
+    /// format-1 checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
-/// The signed message.
-pub fn message(seq: u64, head: &str, at: &str) -> String {
-    format!("nkp-vault/1 checkpoint {seq} {head} {at}")
+/// The signed message: format 2 with `prev`, format 1 without.
+pub fn message(seq: u64, head: &str, at: &str, prev: Option<&str>) -> String {
+    match prev {
+        Some(prev) => format!("nkp-vault/2 checkpoint {seq} {head} {at} {prev}"),
+        None => format!("nkp-vault/1 checkpoint {seq} {head} {at}"),
+    }
 }
 
 fn b64(b: &[u8]) -> String {
@@ -52,19 +63,26 @@ pub fn generate() -> Result<(Zeroizing<Vec<u8>>, String), VaultError> {
 }
 
 impl Checkpoint {
-    /// Sign the last of the manifest `lines` (without newlines) at time `now`.
-    pub(crate) fn sign(pkcs8: &[u8], lines: &[String], now: &str) -> Result<Self, VaultError> {
+    /// Sign the last of the manifest `lines` (without newlines) at time `now`, chained to
+    /// `prev`, the hash of the last line of `checkpoints.jsonl` (64 zeros when there is none).
+    pub(crate) fn sign(
+        pkcs8: &[u8],
+        lines: &[String],
+        now: &str,
+        prev: &str,
+    ) -> Result<Self, VaultError> {
         let kp = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| VaultError::NotASigningKey)?;
         let last = lines.last().ok_or(VaultError::EmptyVault)?;
         let seq = lines.len() as u64;
         let head = sha256_hex(last.as_bytes());
-        let sig = kp.sign(message(seq, &head, now).as_bytes());
+        let sig = kp.sign(message(seq, &head, now, Some(prev)).as_bytes());
         Ok(Self {
             seq,
             head,
             at: now.to_string(),
             public_key: b64(kp.public_key().as_ref()),
             signature: b64(sig.as_ref()),
+            prev: Some(prev.to_string()),
         })
     }
 
@@ -88,7 +106,7 @@ impl Checkpoint {
         };
         UnparsedPublicKey::new(&ED25519, decode(&self.public_key))
             .verify(
-                message(self.seq, &self.head, &self.at).as_bytes(),
+                message(self.seq, &self.head, &self.at, self.prev.as_deref()).as_bytes(),
                 &decode(&self.signature),
             )
             .is_ok()

@@ -22,17 +22,12 @@ pub struct RecipientSpec {
 }
 
 impl RecipientSpec {
-    /// A short fingerprint of the public key (first 16 hex of its SHA-256), stored in the
-    /// manifest so that auditors see who can decrypt each entry.
+    /// The full fingerprint of the public key (`sha256:` and 64 hex digits), stored in the
+    /// manifest so that auditors see who can decrypt each entry. (Format-1 vaults stored the
+    /// first 16 hex digits.)
     pub fn fingerprint(&self) -> String {
-        fingerprint(&self.recipient)
+        crate::custody::fingerprint(&self.recipient)
     }
-}
-
-/// Fingerprint of a recipient string.
-pub fn fingerprint(recipient: &str) -> String {
-    let h = crate::digest::sha256_hex(recipient.trim().as_bytes());
-    format!("sha256:{}", &h[..16])
 }
 
 /// A parsed recipient.

@@ -269,6 +269,53 @@ pub enum VaultError {
     /// `checkpoint` on a vault with no event.
     #[error("the vault is empty: nothing to checkpoint")]
     EmptyVault,
+
+    // ---- custody (format 2) ------------------------------------------------------------
+    /// A format-1 vault: its custodian set is not in the chain, so no writer trusts it.
+    #[error("{}: a format-1 vault (nkp-vault/1): its custodians are not in the hash chain; run `nkp-escrow vault upgrade` after checking vault.yaml lists the right custodians; nothing was written", dir.display())]
+    NeedsUpgrade {
+        /// The vault folder.
+        dir: PathBuf,
+    },
+    /// `upgrade` of a vault that is not format 1.
+    #[error("{}: already format nkp-vault/2: nothing to upgrade", dir.display())]
+    AlreadyUpgraded {
+        /// The vault folder.
+        dir: PathBuf,
+    },
+    /// `upgrade` of a vault that does not verify.
+    #[error("{}: `vault verify` finds {problems} problem(s); a damaged vault is not upgraded: nothing was written", dir.display())]
+    UpgradeOfDamagedVault {
+        /// The vault folder.
+        dir: PathBuf,
+        /// How many problems.
+        problems: usize,
+    },
+    /// The chain records no custodian set (a format-2 vault must start with one).
+    #[error("{}: the manifest records no custodian set: the vault was damaged or its manifest replaced; nothing was written", dir.display())]
+    NoCustodianSet {
+        /// The vault folder.
+        dir: PathBuf,
+    },
+    /// `vault.yaml` does not list the custodians the chain records.
+    #[error("{}: vault.yaml does not match the custodians recorded in the manifest ({difference}): it was edited; nothing was written. The manifest is the record: `nkp-escrow vault verify` shows it", dir.display())]
+    ConfigMismatch {
+        /// The vault folder.
+        dir: PathBuf,
+        /// How they differ (labels and fingerprints only).
+        difference: String,
+    },
+    /// The passphrase does not open the vault's verifier.
+    #[error("this is not the vault's passphrase (it does not open the verifier made at init): nothing was written")]
+    WrongPassphrase,
+    /// The identity opens none of the custodians' keys.
+    #[error(
+        "this identity is not one of the vault's custodians ({custodians}): nothing was recorded"
+    )]
+    NotACustodian {
+        /// The custodians' labels.
+        custodians: String,
+    },
 }
 
 /// One entry matched by an ambiguous selector: enough to tell the candidates apart.

@@ -37,9 +37,11 @@
 
 pub mod checkpoint;
 pub mod crypto;
+pub mod custody;
 mod digest;
 mod envelope;
 mod error;
+pub mod header;
 mod manifest;
 pub mod store;
 mod vault;
@@ -47,8 +49,9 @@ pub mod verify;
 
 pub use checkpoint::Checkpoint;
 pub use crypto::{Identities, RecipientSpec};
+pub use custody::{Accessor, Custodian, CustodianSet, Mode};
 pub use envelope::{Envelope, ENVELOPE_FORMAT};
 pub use error::{Candidate, VaultError};
 pub use manifest::{Entry, Event, Move};
-pub use vault::{Added, Config, Facts, Vault, FORMAT};
-pub use verify::{Problem, VerifyReport, Warning};
+pub use vault::{Added, Config, Facts, Vault, FORMAT, FORMAT_V1};
+pub use verify::{Problem, VerifyOptions, VerifyReport, Warning};

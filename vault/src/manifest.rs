@@ -11,12 +11,14 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::custody::{Accessor, CustodianSet};
 use crate::digest::sha256_hex;
 
 /// A live escrow entry: the cleartext facts of one escrowed backup.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
-    /// Entry id: the first 12 hex digits of the .p12's SHA-256 (stable across rekeys).
+    /// Entry id: the first 32 hex digits of the .p12's SHA-256 (12 in vaults made before
+    /// format 2), stable across rekeys.
     pub id: String,
     /// Object id: SHA-256 of `objects/<id>.age`.
     pub object: String,
@@ -72,6 +74,9 @@ pub enum Event {
         detail: String,
         /// When.
         at: String,
+        /// Who drilled (format 2; absent in older lines).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Accessor>,
     },
     /// Objects were re-encrypted to a new recipient set.
     Rekey {
@@ -79,9 +84,88 @@ pub enum Event {
         moves: Vec<Move>,
         /// New recipient fingerprints.
         recipients: Vec<String>,
+        /// The new custodian set (format 2; absent in older lines).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        custodians: Option<CustodianSet>,
         /// When.
         at: String,
     },
+    /// The custodian set, recorded at `init` and when a format-1 vault is upgraded (format 2).
+    Custodians {
+        /// The set.
+        set: CustodianSet,
+        /// `init`, or `upgrade from nkp-vault/1`.
+        reason: String,
+        /// When.
+        at: String,
+    },
+    /// An entry was decrypted to be restored (format 2): recorded before the .p12 is written.
+    Restore {
+        /// Entry id.
+        entry: String,
+        /// When.
+        at: String,
+        /// Who.
+        by: Accessor,
+        /// Why, as the operator gave it (`--reason`).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+impl Event {
+    /// The custodian set this event records, if any.
+    pub fn custodian_set(&self) -> Option<&CustodianSet> {
+        match self {
+            Self::Custodians { set, .. } => Some(set),
+            Self::Rekey { custodians, .. } => custodians.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// The custodian set in force after `events` (the last one recorded), with its index.
+pub(crate) fn current_set(events: &[Event]) -> Option<(usize, &CustodianSet)> {
+    events
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, e)| e.custodian_set().map(|s| (i, s)))
+}
+
+/// For each live entry id, the custodian set its current object was encrypted to: the set in
+/// force when it was added, or the one of the rekey that last moved it. Entries written before
+/// any set was recorded (format 1) are absent.
+pub(crate) fn entry_sets(events: &[Event]) -> HashMap<&str, &CustodianSet> {
+    let mut out = HashMap::new();
+    let mut current: Option<&CustodianSet> = None;
+    for ev in events {
+        match ev {
+            Event::Custodians { set, .. } => current = Some(set),
+            Event::Add(e) => {
+                if let Some(s) = current {
+                    out.insert(e.id.as_str(), s);
+                }
+            }
+            Event::Rekey {
+                moves, custodians, ..
+            } => {
+                current = custodians.as_ref().or(current);
+                for m in moves {
+                    match custodians.as_ref() {
+                        Some(s) => {
+                            out.insert(m.entry.as_str(), s);
+                        }
+                        None => {
+                            out.remove(m.entry.as_str());
+                        }
+                    }
+                }
+            }
+            Event::Drill { .. } | Event::Restore { .. } => {}
+        }
+    }
+    out
 }
 
 /// One manifest line as written: the chain fields and the event.
@@ -187,6 +271,7 @@ pub(crate) fn live_entries(events: &[Event]) -> Vec<Entry> {
                     }
                 }
             }
+            Event::Custodians { .. } | Event::Restore { .. } => {}
         }
     }
     out

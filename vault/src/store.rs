@@ -52,18 +52,48 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, VaultError> 
     }
 }
 
+/// True when `path` exists (without following a final symlink); errors other than "not
+/// found" are errors.
+pub(crate) fn exists(path: &Path) -> Result<bool, VaultError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(VaultError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Largest object read: an envelope is a .p12 of a few KiB, base64, encrypted.
 pub(crate) const MAX_OBJECT: u64 = 64 << 20;
 /// Largest manifest or checkpoint list read (about 500 bytes an event).
 pub(crate) const MAX_MANIFEST: u64 = 1 << 30;
 /// Largest `HEAD` read.
 pub(crate) const MAX_HEAD: u64 = 4096;
+/// Largest `vault.yaml` read.
+pub(crate) const MAX_CONFIG: u64 = 1 << 20;
 
 /// Read a vault file that may have been planted by someone else (`verify` is meant for
 /// untrusted copies): never through a symlink, never from a FIFO or device (which could block
 /// or never end), and never more than `cap` bytes.
 pub(crate) fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
+    let f = open_regular(path, cap)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(cap.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "grew past the {cap}-byte cap while read"
+        )));
+    }
+    Ok(out)
+}
+
+/// Open a vault file that may have been planted by someone else: never through a symlink,
+/// never a FIFO or device, never larger than `cap`.
+fn open_regular(path: &Path, cap: u64) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -84,14 +114,45 @@ pub(crate) fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
             meta.len()
         )));
     }
-    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    f.take(cap.saturating_add(1)).read_to_end(&mut out)?;
-    if out.len() as u64 > cap {
-        return Err(std::io::Error::other(format!(
-            "grew past the {cap}-byte cap while read"
-        )));
+    Ok(f)
+}
+
+/// Hash a vault file as a stream (within `cap` bytes, opened as [`read_capped`] does) and keep
+/// its first `keep` bytes: `verify` needs an object's hash and its age header, never the whole
+/// object in memory.
+pub(crate) fn hash_capped(
+    path: &Path,
+    cap: u64,
+    keep: usize,
+) -> std::io::Result<(String, Vec<u8>)> {
+    use std::io::Read;
+    let f = open_regular(path, cap)?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut r = f.take(cap.saturating_add(1));
+    let mut total: u64 = 0;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        total += n as u64;
+        if total > cap {
+            return Err(std::io::Error::other(format!(
+                "grew past the {cap}-byte cap while read"
+            )));
+        }
+        ctx.update(chunk);
+        if head.len() < keep {
+            let take = (keep - head.len()).min(n);
+            head.extend_from_slice(chunk.get(..take).unwrap_or_default());
+        }
     }
-    Ok(out)
+    Ok((crate::digest::hex(ctx.finish().as_ref()), head))
 }
 
 /// Read object `id` and check that it hashes to its name.

@@ -12,20 +12,27 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::checkpoint::Checkpoint;
 use crate::crypto::{self, Identities, RecipientSpec};
+use crate::custody::{Accessor, Custodian, CustodianSet, Mode};
 use crate::digest::sha256_hex;
 use crate::envelope::{Envelope, ENVELOPE_FORMAT};
 use crate::error::{Candidate, VaultError};
-use crate::manifest::{live_entries, Entry, Event, Manifest, Move};
+use crate::manifest::{current_set, live_entries, Entry, Event, Manifest, Move};
 use crate::store;
-use crate::verify::{self, VerifyReport};
+use crate::verify::{self, VerifyOptions, VerifyReport};
 
-/// Format version written in `vault.yaml`.
-pub const FORMAT: &str = "nkp-vault/1";
+/// Format version written in `vault.yaml` by this version.
+pub const FORMAT: &str = "nkp-vault/2";
+/// The first format: custodians in `vault.yaml` only. Read and verified; upgraded by
+/// [`Vault::upgrade`] before any write.
+pub const FORMAT_V1: &str = "nkp-vault/1";
+
+/// What a passphrase vault's verifier object decrypts to (then 32 random hex digits).
+const VERIFIER_PREFIX: &[u8] = b"nkp-vault/2 passphrase verifier ";
 
 /// `vault.yaml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Config {
-    /// Always [`FORMAT`].
+    /// [`FORMAT`], or [`FORMAT_V1`] before an upgrade.
     pub format: String,
     /// Recipients (empty in passphrase mode).
     #[serde(default)]
@@ -33,6 +40,82 @@ pub struct Config {
     /// True when objects are encrypted with a passphrase (scrypt) instead.
     #[serde(default)]
     pub passphrase: bool,
+}
+
+impl Config {
+    fn of_set(set: &CustodianSet) -> Self {
+        Self {
+            format: FORMAT.into(),
+            recipients: set.specs(),
+            passphrase: set.mode == Mode::Passphrase,
+        }
+    }
+
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Self, VaultError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| VaultError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?;
+        let config: Self = serde_norway::from_str(text).map_err(|source| VaultError::Config {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if config.format != FORMAT && config.format != FORMAT_V1 {
+            return Err(VaultError::UnknownFormat {
+                path: path.to_path_buf(),
+                found: config.format,
+                expected: FORMAT,
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// How `vault.yaml` relates to the custodian set in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConfigState {
+    /// Format 1 and no set in the chain: nothing to compare.
+    Unchained,
+    /// They agree.
+    Matches,
+    /// `vault.yaml` lists the set before the last `rekey` (or still says format 1 after an
+    /// `upgrade` recorded the set): an interrupted write the next writer completes.
+    Behind,
+    /// Anything else: `vault.yaml` was edited (or the chain lacks a set).
+    Mismatch(String),
+}
+
+/// Compare `vault.yaml` with the chain.
+pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
+    let sets: Vec<&CustodianSet> = events.iter().filter_map(Event::custodian_set).collect();
+    let Some(current) = sets.last() else {
+        return if config.format == FORMAT_V1 {
+            ConfigState::Unchained
+        } else {
+            ConfigState::Mismatch(
+                "vault.yaml says nkp-vault/2 but the manifest records no custodian set".into(),
+            )
+        };
+    };
+    if current.same_as(&config.recipients, config.passphrase) {
+        return if config.format == FORMAT {
+            ConfigState::Matches
+        } else {
+            ConfigState::Behind
+        };
+    }
+    let last_is_rekey = events
+        .iter()
+        .rev()
+        .find(|e| e.custodian_set().is_some())
+        .is_some_and(|e| matches!(e, Event::Rekey { .. }));
+    if last_is_rekey
+        && sets.len() >= 2
+        && sets[sets.len() - 2].same_as(&config.recipients, config.passphrase)
+    {
+        return ConfigState::Behind;
+    }
+    ConfigState::Mismatch(current.difference(&config.recipients, config.passphrase))
 }
 
 /// Cleartext facts about a backup being added (from `inspect`).
@@ -75,62 +158,84 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
+/// What a writer works on, read under the lock: the manifest and the custodian set in force.
+struct Writable {
+    _lock: store::Lock,
+    manifest: Manifest,
+    set: CustodianSet,
+}
+
+/// How long an entry id is (hex digits of the .p12's SHA-256): 128 bits, so that nobody who
+/// supplies .p12 files can grind two with the same id.
+const ID_LEN: usize = 32;
+
 impl Vault {
-    /// Create a vault in `dir` (created if missing; refused if it already holds a vault).
+    /// Create a vault in `dir` (created if missing; refused if it already holds a vault) for
+    /// these recipients, or for a passphrase (then `recipients` is empty). The custodian set is
+    /// the first event of the chain; in passphrase mode a verifier object is made with the
+    /// passphrase, so that a mistyped passphrase is refused later instead of escrowing
+    /// something nobody can open.
     pub fn init(
         dir: &Path,
         recipients: Vec<RecipientSpec>,
-        passphrase: bool,
+        passphrase: Option<&SecretString>,
     ) -> Result<Self, VaultError> {
-        if recipients.is_empty() && !passphrase {
+        if recipients.is_empty() && passphrase.is_none() {
             return Err(VaultError::NoRecipients);
         }
-        if !recipients.is_empty() && passphrase {
+        if !recipients.is_empty() && passphrase.is_some() {
             return Err(VaultError::PassphraseWithRecipients);
         }
         for r in &recipients {
             crypto::parse_recipient(&r.recipient)?;
         }
         std::fs::create_dir_all(dir.join(store::OBJECTS)).map_err(VaultError::io(dir, "create"))?;
+        let _lock = store::lock(dir)?;
         let cfg_path = dir.join(store::CONFIG);
-        if cfg_path.exists() {
+        let existing = Self::read_manifest_in(dir)?;
+        // A manifest holding only an init event, and no vault.yaml, is an interrupted init:
+        // it holds no entry and is made again.
+        let interrupted_init = matches!(existing.events.as_slice(), [Event::Custodians { reason, .. }] if reason == "init");
+        if store::exists(&cfg_path)? || (!existing.events.is_empty() && !interrupted_init) {
             return Err(VaultError::AlreadyAVault {
                 dir: dir.to_path_buf(),
             });
         }
-        let config = Config {
-            format: FORMAT.into(),
-            recipients,
-            passphrase,
+        let set = match passphrase {
+            None => CustodianSet::recipients(&recipients),
+            Some(p) => CustodianSet {
+                mode: Mode::Passphrase,
+                custodians: Vec::new(),
+                verifier: Some(make_verifier(dir, p)?),
+            },
         };
-        let yaml = serde_norway::to_string(&config).map_err(VaultError::encode("config"))?;
-        let _lock = store::lock(dir)?;
-        store::write_atomic(&cfg_path, yaml.as_bytes(), 0o644, "config")?;
+        let mut m = Manifest::default();
+        m.append(vec![Event::Custodians {
+            set: set.clone(),
+            reason: "init".into(),
+            at: now(),
+        }])
+        .map_err(VaultError::encode("manifest line"))?;
+        store::write_manifest(dir, m.body().as_bytes(), m.head().as_bytes())?;
+        let config = Config::of_set(&set);
+        write_config(dir, &config)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
         })
     }
 
-    /// Open an existing vault.
+    /// Open an existing vault (format 1 or 2). Nothing is written: a format-1 vault can be
+    /// read and verified, and is upgraded by [`Vault::upgrade`] before any write.
     pub fn open(dir: &Path) -> Result<Self, VaultError> {
         let cfg_path = dir.join(store::CONFIG);
-        let text = std::fs::read_to_string(&cfg_path).map_err(|error| VaultError::NoVault {
-            dir: dir.to_path_buf(),
-            error,
+        let bytes = store::read_capped(&cfg_path, store::MAX_CONFIG).map_err(|error| {
+            VaultError::NoVault {
+                dir: dir.to_path_buf(),
+                error,
+            }
         })?;
-        let config: Config =
-            serde_norway::from_str(&text).map_err(|source| VaultError::Config {
-                path: cfg_path.clone(),
-                source,
-            })?;
-        if config.format != FORMAT {
-            return Err(VaultError::UnknownFormat {
-                path: cfg_path,
-                found: config.format,
-                expected: FORMAT,
-            });
-        }
+        let config = Config::parse(&cfg_path, &bytes)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
@@ -142,9 +247,8 @@ impl Vault {
         &self.dir
     }
 
-    /// Read the manifest for writing (strict: any line that does not parse stops the write).
-    fn read_manifest(&self) -> Result<Manifest, VaultError> {
-        let path = self.dir.join(store::MANIFEST);
+    fn read_manifest_in(dir: &Path) -> Result<Manifest, VaultError> {
+        let path = dir.join(store::MANIFEST);
         let Some(bytes) = store::read_optional(&path)? else {
             return Ok(Manifest::default());
         };
@@ -162,6 +266,58 @@ impl Vault {
         })
     }
 
+    /// Read the manifest for writing (strict: any line that does not parse stops the write).
+    fn read_manifest(&self) -> Result<Manifest, VaultError> {
+        Self::read_manifest_in(&self.dir)
+    }
+
+    /// Take the lock, then read `vault.yaml` and the manifest under it and check that they
+    /// agree on the custodians. An interrupted rekey or upgrade is completed here (the chain
+    /// is the record); any other difference refuses the write.
+    fn writable(&self) -> Result<Writable, VaultError> {
+        let lock = store::lock(&self.dir)?;
+        let cfg_path = self.dir.join(store::CONFIG);
+        let bytes = store::read_capped(&cfg_path, store::MAX_CONFIG)
+            .map_err(VaultError::io(&cfg_path, "read"))?;
+        let config = Config::parse(&cfg_path, &bytes)?;
+        let manifest = self.read_manifest()?;
+        match config_state(&config, &manifest.events) {
+            ConfigState::Matches => {}
+            ConfigState::Behind => {
+                if let Some((_, set)) = current_set(&manifest.events) {
+                    write_config(&self.dir, &Config::of_set(set))?;
+                }
+            }
+            ConfigState::Unchained => {
+                return Err(VaultError::NeedsUpgrade {
+                    dir: self.dir.clone(),
+                })
+            }
+            ConfigState::Mismatch(difference) => {
+                return Err(if current_set(&manifest.events).is_none() {
+                    VaultError::NoCustodianSet {
+                        dir: self.dir.clone(),
+                    }
+                } else {
+                    VaultError::ConfigMismatch {
+                        dir: self.dir.clone(),
+                        difference,
+                    }
+                })
+            }
+        }
+        let set = current_set(&manifest.events)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| VaultError::NoCustodianSet {
+                dir: self.dir.clone(),
+            })?;
+        Ok(Writable {
+            _lock: lock,
+            manifest,
+            set,
+        })
+    }
+
     /// Append events to the manifest, then write it and `HEAD` (the caller holds the lock).
     fn append(&self, m: &mut Manifest, events: Vec<Event>) -> Result<(), VaultError> {
         m.append(events)
@@ -172,13 +328,13 @@ impl Vault {
     /// Verify the vault without any key (see [`verify::keyless`]). Problems are in the
     /// report, never an `Err`: a damaged vault is a finding, not a failure to look.
     pub fn verify(&self) -> VerifyReport {
-        verify::keyless(&self.dir, &[])
+        verify::keyless(&self.dir, &VerifyOptions::default())
     }
 
-    /// [`Vault::verify`] with trusted checkpoint keys (base64 Ed25519 public keys): at least
-    /// one checkpoint signed by one of them must match the manifest.
-    pub fn verify_trusted(&self, trusted: &[String]) -> VerifyReport {
-        verify::keyless(&self.dir, trusted)
+    /// [`Vault::verify`] with trusted checkpoint keys and the auditor's pins (see
+    /// [`VerifyOptions`]).
+    pub fn verify_with(&self, options: &VerifyOptions) -> VerifyReport {
+        verify::keyless(&self.dir, options)
     }
 
     /// Add the decryption check to a report: every live entry must decrypt with `ids` to the
@@ -195,13 +351,32 @@ impl Vault {
     }
 
     /// Sign the current chain head with an Ed25519 PKCS#8 key and append the checkpoint to
-    /// `checkpoints.jsonl`.
+    /// `checkpoints.jsonl`, chained to the checkpoint before it. A `checkpoints.jsonl` that
+    /// exists but cannot be read stops it (it is never replaced).
     pub fn checkpoint(&self, pkcs8: &[u8]) -> Result<Checkpoint, VaultError> {
-        let _lock = store::lock(&self.dir)?;
-        let m = self.read_manifest()?;
-        let cp = Checkpoint::sign(pkcs8, &m.lines, &now())?;
+        let w = self.writable()?;
         let path = self.dir.join(store::CHECKPOINTS);
-        let mut body = store::read_optional(&path)?.unwrap_or_default();
+        let mut body = match store::read_capped(&path, store::MAX_MANIFEST) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(VaultError::Read { path, source }),
+        };
+        if !body.is_empty() && !body.ends_with(b"\n") {
+            return Err(VaultError::Read {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "does not end with a newline: it was cut or edited; run `vault verify`",
+                ),
+            });
+        }
+        let prev = body
+            .split(|&c| c == b'\n')
+            .rev()
+            .find(|l| !l.is_empty())
+            .map(sha256_hex)
+            .unwrap_or_else(|| crate::manifest::ZERO.to_string());
+        let cp = Checkpoint::sign(pkcs8, &w.manifest.lines, &now(), &prev)?;
         body.extend_from_slice(cp.to_line()?.as_bytes());
         body.push(b'\n');
         store::write_atomic(&path, &body, 0o644, "checkpoint")?;
@@ -214,32 +389,53 @@ impl Vault {
         Ok(live_entries(&m.events))
     }
 
-    fn recipient_fingerprints(&self) -> Vec<String> {
-        if self.config.passphrase {
-            vec!["passphrase".into()]
-        } else {
-            self.config
-                .recipients
-                .iter()
-                .map(|r| r.fingerprint())
-                .collect()
-        }
+    /// Every event of the manifest, in order (read strictly): the access history for `vault
+    /// log`.
+    pub fn events(&self) -> Result<Vec<Event>, VaultError> {
+        Ok(self.read_manifest()?.events)
     }
 
-    /// Add backups (each: .p12 bytes, password, facts). One manifest write for all. The
-    /// passphrase is needed only in passphrase mode.
+    /// The custodian set the chain records now (`None` in a format-1 vault).
+    pub fn custodians(&self) -> Result<Option<CustodianSet>, VaultError> {
+        let m = self.read_manifest()?;
+        Ok(current_set(&m.events).map(|(_, s)| s.clone()))
+    }
+
+    /// Which custodian `ids` belongs to, checked against the set the chain records: in
+    /// passphrase mode the identity must open the verifier; otherwise a probe is encrypted to
+    /// each custodian's key alone until one opens with `ids`. Nothing is written.
+    pub fn custodian_of(&self, ids: &Identities) -> Result<Custodian, VaultError> {
+        let m = self.read_manifest()?;
+        let set = current_set(&m.events)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| VaultError::NeedsUpgrade {
+                dir: self.dir.clone(),
+            })?;
+        identify(&self.dir, &set, ids)
+    }
+
+    /// Add backups (each: .p12 bytes, password, facts). One manifest write for all. In
+    /// passphrase mode the passphrase is needed and must open the vault's verifier; objects
+    /// are encrypted to the custodian set the chain records, read under the lock.
     pub fn add(
         &self,
         items: Vec<(Zeroizing<Vec<u8>>, Option<SecretString>, Facts)>,
         passphrase: Option<&SecretString>,
     ) -> Result<Vec<Added>, VaultError> {
-        let _lock = store::lock(&self.dir)?;
-        let mut m = self.read_manifest()?;
+        let Writable {
+            _lock,
+            manifest: mut m,
+            set,
+        } = self.writable()?;
         let existing = live_entries(&m.events);
-        let enc = match (self.config.passphrase, passphrase) {
-            (false, _) => crypto::Encryption::Recipients(&self.config.recipients),
-            (true, Some(p)) => crypto::Encryption::Passphrase(p),
-            (true, None) => return Err(VaultError::PassphraseNeeded),
+        let specs = set.specs();
+        let enc = match (set.mode, passphrase) {
+            (Mode::Recipients, _) => crypto::Encryption::Recipients(&specs),
+            (Mode::Passphrase, Some(p)) => {
+                check_passphrase(&self.dir, &set, p)?;
+                crypto::Encryption::Passphrase(p)
+            }
+            (Mode::Passphrase, None) => return Err(VaultError::PassphraseNeeded),
         };
         let mut out = Vec::new();
         let mut new_events = Vec::new();
@@ -256,7 +452,7 @@ impl Vault {
                 out.push(Added::Duplicate(e.id.clone()));
                 continue;
             }
-            let id = p12_sha256[..12].to_string();
+            let id = p12_sha256[..ID_LEN].to_string();
             let metadata = serde_json::to_value(&facts).map_err(VaultError::encode("facts"))?;
             let password_escrowed = password.is_some();
             let mut env = Envelope {
@@ -291,7 +487,7 @@ impl Vault {
                 export_time: facts.export_time,
                 label: facts.label,
                 added_at: now(),
-                recipients: self.recipient_fingerprints(),
+                recipients: set.fingerprints(),
                 last_drill: None,
             })));
             out.push(Added::New(id));
@@ -300,6 +496,18 @@ impl Vault {
             self.append(&mut m, new_events)?;
         }
         Ok(out)
+    }
+
+    /// Check a passphrase against the vault's verifier without writing anything (for the
+    /// command line, before it asks anything else).
+    pub fn check_passphrase(&self, passphrase: &SecretString) -> Result<(), VaultError> {
+        let m = self.read_manifest()?;
+        match current_set(&m.events) {
+            Some((_, set)) => check_passphrase(&self.dir, set, passphrase),
+            None => Err(VaultError::NeedsUpgrade {
+                dir: self.dir.clone(),
+            }),
+        }
     }
 
     /// Find the one live entry matching an entry id (or a prefix of 4+ characters), a provider
@@ -353,23 +561,53 @@ impl Vault {
         Envelope::decrypt(&cipher, ids, &entry.id)
     }
 
-    /// Record the result of a restore drill.
-    pub fn record_drill(&self, entry: &str, ok: bool, detail: String) -> Result<(), VaultError> {
-        let _lock = store::lock(&self.dir)?;
-        let mut m = self.read_manifest()?;
+    /// Record the result of a restore drill and who ran it.
+    pub fn record_drill(
+        &self,
+        entry: &str,
+        ok: bool,
+        detail: String,
+        by: &Accessor,
+    ) -> Result<(), VaultError> {
+        let mut w = self.writable()?;
         self.append(
-            &mut m,
+            &mut w.manifest,
             vec![Event::Drill {
                 entry: entry.to_string(),
                 ok,
                 detail,
                 at: now(),
+                by: Some(by.clone()),
             }],
         )
     }
 
-    /// Re-encrypt every live object to a new recipient set; old objects are removed only
-    /// after the manifest records the change.
+    /// Record that an entry is being restored, by whom and why. Called before the .p12 is
+    /// written out: if it cannot be recorded, nothing is restored.
+    pub fn record_restore(
+        &self,
+        entry: &str,
+        by: &Accessor,
+        reason: Option<String>,
+    ) -> Result<(), VaultError> {
+        let mut w = self.writable()?;
+        self.append(
+            &mut w.manifest,
+            vec![Event::Restore {
+                entry: entry.to_string(),
+                at: now(),
+                by: by.clone(),
+                reason,
+            }],
+        )
+    }
+
+    /// Re-encrypt every live object to a new recipient set. Every object is decrypted first
+    /// (nothing changes if one does not open); the new objects are written; then one manifest
+    /// line records the moves and the new custodian set together (the commit point); then
+    /// `vault.yaml`; old objects are removed last. A crash before the commit leaves the old set
+    /// in force (and orphan objects); after it, the new set, which the next writer completes
+    /// in `vault.yaml`. Adds never go to a set the chain has replaced.
     pub fn rekey(
         &mut self,
         ids: &Identities,
@@ -381,14 +619,20 @@ impl Vault {
         for r in &recipients {
             crypto::parse_recipient(&r.recipient)?;
         }
-        let _lock = store::lock(&self.dir)?;
-        let mut m = self.read_manifest()?;
+        let Writable {
+            _lock,
+            manifest: mut m,
+            set: old_set,
+        } = self.writable()?;
         let live = live_entries(&m.events);
+        let plains: Vec<Zeroizing<Vec<u8>>> = live
+            .iter()
+            .map(|e| self.open_entry(e, ids).and_then(|env| env.to_plaintext()))
+            .collect::<Result<_, _>>()?;
+        let new_set = CustodianSet::recipients(&recipients);
         let mut moves = Vec::new();
-        for e in &live {
-            let env = self.open_entry(e, ids)?;
-            let plain = env.to_plaintext()?;
-            let cipher = crypto::encrypt(&crypto::Encryption::Recipients(&recipients), &plain)?;
+        for (e, plain) in live.iter().zip(&plains) {
+            let cipher = crypto::encrypt(&crypto::Encryption::Recipients(&recipients), plain)?;
             let object = sha256_hex(&cipher);
             store::write_atomic(
                 &store::object_path(&self.dir, &object),
@@ -402,31 +646,176 @@ impl Vault {
                 new_object: object,
             });
         }
-        let config = Config {
-            format: FORMAT.into(),
-            recipients,
-            passphrase: false,
-        };
-        let fps: Vec<String> = config.recipients.iter().map(|r| r.fingerprint()).collect();
+        store::failpoint("rekey:before-commit");
         self.append(
             &mut m,
             vec![Event::Rekey {
                 moves: moves.clone(),
-                recipients: fps,
+                recipients: new_set.fingerprints(),
+                custodians: Some(new_set.clone()),
                 at: now(),
             }],
         )?;
-        let yaml = serde_norway::to_string(&config).map_err(VaultError::encode("config"))?;
-        store::write_atomic(
-            &self.dir.join(store::CONFIG),
-            yaml.as_bytes(),
-            0o644,
-            "config",
-        )?;
+        let config = Config::of_set(&new_set);
+        write_config(&self.dir, &config)?;
         self.config = config;
+        store::failpoint("rekey:before-cleanup");
         for m in &moves {
             let _ = std::fs::remove_file(store::object_path(&self.dir, &m.old_object));
         }
+        if let Some(v) = &old_set.verifier {
+            let _ = std::fs::remove_file(store::object_path(&self.dir, v));
+        }
         Ok(moves.len())
+    }
+
+    /// Upgrade a format-1 vault to format 2: record the custodian set `vault.yaml` lists now
+    /// as the chain's first set (check it first: from here on it is the record), then mark
+    /// `vault.yaml` as format 2. Refused when the vault does not verify. A passphrase vault
+    /// needs its passphrase, which must open the first entry; a verifier is made with it.
+    pub fn upgrade(dir: &Path, passphrase: Option<&SecretString>) -> Result<Self, VaultError> {
+        let _lock = store::lock(dir)?;
+        let v = Self::open(dir)?;
+        let m = v.read_manifest()?;
+        match config_state(&v.config, &m.events) {
+            ConfigState::Unchained => {}
+            ConfigState::Behind if v.config.format == FORMAT_V1 => {
+                // Interrupted upgrade: the set is recorded; finish vault.yaml.
+                if let Some((_, set)) = current_set(&m.events) {
+                    let config = Config::of_set(set);
+                    write_config(dir, &config)?;
+                    return Ok(Self {
+                        dir: dir.to_path_buf(),
+                        config,
+                    });
+                }
+            }
+            _ => {
+                return Err(VaultError::AlreadyUpgraded {
+                    dir: dir.to_path_buf(),
+                })
+            }
+        }
+        let report = verify::keyless(dir, &VerifyOptions::default());
+        if !report.problems.is_empty() {
+            return Err(VaultError::UpgradeOfDamagedVault {
+                dir: dir.to_path_buf(),
+                problems: report.problems.len(),
+            });
+        }
+        let set = if v.config.passphrase {
+            let p = passphrase.ok_or(VaultError::PassphraseNeeded)?;
+            let ids = Identities::passphrase(p.clone());
+            if let Some(first) = live_entries(&m.events).first() {
+                v.open_entry(first, &ids)
+                    .map_err(|_| VaultError::WrongPassphrase)?;
+            }
+            CustodianSet {
+                mode: Mode::Passphrase,
+                custodians: Vec::new(),
+                verifier: Some(make_verifier(dir, p)?),
+            }
+        } else {
+            for r in &v.config.recipients {
+                crypto::parse_recipient(&r.recipient)?;
+            }
+            CustodianSet::recipients(&v.config.recipients)
+        };
+        let mut m = m;
+        v.append(
+            &mut m,
+            vec![Event::Custodians {
+                set: set.clone(),
+                reason: format!("upgrade from {FORMAT_V1}"),
+                at: now(),
+            }],
+        )?;
+        store::failpoint("upgrade:before-config");
+        let config = Config::of_set(&set);
+        write_config(dir, &config)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+        })
+    }
+}
+
+/// Write `vault.yaml` (atomically).
+fn write_config(dir: &Path, config: &Config) -> Result<(), VaultError> {
+    let yaml = serde_norway::to_string(config).map_err(VaultError::encode("config"))?;
+    store::write_atomic(&dir.join(store::CONFIG), yaml.as_bytes(), 0o644, "config")
+}
+
+/// Make a passphrase vault's verifier: an object holding a known prefix and random digits,
+/// encrypted with the passphrase. Returns its object id.
+fn make_verifier(dir: &Path, passphrase: &SecretString) -> Result<String, VaultError> {
+    let mut random = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| VaultError::KeyGeneration)?;
+    let mut plain = VERIFIER_PREFIX.to_vec();
+    plain.extend_from_slice(crate::digest::hex(&random).as_bytes());
+    let cipher = crypto::encrypt(&crypto::Encryption::Passphrase(passphrase), &plain)?;
+    let object = sha256_hex(&cipher);
+    store::write_atomic(&store::object_path(dir, &object), &cipher, 0o644, "object")?;
+    Ok(object)
+}
+
+/// Check that `ids` opens the passphrase verifier of `set`.
+fn opens_verifier(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<bool, VaultError> {
+    let Some(verifier) = &set.verifier else {
+        return Ok(false);
+    };
+    let cipher = store::read_object(dir, verifier)?;
+    Ok(ids
+        .decrypt(&cipher)
+        .is_ok_and(|plain| plain.starts_with(VERIFIER_PREFIX)))
+}
+
+fn check_passphrase(
+    dir: &Path,
+    set: &CustodianSet,
+    passphrase: &SecretString,
+) -> Result<(), VaultError> {
+    if opens_verifier(dir, set, &Identities::passphrase(passphrase.clone()))? {
+        Ok(())
+    } else {
+        Err(VaultError::WrongPassphrase)
+    }
+}
+
+/// The custodian whose key `ids` holds (see [`Vault::custodian_of`]).
+fn identify(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<Custodian, VaultError> {
+    match set.mode {
+        Mode::Passphrase => {
+            if opens_verifier(dir, set, ids)? {
+                Ok(Custodian {
+                    label: "passphrase".into(),
+                    recipient: String::new(),
+                    fingerprint: "passphrase".into(),
+                })
+            } else {
+                Err(VaultError::NotACustodian {
+                    custodians: set.labels(),
+                })
+            }
+        }
+        Mode::Recipients => {
+            for c in &set.custodians {
+                let one = [RecipientSpec {
+                    label: c.label.clone(),
+                    recipient: c.recipient.clone(),
+                }];
+                let probe = crypto::encrypt(
+                    &crypto::Encryption::Recipients(&one),
+                    b"nkp-vault custodian probe",
+                )?;
+                if ids.decrypt(&probe).is_ok() {
+                    return Ok(c.clone());
+                }
+            }
+            Err(VaultError::NotACustodian {
+                custodians: set.labels(),
+            })
+        }
     }
 }

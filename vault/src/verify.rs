@@ -18,11 +18,48 @@ use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{Checkpoint, HeadCheck};
 use crate::crypto::Identities;
+use crate::custody::CustodianSet;
 use crate::digest::sha256_hex;
 use crate::envelope::Envelope;
 use crate::error::VaultError;
-use crate::manifest::{live_entries, Entry, Event, Line, ZERO};
+use crate::header;
+use crate::manifest::{current_set, entry_sets, live_entries, Entry, Event, Line, ZERO};
 use crate::store;
+use crate::vault::{config_state, Config, ConfigState};
+
+/// What an auditor brings to `verify`: trusted checkpoint keys and the state seen last time.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Trusted checkpoint public keys (base64 Ed25519). With any, the newest checkpoint signed
+    /// by one of them must match the manifest and cover its last line.
+    pub trusted: Vec<String>,
+    /// Accept events after the newest trusted checkpoint (reported as a warning instead).
+    pub allow_unsigned_tail: bool,
+    /// The manifest must have at least this many events (the auditor saw this many).
+    pub expect_seq: Option<u64>,
+    /// The manifest must still hold a line with this SHA-256 (at `expect_seq` if given).
+    pub expect_head: Option<String>,
+}
+
+/// The newest checkpoint signed by a trusted key that matches the manifest.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TrustedCheckpoint {
+    /// The manifest line it signs.
+    pub seq: u64,
+    /// That line's SHA-256.
+    pub head: String,
+    /// When it was signed (RFC 3339, as written by the signer).
+    pub at: String,
+}
+
+/// A custodian as the report lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CustodianSummary {
+    /// Label.
+    pub label: String,
+    /// Full fingerprint.
+    pub fingerprint: String,
+}
 
 /// Result of verifying a vault.
 #[derive(Debug, Default, Serialize)]
@@ -43,6 +80,16 @@ pub struct VerifyReport {
     pub warnings: Vec<Warning>,
     /// Signed checkpoints by a trusted key that match the manifest.
     pub trusted_checkpoints: usize,
+    /// `vault.yaml`'s format (`nkp-vault/1` or `nkp-vault/2`), if it could be read.
+    pub format: Option<String>,
+    /// `recipients` or `passphrase`: the mode the chain records (`None` in format 1).
+    pub mode: Option<String>,
+    /// The custodians the chain records now (empty in format 1 and in passphrase mode).
+    pub custodians: Vec<CustodianSummary>,
+    /// With trusted keys: the newest trusted checkpoint that matches the manifest.
+    pub newest_trusted_checkpoint: Option<TrustedCheckpoint>,
+    /// With trusted keys: events after the newest trusted checkpoint (signed by nobody).
+    pub unsigned_events: Option<u64>,
 }
 
 /// Findings serialise as their message: `vault verify --format json` prints
@@ -194,6 +241,94 @@ pub enum Problem {
     /// Trusted keys were given and no checkpoint signed by one of them matches.
     #[error("no checkpoint signed by a trusted key matches the manifest: the vault cannot be shown unchanged since it was checkpointed")]
     NoTrustedCheckpoint,
+    /// `vault.yaml` cannot be read or parsed.
+    #[error("vault.yaml: cannot read ({error})")]
+    ConfigUnreadable {
+        /// Why.
+        error: String,
+    },
+    /// `vault.yaml` does not list the custodians the chain records.
+    #[error("vault.yaml does not match the custodians recorded in the manifest: {difference}; every writer refuses until it does")]
+    ConfigMismatch {
+        /// How (labels and fingerprints).
+        difference: String,
+    },
+    /// A format-2 chain with entries but no custodian set before them.
+    #[error("manifest line {line}: an entry before any custodian set: a format-2 manifest starts with its custodian set")]
+    CustodiansMissing {
+        /// The first line that needed a set.
+        line: usize,
+    },
+    /// An object's age header does not match the custodian set it was encrypted to.
+    #[error("entry {entry} ({}): object {} is not encrypted to exactly the recorded custodians: {detail}", provider.as_deref().unwrap_or("?"), short(object))]
+    ObjectRecipients {
+        /// Entry id.
+        entry: String,
+        /// Provider name.
+        provider: Option<String>,
+        /// Object id.
+        object: String,
+        /// What differs.
+        detail: String,
+    },
+    /// An object's age header cannot be read.
+    #[error(
+        "entry {entry}: object {} has no readable age header ({error})",
+        short(object)
+    )]
+    ObjectHeader {
+        /// Entry id.
+        entry: String,
+        /// Object id.
+        object: String,
+        /// Why.
+        error: header::HeaderError,
+    },
+    /// The passphrase verifier object is missing or changed.
+    #[error(
+        "the passphrase verifier object {} is missing or changed ({error})",
+        short(object)
+    )]
+    VerifierBroken {
+        /// Object id.
+        object: String,
+        /// Why.
+        error: String,
+    },
+    /// A restore event names an entry that does not exist.
+    #[error("a restore names entry {entry}, which does not exist")]
+    RestoreOfUnknownEntry {
+        /// The entry id it names.
+        entry: String,
+    },
+    /// `checkpoints.jsonl` exists but cannot be read.
+    #[error("checkpoints.jsonl: cannot read ({error})")]
+    CheckpointsUnreadable {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// A checkpoint does not chain to the line before it in `checkpoints.jsonl`.
+    #[error("checkpoint {n}: does not chain to the checkpoint before it: checkpoint lines were removed, reordered or inserted")]
+    CheckpointChain {
+        /// 1-based line number in `checkpoints.jsonl`.
+        n: usize,
+    },
+    /// Events after the newest trusted checkpoint.
+    #[error("{unsigned} event(s) after the newest trusted checkpoint (seq {seq}, signed {at}) are signed by nobody: checkpoint them, or give --allow-unsigned-tail to accept them")]
+    UnsignedTail {
+        /// Its seq.
+        seq: u64,
+        /// When it was signed.
+        at: String,
+        /// Events after it.
+        unsigned: u64,
+    },
+    /// The state the auditor pinned is gone.
+    #[error("{detail}: the manifest was rolled back or rewritten since the state you pinned")]
+    RolledBack {
+        /// What was expected and not found.
+        detail: String,
+    },
     /// With an identity: the decrypted .p12 is not the one the manifest names.
     #[error("entry {entry}: decrypted .p12 does not match p12_sha256")]
     DecryptedMismatch {
@@ -233,6 +368,17 @@ impl Problem {
             Self::CheckpointRewritten { .. } => "checkpoint-rewritten",
             Self::CheckpointTruncated { .. } => "checkpoint-truncated",
             Self::NoTrustedCheckpoint => "no-trusted-checkpoint",
+            Self::ConfigUnreadable { .. } => "config-unreadable",
+            Self::ConfigMismatch { .. } => "config-mismatch",
+            Self::CustodiansMissing { .. } => "custodians-missing",
+            Self::ObjectRecipients { .. } => "object-recipients",
+            Self::ObjectHeader { .. } => "object-header",
+            Self::VerifierBroken { .. } => "verifier-broken",
+            Self::RestoreOfUnknownEntry { .. } => "restore-of-unknown-entry",
+            Self::CheckpointsUnreadable { .. } => "checkpoints-unreadable",
+            Self::CheckpointChain { .. } => "checkpoint-chain",
+            Self::UnsignedTail { .. } => "unsigned-tail",
+            Self::RolledBack { .. } => "rolled-back",
             Self::DecryptedMismatch { .. } => "decrypted-mismatch",
             Self::EntryUnopenable { .. } => "entry-unopenable",
         }
@@ -271,6 +417,20 @@ pub enum Warning {
         /// File name.
         name: String,
     },
+    /// A format-1 vault: the custodian set is only in `vault.yaml`, which nothing protects.
+    #[error("format nkp-vault/1: the custodians are listed only in vault.yaml, outside the hash chain, so they are not verified: run `nkp-escrow vault upgrade`")]
+    CustodiansNotChained,
+    /// `vault.yaml` lags the chain after an interrupted rekey or upgrade.
+    #[error("vault.yaml still lists the custodians before the last rekey (or the format before the upgrade): an interrupted write; the chain is the record and the next write completes vault.yaml")]
+    ConfigBehind,
+    /// Events after the newest trusted checkpoint, accepted with `--allow-unsigned-tail`.
+    #[error("{unsigned} event(s) after the newest trusted checkpoint (seq {seq}) are signed by nobody (accepted: --allow-unsigned-tail)")]
+    UnsignedTail {
+        /// Its seq.
+        seq: u64,
+        /// Events after it.
+        unsigned: u64,
+    },
     /// A valid checkpoint signed by a key not named as trusted.
     #[error("checkpoint {n} is signed by a key you did not name as trusted ({public_key})")]
     UntrustedCheckpoint {
@@ -290,6 +450,9 @@ impl Warning {
             Self::TempFile { .. } | Self::RootTempFile { .. } => "temp-file",
             Self::OrphanObject { .. } => "orphan-object",
             Self::UntrustedCheckpoint { .. } => "untrusted-checkpoint",
+            Self::CustodiansNotChained => "custodians-not-chained",
+            Self::ConfigBehind => "config-behind",
+            Self::UnsignedTail { .. } => "unsigned-tail",
         }
     }
 }
@@ -299,10 +462,13 @@ fn short(s: &str) -> &str {
     s.char_indices().nth(12).map(|(i, _)| &s[..i]).unwrap_or(s)
 }
 
-/// Verify the vault in `dir` without any key: chain, `HEAD`, objects, orphans, entries, and
-/// every signed checkpoint, which must match the manifest; with `trusted` public keys (base64
-/// Ed25519) at least one checkpoint signed by one of them must. The manifest is read once.
-pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
+/// Verify the vault in `dir` without any key: chain, `HEAD`, `vault.yaml` against the
+/// custodian set in the chain, objects (hash and age header against that set), orphans,
+/// entries, and every signed checkpoint, which must match the manifest and chain to the one
+/// before it; with trusted keys, the newest trusted checkpoint must cover the manifest's last
+/// line (unless `allow_unsigned_tail`), and the auditor's pins must hold. The manifest is read
+/// once.
+pub fn keyless(dir: &Path, options: &VerifyOptions) -> VerifyReport {
     let mut r = VerifyReport::default();
     let path = dir.join(store::MANIFEST);
     let text = match store::read_capped(&path, store::MAX_MANIFEST) {
@@ -330,13 +496,63 @@ pub fn keyless(dir: &Path, trusted: &[String]) -> VerifyReport {
     let raw: Vec<&str> = text.lines().collect();
     let events = chain(&raw, &mut r);
     head(dir, &raw, &mut r);
+    custody(dir, &events, &mut r);
     let live = live_entries(&events);
     entries(&live, &events, &mut r);
-    objects(dir, &live, &mut r);
+    objects(dir, &live, &events, &mut r);
     root_temps(dir, &mut r);
-    checkpoints(dir, &raw, trusted, &mut r);
+    checkpoints(dir, &raw, options, &mut r);
+    pins(&raw, options, &mut r);
     r.ok = r.problems.is_empty();
     r
+}
+
+/// `vault.yaml` against the chain's custodian set.
+fn custody(dir: &Path, events: &[Event], r: &mut VerifyReport) {
+    let path = dir.join(store::CONFIG);
+    let config = store::read_capped(&path, store::MAX_CONFIG)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Config::parse(&path, &b).map_err(|e| e.chain()));
+    let config = match config {
+        Ok(c) => c,
+        Err(error) => {
+            r.problems.push(Problem::ConfigUnreadable { error });
+            return;
+        }
+    };
+    r.format = Some(config.format.clone());
+    if let Some((_, set)) = current_set(events) {
+        r.mode = Some(
+            match set.mode {
+                crate::custody::Mode::Recipients => "recipients",
+                crate::custody::Mode::Passphrase => "passphrase",
+            }
+            .into(),
+        );
+        r.custodians = set
+            .custodians
+            .iter()
+            .map(|c| CustodianSummary {
+                label: c.label.clone(),
+                fingerprint: c.fingerprint.clone(),
+            })
+            .collect();
+    }
+    match config_state(&config, events) {
+        ConfigState::Matches => {}
+        ConfigState::Behind => r.warnings.push(Warning::ConfigBehind),
+        ConfigState::Unchained => r.warnings.push(Warning::CustodiansNotChained),
+        ConfigState::Mismatch(difference) => {
+            r.problems.push(Problem::ConfigMismatch { difference });
+        }
+    }
+    // The first set is the first line, unless it is an upgrade of format-1 history.
+    if let Some(first) = events.iter().position(|e| e.custodian_set().is_some()) {
+        let upgrade = matches!(events.get(first), Some(Event::Custodians { reason, .. }) if reason.starts_with("upgrade"));
+        if first > 0 && !upgrade {
+            r.problems.push(Problem::CustodiansMissing { line: 1 });
+        }
+    }
 }
 
 /// Every line parses, `seq` counts up and `prev` chains. Returns the events that parsed.
@@ -423,12 +639,18 @@ fn entries(live: &[Entry], events: &[Event], r: &mut VerifyReport) {
         }
     }
     for ev in events {
-        if let Event::Drill { entry, .. } = ev {
-            if !ids.contains(entry.as_str()) {
+        match ev {
+            Event::Drill { entry, .. } if !ids.contains(entry.as_str()) => {
                 r.problems.push(Problem::DrillOfUnknownEntry {
                     entry: entry.clone(),
                 });
             }
+            Event::Restore { entry, .. } if !ids.contains(entry.as_str()) => {
+                r.problems.push(Problem::RestoreOfUnknownEntry {
+                    entry: entry.clone(),
+                });
+            }
+            _ => {}
         }
     }
 }
@@ -449,31 +671,72 @@ fn root_temps(dir: &Path, r: &mut VerifyReport) {
         .extend(names.into_iter().map(|name| Warning::RootTempFile { name }));
 }
 
-fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
+fn objects(dir: &Path, live: &[Entry], events: &[Event], r: &mut VerifyReport) {
     let obj_dir = dir.join(store::OBJECTS);
-    let results: Vec<Option<Problem>> = live
-        .par_iter()
-        .map(|e| {
-            let p = obj_dir.join(format!("{}.age", e.object));
-            match store::read_capped(&p, store::MAX_OBJECT) {
-                Ok(b) if sha256_hex(&b) == e.object => None,
-                Ok(_) => Some(Problem::ObjectChanged {
-                    entry: e.id.clone(),
-                    provider: e.provider.clone(),
-                    object: e.object.clone(),
-                }),
-                Err(error) => Some(Problem::ObjectMissing {
+    let sets = entry_sets(events);
+    let check = |e: &Entry| -> Option<Problem> {
+        let p = obj_dir.join(format!("{}.age", e.object));
+        let (hash, head) = match store::hash_capped(&p, store::MAX_OBJECT, header::MAX_HEADER) {
+            Ok(x) => x,
+            Err(error) => {
+                return Some(Problem::ObjectMissing {
                     entry: e.id.clone(),
                     provider: e.provider.clone(),
                     object: e.object.clone(),
                     error,
-                }),
+                })
             }
-        })
-        .collect();
+        };
+        if hash != e.object {
+            return Some(Problem::ObjectChanged {
+                entry: e.id.clone(),
+                provider: e.provider.clone(),
+                object: e.object.clone(),
+            });
+        }
+        let set: &CustodianSet = sets.get(e.id.as_str())?;
+        match header::stanzas(&head) {
+            Err(error) => Some(Problem::ObjectHeader {
+                entry: e.id.clone(),
+                object: e.object.clone(),
+                error,
+            }),
+            Ok(stanzas) => {
+                set.check_stanzas(&stanzas)
+                    .err()
+                    .map(|detail| Problem::ObjectRecipients {
+                        entry: e.id.clone(),
+                        provider: e.provider.clone(),
+                        object: e.object.clone(),
+                        detail,
+                    })
+            }
+        }
+    };
+    let results: Vec<Option<Problem>> = live.par_iter().map(check).collect();
     r.objects_checked = live.len();
     r.problems.extend(results.into_iter().flatten());
-    let referenced: HashSet<&str> = live.iter().map(|e| e.object.as_str()).collect();
+    let mut referenced: HashSet<&str> = live.iter().map(|e| e.object.as_str()).collect();
+    // The passphrase verifier of the set in force is referenced too.
+    if let Some(v) = current_set(events).and_then(|(_, s)| s.verifier.as_deref()) {
+        referenced.insert(v);
+        let p = obj_dir.join(format!("{v}.age"));
+        let ok = match store::hash_capped(&p, store::MAX_OBJECT, header::MAX_HEADER) {
+            Ok((hash, head)) if hash == v => match header::stanzas(&head) {
+                Ok(st) if st.len() == 1 && st[0].tag == "scrypt" => Ok(()),
+                Ok(_) => Err("not a single scrypt stanza".to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            Ok(_) => Err("it does not match its hash".into()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = ok {
+            r.problems.push(Problem::VerifierBroken {
+                object: v.to_string(),
+                error,
+            });
+        }
+    }
     if let Ok(rd) = std::fs::read_dir(&obj_dir) {
         for f in rd.flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
@@ -489,15 +752,27 @@ fn objects(dir: &Path, live: &[Entry], r: &mut VerifyReport) {
     }
 }
 
-/// Every checkpoint's signature verifies and its line is still in the manifest; with trusted
-/// keys, at least one checkpoint by one of them does.
-fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyReport) {
-    let text = store::read_capped(&dir.join(store::CHECKPOINTS), store::MAX_MANIFEST)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+/// Every checkpoint's signature verifies, it chains to the line before it, and its manifest
+/// line is still there; with trusted keys, the newest trusted one must cover the manifest.
+fn checkpoints(dir: &Path, raw: &[&str], options: &VerifyOptions, r: &mut VerifyReport) {
+    let trusted = &options.trusted;
+    let text = match store::read_capped(&dir.join(store::CHECKPOINTS), store::MAX_MANIFEST) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            r.problems.push(Problem::CheckpointsUnreadable { error });
+            String::new()
+        }
+    };
     let mut good = 0;
+    let mut newest: Option<TrustedCheckpoint> = None;
+    let mut prev_line: Option<&str> = None;
+    let mut chained_seen = false;
     for (i, l) in text.lines().enumerate() {
         let n = i + 1;
+        let expected_prev =
+            prev_line.map_or_else(|| ZERO.to_string(), |p| sha256_hex(p.as_bytes()));
+        prev_line = Some(l);
         let Some(cp) = Checkpoint::parse(l) else {
             r.problems.push(Problem::CheckpointInvalid { n });
             continue;
@@ -505,6 +780,15 @@ fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyRepor
         if !cp.signature_valid() {
             r.problems.push(Problem::CheckpointSignature { n });
             continue;
+        }
+        match &cp.prev {
+            Some(p) if *p == expected_prev => chained_seen = true,
+            // Format-1 checkpoints are unchained, and only allowed before the first chained.
+            None if !chained_seen => {}
+            _ => {
+                r.problems.push(Problem::CheckpointChain { n });
+                continue;
+            }
         }
         match cp.check_against(raw) {
             HeadCheck::Matches => {}
@@ -527,6 +811,13 @@ fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyRepor
         }
         if trusted.contains(&cp.public_key) {
             good += 1;
+            if newest.as_ref().is_none_or(|b| cp.seq >= b.seq) {
+                newest = Some(TrustedCheckpoint {
+                    seq: cp.seq,
+                    head: cp.head.clone(),
+                    at: cp.at.clone(),
+                });
+            }
         } else if !trusted.is_empty() {
             r.warnings.push(Warning::UntrustedCheckpoint {
                 n,
@@ -534,10 +825,76 @@ fn checkpoints(dir: &Path, raw: &[&str], trusted: &[String], r: &mut VerifyRepor
             });
         }
     }
-    if !trusted.is_empty() && good == 0 {
-        r.problems.push(Problem::NoTrustedCheckpoint);
+    if !text.is_empty() && !text.ends_with('\n') {
+        r.problems.push(Problem::CheckpointInvalid {
+            n: text.lines().count(),
+        });
     }
     r.trusted_checkpoints = good;
+    if trusted.is_empty() {
+        return;
+    }
+    let Some(newest) = newest else {
+        r.problems.push(Problem::NoTrustedCheckpoint);
+        return;
+    };
+    let unsigned = (raw.len() as u64).saturating_sub(newest.seq);
+    r.unsigned_events = Some(unsigned);
+    if unsigned > 0 {
+        if options.allow_unsigned_tail {
+            r.warnings.push(Warning::UnsignedTail {
+                seq: newest.seq,
+                unsigned,
+            });
+        } else {
+            r.problems.push(Problem::UnsignedTail {
+                seq: newest.seq,
+                at: newest.at.clone(),
+                unsigned,
+            });
+        }
+    }
+    r.newest_trusted_checkpoint = Some(newest);
+}
+
+/// The auditor's pins: at least `expect_seq` events, and the line hashing to `expect_head`
+/// (at `expect_seq` if given).
+fn pins(raw: &[&str], options: &VerifyOptions, r: &mut VerifyReport) {
+    if let Some(n) = options.expect_seq {
+        if (raw.len() as u64) < n {
+            r.problems.push(Problem::RolledBack {
+                detail: format!(
+                    "you expected at least {n} events and the manifest has {}",
+                    raw.len()
+                ),
+            });
+        }
+    }
+    if let Some(h) = &options.expect_head {
+        let h = h.trim().to_ascii_lowercase();
+        let found = match options.expect_seq {
+            Some(n) => usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| raw.get(i))
+                .is_some_and(|l| sha256_hex(l.as_bytes()) == h),
+            None => raw.iter().any(|l| sha256_hex(l.as_bytes()) == h),
+        };
+        if !found {
+            r.problems.push(Problem::RolledBack {
+                detail: match options.expect_seq {
+                    Some(n) => format!(
+                        "manifest line {n} does not hash to the head you pinned ({})",
+                        short(&h)
+                    ),
+                    None => format!(
+                        "no manifest line hashes to the head you pinned ({})",
+                        short(&h)
+                    ),
+                },
+            });
+        }
+    }
 }
 
 /// With an identity: decrypt every one of `entries` and check that the .p12 inside is the one

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use nkp_vault::{
-    Added, Envelope, Facts, Identities, RecipientSpec, Vault, VaultError, VerifyReport,
+    Accessor, Added, Envelope, Facts, Identities, RecipientSpec, Vault, VaultError, VerifyOptions,
+    VerifyReport,
 };
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
@@ -57,7 +58,7 @@ fn item(
 /// A vault with three entries (two share a provider name).
 fn vault(d: &Path) -> (Vault, Identities) {
     let (id, public) = test_identity();
-    let v = Vault::init(&d.join("v"), vec![spec("custodian-a", &public)], false).expect("init");
+    let v = Vault::init(&d.join("v"), vec![spec("custodian-a", &public)], None).expect("init");
     let added = v
         .add(
             vec![
@@ -73,6 +74,22 @@ fn vault(d: &Path) -> (Vault, Identities) {
         "{added:?}"
     );
     (v, Identities::from_file(&id).expect("identity"))
+}
+
+fn by() -> Accessor {
+    Accessor {
+        custodian: "custodian-a".into(),
+        fingerprint: "sha256:test".into(),
+        user: "tester".into(),
+        host: "testhost".into(),
+    }
+}
+
+fn trusting(keys: &[String]) -> VerifyOptions {
+    VerifyOptions {
+        trusted: keys.to_vec(),
+        ..VerifyOptions::default()
+    }
 }
 
 fn kinds(r: &VerifyReport) -> (Vec<&'static str>, Vec<&'static str>) {
@@ -91,7 +108,7 @@ fn init_add_list_find_open_drill_round_trip() {
         r.ok && r.problems.is_empty() && r.warnings.is_empty(),
         "{r:#?}"
     );
-    assert_eq!((r.events, r.entries, r.objects_checked), (3, 3, 3));
+    assert_eq!((r.events, r.entries, r.objects_checked), (4, 3, 3));
 
     // Adding the same bytes again (even in one call) is deduplicated by SHA-256.
     let again = v
@@ -142,12 +159,13 @@ fn init_add_list_find_open_drill_round_trip() {
     }
 
     // Drill results land in the manifest and in the entry.
-    v.record_drill(&entries[0].id, true, "ok".into()).unwrap();
+    v.record_drill(&entries[0].id, true, "ok".into(), &by())
+        .unwrap();
     let e0 = v.find(&entries[0].id).unwrap();
     assert_eq!(e0.last_drill.map(|(_, ok)| ok), Some(true));
     let mut r = v.verify();
     assert!(r.ok, "{r:#?}");
-    assert_eq!(r.events, 5);
+    assert_eq!(r.events, 6);
     v.verify_decryption(&ids, &mut r).unwrap();
     assert!(r.ok, "{r:#?}");
 }
@@ -168,18 +186,18 @@ fn manifest_edits_deletions_reorderings_and_truncations_are_problems() {
     let lines: Vec<&str> = text.lines().collect();
     let cases: [(&str, Vec<&str>, &[&str]); 3] = [
         (
-            "line 2 deleted",
-            vec![lines[0], lines[2]],
+            "line 3 deleted",
+            vec![lines[0], lines[1], lines[3]],
             &["sequence", "chain", "head-mismatch"],
         ),
         (
-            "lines 1 and 2 swapped",
-            vec![lines[1], lines[0], lines[2]],
+            "lines 2 and 3 swapped",
+            vec![lines[0], lines[2], lines[1], lines[3]],
             &["sequence", "chain", "sequence", "chain", "chain"],
         ),
         (
             "last line cut",
-            vec![lines[0], lines[1]],
+            vec![lines[0], lines[1], lines[2]],
             &["head-mismatch"],
         ),
     ];
@@ -255,22 +273,22 @@ fn signed_checkpoints_catch_a_consistent_rewrite() {
     let (v, _) = vault(d.path());
     let (key, public) = nkp_vault::checkpoint::generate().unwrap();
     let cp = v.checkpoint(&key).unwrap();
-    assert_eq!(cp.seq, 3);
+    assert_eq!(cp.seq, 4);
     assert!(cp.signature_valid());
     let trusted = [public];
-    assert_eq!(v.verify_trusted(&trusted).trusted_checkpoints, 1);
+    assert_eq!(v.verify_with(&trusting(&trusted)).trusted_checkpoints, 1);
     // An untrusted signer is a warning when a trusted key is named.
     let (other, _) = nkp_vault::checkpoint::generate().unwrap();
     v.checkpoint(&other).unwrap();
-    let r = v.verify_trusted(&trusted);
+    let r = v.verify_with(&trusting(&trusted));
     assert!(r.ok);
     assert_eq!(kinds(&r).1, ["untrusted-checkpoint"]);
     // Drop the last line and recompute HEAD: only the checkpoints tell.
     let m = std::fs::read_to_string(v.dir().join("manifest.jsonl")).unwrap();
-    let kept: Vec<&str> = m.lines().take(2).collect();
+    let kept: Vec<&str> = m.lines().take(3).collect();
     std::fs::write(v.dir().join("manifest.jsonl"), kept.join("\n") + "\n").unwrap();
-    let h = nkp_vault::store::sha256_hex(kept[1].as_bytes());
-    std::fs::write(v.dir().join("HEAD"), format!("2 {h}\n")).unwrap();
+    let h = nkp_vault::store::sha256_hex(kept[2].as_bytes());
+    std::fs::write(v.dir().join("HEAD"), format!("3 {h}\n")).unwrap();
     assert_eq!(
         kinds(&v.verify()).0,
         ["checkpoint-truncated", "checkpoint-truncated"]
@@ -281,7 +299,7 @@ fn signed_checkpoints_catch_a_consistent_rewrite() {
         "without a trust anchor the rewrite is consistent"
     );
     assert_eq!(
-        kinds(&v.verify_trusted(&trusted)).0,
+        kinds(&v.verify_with(&trusting(&trusted))).0,
         ["no-trusted-checkpoint"]
     );
     // Refusals.
@@ -290,11 +308,9 @@ fn signed_checkpoints_catch_a_consistent_rewrite() {
         Err(VaultError::NotASigningKey)
     ));
     let (_, public) = test_identity();
-    let empty = Vault::init(&d.path().join("empty"), vec![spec("a", &public)], false).unwrap();
-    assert!(matches!(
-        empty.checkpoint(&key),
-        Err(VaultError::EmptyVault)
-    ));
+    // A new vault's chain starts with its custodian set: that is checkpointed too.
+    let empty = Vault::init(&d.path().join("empty"), vec![spec("a", &public)], None).unwrap();
+    assert_eq!(empty.checkpoint(&key).unwrap().seq, 1);
 }
 
 #[test]
@@ -339,19 +355,23 @@ fn refusals_are_structured_errors_with_the_cli_messages() {
     let (_, public) = test_identity();
     let dir = d.path().join("v");
     assert!(matches!(
-        Vault::init(&dir, vec![], false),
+        Vault::init(&dir, vec![], None),
         Err(VaultError::NoRecipients)
     ));
     assert!(matches!(
-        Vault::init(&dir, vec![spec("a", &public)], true),
+        Vault::init(
+            &dir,
+            vec![spec("a", &public)],
+            Some(&SecretString::from("p"))
+        ),
         Err(VaultError::PassphraseWithRecipients)
     ));
-    let bad = Vault::init(&dir, vec![spec("a", "age1nope")], false).unwrap_err();
+    let bad = Vault::init(&dir, vec![spec("a", "age1nope")], None).unwrap_err();
     assert!(matches!(bad, VaultError::InvalidRecipient { .. }));
     assert!(bad
         .to_string()
         .starts_with("not a valid age recipient \"age1nope\": "));
-    let bad = Vault::init(&dir, vec![spec("a", "pgp-key")], false).unwrap_err();
+    let bad = Vault::init(&dir, vec![spec("a", "pgp-key")], None).unwrap_err();
     assert_eq!(
         bad.to_string(),
         // Issue 10: an unrecognised value may be a secret pasted in the wrong place.
@@ -360,8 +380,8 @@ fn refusals_are_structured_errors_with_the_cli_messages() {
     let err = Vault::open(&dir).unwrap_err();
     assert!(matches!(err, VaultError::NoVault { .. }));
     assert!(err.to_string().contains(": no vault here ("), "{err}");
-    Vault::init(&dir, vec![spec("a", &public)], false).unwrap();
-    let again = Vault::init(&dir, vec![spec("a", &public)], false).unwrap_err();
+    Vault::init(&dir, vec![spec("a", &public)], None).unwrap();
+    let again = Vault::init(&dir, vec![spec("a", &public)], None).unwrap_err();
     assert_eq!(
         again.to_string(),
         format!(
@@ -373,7 +393,7 @@ fn refusals_are_structured_errors_with_the_cli_messages() {
     let err = Vault::open(&dir).unwrap_err();
     assert!(err
         .to_string()
-        .ends_with("format \"nkp-vault/9\", this tool reads nkp-vault/1"));
+        .ends_with("format \"nkp-vault/9\", this tool reads nkp-vault/2"));
     // create_new never overwrites; an I/O failure names the file and the step, with source().
     let f = d.path().join("x");
     std::fs::write(&f, b"keep").unwrap();
@@ -409,7 +429,12 @@ fn refusals_are_structured_errors_with_the_cli_messages() {
 #[test]
 fn a_passphrase_vault_refuses_to_add_without_the_passphrase() {
     let d = tempfile::tempdir().unwrap();
-    let v = Vault::init(&d.path().join("v"), vec![], true).unwrap();
+    let v = Vault::init(
+        &d.path().join("v"),
+        vec![],
+        Some(&SecretString::from("the passphrase")),
+    )
+    .unwrap();
     assert!(v.config.passphrase);
     let err = v.add(vec![item("p", None, "P", "k")], None).unwrap_err();
     assert!(matches!(err, VaultError::PassphraseNeeded));

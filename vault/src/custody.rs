@@ -1,0 +1,351 @@
+//! Who can decrypt: the custodian set as the chain records it (format `nkp-vault/2`), the
+//! check that `vault.yaml` says the same, the check of an object's age header against it, and
+//! who accessed an entry.
+//!
+//! The chain is the authority. `vault.yaml` is a copy for people and for the format version:
+//! when the two differ the vault was edited (a problem; writers refuse), except in the one state
+//! an interrupted `rekey` leaves (the chain already records the new set, `vault.yaml` still the
+//! previous one), which the next writer completes by rewriting `vault.yaml` from the chain.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::RecipientSpec;
+use crate::header::{ssh_key_tag, Stanza};
+
+/// How objects are encrypted.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// To the custodians' public keys.
+    Recipients,
+    /// With one passphrase (scrypt).
+    Passphrase,
+}
+
+/// One custodian: a label and a public key, with its full fingerprint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Custodian {
+    /// Who holds the matching identity.
+    pub label: String,
+    /// The public key (`age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`).
+    pub recipient: String,
+    /// `sha256:` and the 64 hex digits of the SHA-256 of the public key (trimmed).
+    pub fingerprint: String,
+}
+
+/// The custodian set recorded by `init`, `upgrade` and `rekey`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CustodianSet {
+    /// Recipients or passphrase.
+    pub mode: Mode,
+    /// The custodians (empty in passphrase mode).
+    #[serde(default)]
+    pub custodians: Vec<Custodian>,
+    /// Passphrase mode: the object that proves a passphrase is the vault's (a canary made at
+    /// `init`), checked before any add, drill or restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+}
+
+/// Full fingerprint of a public key: `sha256:<64 hex>` of the trimmed text.
+pub fn fingerprint(recipient: &str) -> String {
+    format!(
+        "sha256:{}",
+        crate::digest::sha256_hex(recipient.trim().as_bytes())
+    )
+}
+
+impl CustodianSet {
+    /// The set for these recipients.
+    pub fn recipients(specs: &[RecipientSpec]) -> Self {
+        Self {
+            mode: Mode::Recipients,
+            custodians: specs
+                .iter()
+                .map(|s| Custodian {
+                    label: s.label.clone(),
+                    recipient: s.recipient.trim().to_string(),
+                    fingerprint: fingerprint(&s.recipient),
+                })
+                .collect(),
+            verifier: None,
+        }
+    }
+
+    /// The set as `vault.yaml` lists it.
+    pub fn specs(&self) -> Vec<RecipientSpec> {
+        self.custodians
+            .iter()
+            .map(|c| RecipientSpec {
+                label: c.label.clone(),
+                recipient: c.recipient.clone(),
+            })
+            .collect()
+    }
+
+    /// The fingerprints recorded in each entry (`passphrase` in passphrase mode).
+    pub fn fingerprints(&self) -> Vec<String> {
+        match self.mode {
+            Mode::Passphrase => vec!["passphrase".into()],
+            Mode::Recipients => self
+                .custodians
+                .iter()
+                .map(|c| c.fingerprint.clone())
+                .collect(),
+        }
+    }
+
+    /// The custodians' labels, for messages.
+    pub fn labels(&self) -> String {
+        match self.mode {
+            Mode::Passphrase => "the passphrase holder".into(),
+            Mode::Recipients => self
+                .custodians
+                .iter()
+                .map(|c| c.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// True when `vault.yaml`'s recipients and mode are exactly this set (same labels and
+    /// keys, in the same order).
+    pub(crate) fn same_as(&self, recipients: &[RecipientSpec], passphrase: bool) -> bool {
+        (self.mode == Mode::Passphrase) == passphrase
+            && recipients.len() == self.custodians.len()
+            && recipients
+                .iter()
+                .zip(&self.custodians)
+                .all(|(r, c)| r.label == c.label && r.recipient.trim() == c.recipient.trim())
+    }
+
+    /// How `vault.yaml`'s recipients differ from this set, in words (labels and fingerprints,
+    /// never anything else from the file).
+    pub(crate) fn difference(&self, recipients: &[RecipientSpec], passphrase: bool) -> String {
+        if (self.mode == Mode::Passphrase) != passphrase {
+            return format!(
+                "vault.yaml says {}, the chain says {}",
+                if passphrase {
+                    "passphrase"
+                } else {
+                    "recipients"
+                },
+                if self.mode == Mode::Passphrase {
+                    "passphrase"
+                } else {
+                    "recipients"
+                }
+            );
+        }
+        let mut parts = Vec::new();
+        for r in recipients {
+            let fp = fingerprint(&r.recipient);
+            if !self.custodians.iter().any(|c| c.fingerprint == fp) {
+                parts.push(format!("vault.yaml adds a key not in the chain ({fp})"));
+            } else if !self
+                .custodians
+                .iter()
+                .any(|c| c.fingerprint == fp && c.label == r.label)
+            {
+                parts.push(format!("vault.yaml relabels {fp}"));
+            }
+        }
+        for c in &self.custodians {
+            if !recipients
+                .iter()
+                .any(|r| fingerprint(&r.recipient) == c.fingerprint)
+            {
+                parts.push(format!(
+                    "vault.yaml drops custodian {} ({})",
+                    c.label, c.fingerprint
+                ));
+            }
+        }
+        if parts.is_empty() {
+            parts.push("vault.yaml lists the custodians in another order".into());
+        }
+        parts.join("; ")
+    }
+
+    /// Compare an object's stanzas with this set: one `X25519` stanza per age custodian, one
+    /// SSH stanza per SSH custodian carrying its key tag, at most one `-grease` stanza (age adds
+    /// one to every file it writes), nothing else; in passphrase mode exactly one `scrypt`
+    /// stanza. Returns what is wrong, in words.
+    pub fn check_stanzas(&self, stanzas: &[Stanza]) -> Result<(), String> {
+        if self.mode == Mode::Passphrase {
+            return match stanzas {
+                [s] if s.tag == "scrypt" => Ok(()),
+                _ => Err(format!(
+                    "a passphrase vault's object must have exactly one scrypt stanza; it has {}",
+                    describe(stanzas)
+                )),
+            };
+        }
+        let want_x25519 = self
+            .custodians
+            .iter()
+            .filter(|c| c.recipient.starts_with("age1"))
+            .count();
+        let mut ssh_tags: Vec<(String, String)> = self
+            .custodians
+            .iter()
+            .filter_map(|c| {
+                let kind = c.recipient.split_whitespace().next()?.to_string();
+                Some((kind, ssh_key_tag(&c.recipient)?))
+            })
+            .collect();
+        let mut x25519 = 0;
+        let mut grease = 0;
+        let mut extra = Vec::new();
+        for s in stanzas {
+            match s.tag.as_str() {
+                "X25519" => x25519 += 1,
+                "ssh-ed25519" | "ssh-rsa" => {
+                    let tag = s.args.first().cloned().unwrap_or_default();
+                    match ssh_tags.iter().position(|(k, t)| *k == s.tag && *t == tag) {
+                        Some(i) => {
+                            ssh_tags.remove(i);
+                        }
+                        None => extra.push(format!("an {} stanza for key tag {tag}", s.tag)),
+                    }
+                }
+                t if t.ends_with("-grease") && grease == 0 => grease += 1,
+                t => extra.push(format!("a {t} stanza")),
+            }
+        }
+        let mut wrong = Vec::new();
+        if x25519 > want_x25519 {
+            wrong.push(format!(
+                "{} X25519 stanzas for {want_x25519} age custodians: encrypted to {} extra recipient(s)",
+                x25519,
+                x25519 - want_x25519
+            ));
+        } else if x25519 < want_x25519 {
+            wrong.push(format!(
+                "{x25519} X25519 stanzas for {want_x25519} age custodians: a custodian cannot decrypt it"
+            ));
+        }
+        if !extra.is_empty() {
+            wrong.push(format!("extra recipient(s): {}", extra.join(", ")));
+        }
+        for (kind, tag) in &ssh_tags {
+            wrong.push(format!(
+                "no {kind} stanza for the custodian key with tag {tag}"
+            ));
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
+}
+
+fn describe(stanzas: &[Stanza]) -> String {
+    if stanzas.is_empty() {
+        return "none".into();
+    }
+    stanzas
+        .iter()
+        .map(|s| s.tag.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who opened an entry: the custodian whose identity decrypted, and where.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Accessor {
+    /// The custodian's label (`passphrase` in passphrase mode).
+    pub custodian: String,
+    /// The custodian's fingerprint.
+    pub fingerprint: String,
+    /// The operating-system user who ran the command, as the system reports it (a record, not
+    /// an authentication).
+    pub user: String,
+    /// The host name.
+    pub host: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(label: &str, r: &str) -> RecipientSpec {
+        RecipientSpec {
+            label: label.into(),
+            recipient: r.into(),
+        }
+    }
+
+    #[test]
+    fn vault_yaml_matches_only_the_same_labels_and_keys_in_order() {
+        let a = age::x25519::Identity::generate().to_public().to_string();
+        let b = age::x25519::Identity::generate().to_public().to_string();
+        let set = CustodianSet::recipients(&[spec("alice", &a), spec("bob", &b)]);
+        assert!(set.same_as(&[spec("alice", &a), spec("bob", &b)], false));
+        assert!(!set.same_as(&[spec("alice", &a), spec("bob", &b)], true));
+        assert!(!set.same_as(&[spec("alice", &a)], false));
+        assert!(!set.same_as(&[spec("alice", &a), spec("mallory", &b)], false));
+        let c = age::x25519::Identity::generate().to_public().to_string();
+        let d = set.difference(&[spec("alice", &a), spec("bob", &c)], false);
+        assert!(
+            d.contains("adds a key") && d.contains("drops custodian bob"),
+            "{d}"
+        );
+        assert!(!d.contains(&c), "the key itself is not quoted: {d}");
+        assert_eq!(set.fingerprints()[0].len(), "sha256:".len() + 64);
+    }
+
+    #[test]
+    fn stanza_checks() {
+        let x = |n: usize| Stanza {
+            tag: "X25519".into(),
+            args: vec![format!("e{n}")],
+        };
+        let grease = Stanza {
+            tag: "q-grease".into(),
+            args: vec![],
+        };
+        let a = age::x25519::Identity::generate().to_public().to_string();
+        let set = CustodianSet::recipients(&[spec("alice", &a)]);
+        assert_eq!(set.check_stanzas(&[x(1), grease.clone()]), Ok(()));
+        assert_eq!(set.check_stanzas(&[x(1)]), Ok(()));
+        let two = set
+            .check_stanzas(&[x(1), x(2), grease.clone()])
+            .unwrap_err();
+        assert!(two.contains("1 extra recipient"), "{two}");
+        assert!(set.check_stanzas(std::slice::from_ref(&grease)).is_err());
+        assert!(set.check_stanzas(&[x(1), grease.clone(), grease]).is_err());
+        let plugin = Stanza {
+            tag: "piv-p256".into(),
+            args: vec![],
+        };
+        assert!(set.check_stanzas(&[x(1), plugin]).is_err());
+        let ssh =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
+        let set = CustodianSet::recipients(&[spec("carol", ssh)]);
+        let tag = ssh_key_tag(ssh).unwrap();
+        let good = Stanza {
+            tag: "ssh-ed25519".into(),
+            args: vec![tag, "share".into()],
+        };
+        let other = Stanza {
+            tag: "ssh-ed25519".into(),
+            args: vec!["AAAAAA".into(), "share".into()],
+        };
+        assert_eq!(set.check_stanzas(std::slice::from_ref(&good)), Ok(()));
+        assert!(set.check_stanzas(&[good, other.clone()]).is_err());
+        assert!(set.check_stanzas(&[other]).is_err());
+        let pass = CustodianSet {
+            mode: Mode::Passphrase,
+            custodians: vec![],
+            verifier: None,
+        };
+        let scrypt = Stanza {
+            tag: "scrypt".into(),
+            args: vec![],
+        };
+        assert_eq!(pass.check_stanzas(std::slice::from_ref(&scrypt)), Ok(()));
+        assert!(pass.check_stanzas(&[scrypt, x(1)]).is_err());
+    }
+}
