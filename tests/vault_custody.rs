@@ -665,6 +665,35 @@ fn a_format_1_vault_is_verified_refused_for_writes_and_upgraded() {
         "{r:#}"
     );
     let events = r["events"].as_u64().expect("events");
+    // Format 1 records short fingerprints in each add: an edited vault.yaml still shows.
+    let yaml = std::fs::read_to_string(v.join("vault.yaml")).expect("yaml");
+    let other = age::x25519::Identity::generate().to_public().to_string();
+    let line = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("recipient: "))
+        .expect("a recipient line")
+        .to_string();
+    std::fs::write(
+        v.join("vault.yaml"),
+        yaml.replace(&line, &format!("  recipient: {other}")),
+    )
+    .expect("edit");
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    assert!(
+        kinds(&r, "problems")
+            .iter()
+            .any(|p| p.contains("not the ones the last add or rekey recorded")),
+        "{r:#}"
+    );
+    assert!(!nkp()
+        .args(["vault", "upgrade", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("run")
+        .status
+        .success());
+    std::fs::write(v.join("vault.yaml"), &yaml).expect("put back");
     let identity =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("vault/tests/vectors/test-identity.txt");
     let before = snapshot(&v);

@@ -672,25 +672,64 @@ fn add(
     })
 }
 
+/// One `vault list` row. Fields in alphabetical order: the document is byte-identical to
+/// the one built from a JSON map before, without building 10,000 maps.
+#[derive(serde::Serialize)]
+struct ListRow<'a> {
+    added_at: &'a str,
+    export_time: &'a Option<String>,
+    id: &'a str,
+    kdk_fingerprint: &'a str,
+    key_id: &'a Option<String>,
+    label: &'a str,
+    last_drill: Option<LastDrill<'a>>,
+    object: &'a str,
+    p12_sha256: &'a str,
+    password_escrowed: bool,
+    provider: &'a Option<String>,
+    recipients: &'a [String],
+    verdict: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct LastDrill<'a> {
+    at: &'a str,
+    ok: bool,
+}
+
+#[derive(serde::Serialize)]
+struct ListDoc<'a> {
+    entries: Vec<ListRow<'a>>,
+}
+
 fn list(dir: &Path, format: Format) -> Result<i32> {
     let v = Vault::open(dir)?;
     let entries = v.entries()?;
-    let rows: Vec<serde_json::Value> = entries
+    let rows: Vec<ListRow<'_>> = entries
         .iter()
-        .map(|e| {
-            json!({
-                "id": e.id, "provider": e.provider, "key_id": e.key_id,
-                "kdk_fingerprint": e.kdk_fingerprint, "p12_sha256": e.p12_sha256,
-                "added_at": e.added_at, "verdict": e.verdict, "export_time": e.export_time,
-                "label": e.label, "password_escrowed": e.password_escrowed,
-                "recipients": e.recipients, "object": e.object,
-                "last_drill": e.last_drill.as_ref().map(|(at, ok)| json!({"at": at, "ok": ok})),
-            })
+        .map(|e| ListRow {
+            added_at: &e.added_at,
+            export_time: &e.export_time,
+            id: &e.id,
+            kdk_fingerprint: &e.kdk_fingerprint,
+            key_id: &e.key_id,
+            label: &e.label,
+            last_drill: e
+                .last_drill
+                .as_ref()
+                .map(|(at, ok)| LastDrill { at, ok: *ok }),
+            object: &e.object,
+            p12_sha256: &e.p12_sha256,
+            password_escrowed: e.password_escrowed,
+            provider: &e.provider,
+            recipients: &e.recipients,
+            verdict: &e.verdict,
         })
         .collect();
+    let doc = ListDoc { entries: rows };
     match format {
-        Format::Json => super::print::json(&json!({ "entries": rows }))?,
-        Format::Yaml => super::print::yaml(&json!({ "entries": rows }))?,
+        Format::Json => super::print::json(&doc)?,
+        Format::Yaml => super::print::yaml(&doc)?,
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)

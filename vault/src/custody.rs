@@ -241,6 +241,40 @@ impl CustodianSet {
     }
 }
 
+/// The format-1 check of an object's stanzas, where only the recipients' fingerprints are
+/// recorded: as many recipient stanzas as fingerprints (one `scrypt` for `passphrase`), plus
+/// at most one `-grease` stanza. Keys cannot be matched, only counted.
+pub fn check_stanza_count(fingerprints: &[String], stanzas: &[Stanza]) -> Result<(), String> {
+    if fingerprints == ["passphrase"] {
+        return match stanzas {
+            [s] if s.tag == "scrypt" => Ok(()),
+            _ => Err(format!(
+                "a passphrase object must have exactly one scrypt stanza; it has {}",
+                describe(stanzas)
+            )),
+        };
+    }
+    let grease = stanzas
+        .iter()
+        .filter(|s| s.tag.ends_with("-grease"))
+        .count();
+    let real = stanzas.len() - grease.min(1);
+    if real == fingerprints.len() && grease <= 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{real} recipient stanzas for the {} recipient(s) the manifest records",
+            fingerprints.len()
+        ))
+    }
+}
+
+/// A format-1 fingerprint: `sha256:` and the first 16 hex digits of the SHA-256 of the key.
+pub(crate) fn short_fingerprint(recipient: &str) -> String {
+    let h = crate::digest::sha256_hex(recipient.trim().as_bytes());
+    format!("sha256:{}", h.get(..16).unwrap_or_default())
+}
+
 fn describe(stanzas: &[Stanza]) -> String {
     if stanzas.is_empty() {
         return "none".into();

@@ -2,24 +2,26 @@
 //!
 //! A vault is a folder:
 //!
-//! - `vault.yaml`: format version and recipients (labelled public keys), or passphrase mode;
+//! - `vault.yaml`: format version (`nkp-vault/2`) and a copy of the custodian set, which must
+//!   match the one the chain records;
 //! - `objects/<sha256>.age`: each object is the age encryption of an [`Envelope`] (the .p12
 //!   bytes, its password, its metadata), named by the SHA-256 of the encrypted file;
-//! - `manifest.jsonl`: an append-only, hash-chained list of [`Event`]s (`add`, `drill`,
-//!   `rekey`) holding the cleartext facts needed to check coverage and integrity without any
-//!   key;
+//! - `manifest.jsonl`: an append-only, hash-chained list of [`Event`]s (`custodians`, `add`,
+//!   `drill`, `restore`, `rekey`) holding the cleartext facts needed to check coverage,
+//!   custody and integrity without any key;
 //! - `HEAD`: the sequence number and hash of the last manifest line, so a truncated manifest
 //!   is detected;
-//! - `checkpoints.jsonl` (optional): Ed25519-signed chain heads ([`Checkpoint`]).
+//! - `checkpoints.jsonl` (optional): chained, Ed25519-signed chain heads ([`Checkpoint`]).
 //!
-//! Writers hold an exclusive lock; every file is written with temp + fsync + rename +
-//! directory fsync, objects before the manifest, the manifest before `HEAD`. A crash at any
-//! step leaves a vault that verifies (at worst with an orphan object or a `HEAD` one step
-//! behind, both reported and repaired by the next write).
+//! Writers hold an exclusive lock and read the configuration and the manifest under it; every
+//! file is written with temp + fsync + rename + directory fsync, objects before the manifest,
+//! the manifest before `HEAD`. A crash at any step leaves a vault that verifies (at worst with
+//! an orphan object, a `HEAD` one step behind or a `vault.yaml` behind an interrupted rekey,
+//! all reported and repaired by the next write).
 //!
-//! Modules, each with one job: `manifest` and `checkpoint` are the formats (pure functions on
-//! lines and bytes; [`checkpoint`] is public for key generation), [`crypto`] and `envelope` the
-//! age layer, [`store`] the only file writer,
+//! Modules, each with one job: `manifest`, [`checkpoint`], [`header`] (age headers) and
+//! [`custody`] (custodian sets and stanza checks) are the formats (pure functions on lines and
+//! bytes), [`crypto`] and `envelope` the age layer, [`store`] the only file writer,
 //! [`verify`] every verification rule, and [`Vault`] the operations. Errors are
 //! [`VaultError`].
 //!

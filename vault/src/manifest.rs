@@ -136,28 +136,30 @@ pub(crate) fn current_set(events: &[Event]) -> Option<(usize, &CustodianSet)> {
 /// For each live entry id, the custodian set its current object was encrypted to: the set in
 /// force when it was added, or the one of the rekey that last moved it. Entries written before
 /// any set was recorded (format 1) are absent.
-pub(crate) fn entry_sets(events: &[Event]) -> HashMap<&str, &CustodianSet> {
-    let mut out = HashMap::new();
-    let mut current: Option<&CustodianSet> = None;
+pub(crate) fn entry_sets(events: &[Event]) -> EntrySets {
+    let mut sets: Vec<CustodianSet> = Vec::new();
+    let mut of: HashMap<String, usize> = HashMap::new();
     for ev in events {
         match ev {
-            Event::Custodians { set, .. } => current = Some(set),
+            Event::Custodians { set, .. } => sets.push(set.clone()),
             Event::Add(e) => {
-                if let Some(s) = current {
-                    out.insert(e.id.as_str(), s);
+                if let Some(i) = sets.len().checked_sub(1) {
+                    of.insert(e.id.clone(), i);
                 }
             }
             Event::Rekey {
                 moves, custodians, ..
             } => {
-                current = custodians.as_ref().or(current);
+                if let Some(s) = custodians {
+                    sets.push(s.clone());
+                }
                 for m in moves {
-                    match custodians.as_ref() {
-                        Some(s) => {
-                            out.insert(m.entry.as_str(), s);
+                    match (custodians, sets.len().checked_sub(1)) {
+                        (Some(_), Some(i)) => {
+                            of.insert(m.entry.clone(), i);
                         }
-                        None => {
-                            out.remove(m.entry.as_str());
+                        _ => {
+                            of.remove(&m.entry);
                         }
                     }
                 }
@@ -165,7 +167,20 @@ pub(crate) fn entry_sets(events: &[Event]) -> HashMap<&str, &CustodianSet> {
             Event::Drill { .. } | Event::Restore { .. } => {}
         }
     }
-    out
+    EntrySets { sets, of }
+}
+
+/// The result of [`entry_sets`]: each set once, and each entry's set by index.
+pub(crate) struct EntrySets {
+    sets: Vec<CustodianSet>,
+    of: HashMap<String, usize>,
+}
+
+impl EntrySets {
+    /// The set entry `id`'s object was encrypted to.
+    pub(crate) fn get(&self, id: &str) -> Option<&CustodianSet> {
+        self.of.get(id).and_then(|&i| self.sets.get(i))
+    }
 }
 
 /// One manifest line as written: the chain fields and the event.
@@ -177,10 +192,21 @@ pub(crate) struct Line {
     pub(crate) event: Event,
 }
 
+/// The chain fields of a line, read on their own (every other field is skipped).
+#[derive(Deserialize)]
+struct ChainFields {
+    seq: u64,
+    prev: String,
+}
+
 impl Line {
-    /// Parse one line (without its newline).
+    /// Parse one line (without its newline). The chain fields and the event are read in two
+    /// passes: `#[serde(flatten)]` around an internally tagged enum would buffer every field
+    /// twice, which made reading a 10,000-entry manifest the largest cost of `list`.
     pub(crate) fn parse(l: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(l)
+        let ChainFields { seq, prev } = serde_json::from_str(l)?;
+        let event = serde_json::from_str(l)?;
+        Ok(Self { seq, prev, event })
     }
 }
 
@@ -245,6 +271,44 @@ impl Manifest {
     }
 }
 
+/// [`live_entries`], consuming the events (no entry is copied).
+pub(crate) fn into_live_entries(events: Vec<Event>) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for ev in events {
+        match ev {
+            Event::Add(e) => {
+                index.insert(e.id.clone(), out.len());
+                out.push(*e);
+            }
+            other => apply(&mut out, &index, &other),
+        }
+    }
+    out
+}
+
+/// A drill or rekey applied to the live entries.
+fn apply(out: &mut [Entry], index: &HashMap<String, usize>, ev: &Event) {
+    match ev {
+        Event::Drill { entry, ok, at, .. } => {
+            if let Some(e) = index.get(entry).and_then(|&i| out.get_mut(i)) {
+                e.last_drill = Some((at.clone(), *ok));
+            }
+        }
+        Event::Rekey {
+            moves, recipients, ..
+        } => {
+            for m in moves {
+                if let Some(e) = index.get(&m.entry).and_then(|&i| out.get_mut(i)) {
+                    e.object = m.new_object.clone();
+                    e.recipients = recipients.clone();
+                }
+            }
+        }
+        Event::Add(_) | Event::Custodians { .. } | Event::Restore { .. } => {}
+    }
+}
+
 /// Fold events into the live entries, in order of addition: drills set `last_drill`, rekeys
 /// move objects and recipients.
 pub(crate) fn live_entries(events: &[Event]) -> Vec<Entry> {
@@ -256,22 +320,7 @@ pub(crate) fn live_entries(events: &[Event]) -> Vec<Entry> {
                 index.insert(e.id.clone(), out.len());
                 out.push((**e).clone());
             }
-            Event::Drill { entry, ok, at, .. } => {
-                if let Some(&i) = index.get(entry) {
-                    out[i].last_drill = Some((at.clone(), *ok));
-                }
-            }
-            Event::Rekey {
-                moves, recipients, ..
-            } => {
-                for m in moves {
-                    if let Some(&i) = index.get(&m.entry) {
-                        out[i].object = m.new_object.clone();
-                        out[i].recipients = recipients.clone();
-                    }
-                }
-            }
-            Event::Custodians { .. } | Event::Restore { .. } => {}
+            other => apply(&mut out, &index, other),
         }
     }
     out

@@ -129,7 +129,9 @@ pub(crate) fn hash_capped(
     let f = open_regular(path, cap)?;
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut head = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    // On the stack: a fresh zeroed heap buffer per object was a measurable share of verifying
+    // 10,000 objects of a few KiB each.
+    let mut buf = [0u8; 16 * 1024];
     let mut r = f.take(cap.saturating_add(1));
     let mut total: u64 = 0;
     loop {

@@ -386,7 +386,7 @@ impl Vault {
     /// Live entries (after rekeys), in order of addition.
     pub fn entries(&self) -> Result<Vec<Entry>, VaultError> {
         let m = self.read_manifest()?;
-        Ok(live_entries(&m.events))
+        Ok(crate::manifest::into_live_entries(m.events))
     }
 
     /// Every event of the manifest, in order (read strictly): the access history for `vault
@@ -674,6 +674,9 @@ impl Vault {
     /// `vault.yaml` as format 2. Refused when the vault does not verify. A passphrase vault
     /// needs its passphrase, which must open the first entry; a verifier is made with it.
     pub fn upgrade(dir: &Path, passphrase: Option<&SecretString>) -> Result<Self, VaultError> {
+        // Open first (no lock file is made in a folder that is not a vault), then read it
+        // again under the lock.
+        Self::open(dir)?;
         let _lock = store::lock(dir)?;
         let v = Self::open(dir)?;
         let m = v.read_manifest()?;
