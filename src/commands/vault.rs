@@ -214,6 +214,19 @@ fn identities(path: &Path, quiet: bool) -> Result<Identities> {
     Ok(Identities::from_file(path)?)
 }
 
+/// The custodians of `config` as `label (fingerprint), ...`, or `passphrase` in passphrase mode.
+fn custodians_shown(config: &nkp_vault::Config, passphrase: &str) -> String {
+    if config.passphrase {
+        return passphrase.to_string();
+    }
+    config
+        .recipients
+        .iter()
+        .map(|r| format!("{} ({})", r.label, r.fingerprint()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Run a vault command; returns the exit code.
 pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32> {
     match cmd {
@@ -239,16 +252,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 say!(
                     "vault created in {} for {}",
                     d.display(),
-                    if v.config.passphrase {
-                        "a passphrase".to_string()
-                    } else {
-                        v.config
-                            .recipients
-                            .iter()
-                            .map(|r| format!("{} ({})", r.label, r.fingerprint()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    custodians_shown(&v.config, "a passphrase")
                 );
             }
             Ok(nkp_escrow::exit::OK)
@@ -287,16 +291,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                     "{} upgraded to {}: the chain now records the custodians {}",
                     d.display(),
                     nkp_vault::FORMAT,
-                    if v.config.passphrase {
-                        "(passphrase mode, with a verifier)".to_string()
-                    } else {
-                        v.config
-                            .recipients
-                            .iter()
-                            .map(|r| format!("{} ({})", r.label, r.fingerprint()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    custodians_shown(&v.config, "(passphrase mode, with a verifier)")
                 );
             }
             Ok(nkp_escrow::exit::OK)
