@@ -11,9 +11,9 @@
 /// The first line of a binary age v1 file.
 const INTRO: &[u8] = b"age-encryption.org/v1\n";
 /// Largest header read. Ours are a few hundred bytes a recipient.
-pub(crate) const MAX_HEADER: usize = 64 * 1024;
+pub const MAX_HEADER: usize = 64 * 1024;
 /// Most stanzas accepted.
-pub(crate) const MAX_STANZAS: usize = 256;
+pub const MAX_STANZAS: usize = 256;
 
 /// One recipient stanza: its type and arguments (the body is not kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
