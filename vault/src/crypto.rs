@@ -26,7 +26,7 @@ impl RecipientSpec {
     /// manifest so that auditors see who can decrypt each entry. (Format-1 vaults stored the
     /// first 16 hex digits.)
     pub fn fingerprint(&self) -> String {
-        crate::custody::fingerprint(&self.recipient)
+        crate::digest::fingerprint(&self.recipient)
     }
 }
 

@@ -7,9 +7,12 @@
 //! an interrupted `rekey` leaves (the chain already records the new set, `vault.yaml` still the
 //! previous one), which the next writer completes by rewriting `vault.yaml` from the chain.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::RecipientSpec;
+use crate::error::VaultError;
 use crate::header::{ssh_key_tag, Stanza};
 
 /// How objects are encrypted.
@@ -47,13 +50,7 @@ pub struct CustodianSet {
     pub verifier: Option<String>,
 }
 
-/// Full fingerprint of a public key: `sha256:<64 hex>` of the trimmed text.
-pub fn fingerprint(recipient: &str) -> String {
-    format!(
-        "sha256:{}",
-        crate::digest::sha256_hex(recipient.trim().as_bytes())
-    )
-}
+pub use crate::digest::fingerprint;
 
 impl CustodianSet {
     /// The set for these recipients.
@@ -269,12 +266,6 @@ pub fn check_stanza_count(fingerprints: &[String], stanzas: &[Stanza]) -> Result
     }
 }
 
-/// A format-1 fingerprint: `sha256:` and the first 16 hex digits of the SHA-256 of the key.
-pub(crate) fn short_fingerprint(recipient: &str) -> String {
-    let h = crate::digest::sha256_hex(recipient.trim().as_bytes());
-    format!("sha256:{}", h.get(..16).unwrap_or_default())
-}
-
 fn describe(stanzas: &[Stanza]) -> String {
     if stanzas.is_empty() {
         return "none".into();
@@ -284,6 +275,54 @@ fn describe(stanzas: &[Stanza]) -> String {
         .map(|s| s.tag.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Format version written in `vault.yaml` by this version.
+pub const FORMAT: &str = "nkp-vault/2";
+/// The first format: custodians in `vault.yaml` only. Read and verified; upgraded by
+/// [`Vault::upgrade`] before any write.
+pub const FORMAT_V1: &str = "nkp-vault/1";
+
+/// `vault.yaml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// [`FORMAT`], or [`FORMAT_V1`] before an upgrade.
+    pub format: String,
+    /// Recipients (empty in passphrase mode).
+    #[serde(default)]
+    pub recipients: Vec<RecipientSpec>,
+    /// True when objects are encrypted with a passphrase (scrypt) instead.
+    #[serde(default)]
+    pub passphrase: bool,
+}
+
+impl Config {
+    pub(crate) fn of_set(set: &CustodianSet) -> Self {
+        Self {
+            format: FORMAT.into(),
+            recipients: set.specs(),
+            passphrase: set.mode == Mode::Passphrase,
+        }
+    }
+
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Self, VaultError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| VaultError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?;
+        let config: Self = serde_norway::from_str(text).map_err(|source| VaultError::Config {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if config.format != FORMAT && config.format != FORMAT_V1 {
+            return Err(VaultError::UnknownFormat {
+                path: path.to_path_buf(),
+                found: config.format,
+                expected: FORMAT,
+            });
+        }
+        Ok(config)
+    }
 }
 
 /// Who opened an entry: the custodian whose identity decrypted, and where.

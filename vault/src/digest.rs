@@ -5,6 +5,17 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, b).as_ref())
 }
 
+/// Full fingerprint of a public key: `sha256:<64 hex>` of the trimmed text.
+pub fn fingerprint(recipient: &str) -> String {
+    format!("sha256:{}", sha256_hex(recipient.trim().as_bytes()))
+}
+
+/// A format-1 fingerprint: `sha256:` and the first 16 hex digits of the SHA-256 of the key.
+pub(crate) fn short_fingerprint(recipient: &str) -> String {
+    let h = sha256_hex(recipient.trim().as_bytes());
+    format!("sha256:{}", h.get(..16).unwrap_or_default())
+}
+
 /// Lowercase hex of `b`.
 pub(crate) fn hex(b: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -51,9 +51,9 @@ pub mod verify;
 
 pub use checkpoint::Checkpoint;
 pub use crypto::{Identities, RecipientSpec};
-pub use custody::{Accessor, Custodian, CustodianSet, Mode};
+pub use custody::{Accessor, Config, Custodian, CustodianSet, Mode, FORMAT, FORMAT_V1};
 pub use envelope::{Envelope, ENVELOPE_FORMAT};
 pub use error::{Candidate, VaultError};
 pub use manifest::{Entry, Event, Move};
-pub use vault::{Added, Config, Facts, Vault, FORMAT, FORMAT_V1};
+pub use vault::{Added, Facts, Vault};
 pub use verify::{Problem, VerifyOptions, VerifyReport, Warning};

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::custody::{Accessor, CustodianSet};
+use crate::custody::{Accessor, Config, CustodianSet, FORMAT, FORMAT_V1};
 use crate::digest::sha256_hex;
 
 /// A live escrow entry: the cleartext facts of one escrowed backup.
@@ -324,4 +324,51 @@ pub(crate) fn live_entries(events: &[Event]) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// How `vault.yaml` relates to the custodian set in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConfigState {
+    /// Format 1 and no set in the chain: nothing to compare.
+    Unchained,
+    /// They agree.
+    Matches,
+    /// `vault.yaml` lists the set before the last `rekey` (or still says format 1 after an
+    /// `upgrade` recorded the set): an interrupted write the next writer completes.
+    Behind,
+    /// Anything else: `vault.yaml` was edited (or the chain lacks a set).
+    Mismatch(String),
+}
+
+/// Compare `vault.yaml` with the chain.
+pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
+    let sets: Vec<&CustodianSet> = events.iter().filter_map(Event::custodian_set).collect();
+    let Some(current) = sets.last() else {
+        return if config.format == FORMAT_V1 {
+            ConfigState::Unchained
+        } else {
+            ConfigState::Mismatch(
+                "vault.yaml says nkp-vault/2 but the manifest records no custodian set".into(),
+            )
+        };
+    };
+    if current.same_as(&config.recipients, config.passphrase) {
+        return if config.format == FORMAT {
+            ConfigState::Matches
+        } else {
+            ConfigState::Behind
+        };
+    }
+    let last_is_rekey = events
+        .iter()
+        .rev()
+        .find(|e| e.custodian_set().is_some())
+        .is_some_and(|e| matches!(e, Event::Rekey { .. }));
+    if last_is_rekey
+        && sets.len() >= 2
+        && sets[sets.len() - 2].same_as(&config.recipients, config.passphrase)
+    {
+        return ConfigState::Behind;
+    }
+    ConfigState::Mismatch(current.difference(&config.recipients, config.passphrase))
 }

@@ -12,111 +12,18 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::checkpoint::Checkpoint;
 use crate::crypto::{self, Identities, RecipientSpec};
-use crate::custody::{Accessor, Custodian, CustodianSet, Mode};
+use crate::custody::{Accessor, Config, Custodian, CustodianSet, Mode, FORMAT_V1};
 use crate::digest::sha256_hex;
 use crate::envelope::{Envelope, ENVELOPE_FORMAT};
 use crate::error::{Candidate, VaultError};
-use crate::manifest::{current_set, live_entries, Entry, Event, Manifest, Move};
+use crate::manifest::{
+    config_state, current_set, live_entries, ConfigState, Entry, Event, Manifest, Move,
+};
 use crate::store;
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
-/// Format version written in `vault.yaml` by this version.
-pub const FORMAT: &str = "nkp-vault/2";
-/// The first format: custodians in `vault.yaml` only. Read and verified; upgraded by
-/// [`Vault::upgrade`] before any write.
-pub const FORMAT_V1: &str = "nkp-vault/1";
-
 /// What a passphrase vault's verifier object decrypts to (then 32 random hex digits).
 const VERIFIER_PREFIX: &[u8] = b"nkp-vault/2 passphrase verifier ";
-
-/// `vault.yaml`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Config {
-    /// [`FORMAT`], or [`FORMAT_V1`] before an upgrade.
-    pub format: String,
-    /// Recipients (empty in passphrase mode).
-    #[serde(default)]
-    pub recipients: Vec<RecipientSpec>,
-    /// True when objects are encrypted with a passphrase (scrypt) instead.
-    #[serde(default)]
-    pub passphrase: bool,
-}
-
-impl Config {
-    fn of_set(set: &CustodianSet) -> Self {
-        Self {
-            format: FORMAT.into(),
-            recipients: set.specs(),
-            passphrase: set.mode == Mode::Passphrase,
-        }
-    }
-
-    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Self, VaultError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| VaultError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
-        })?;
-        let config: Self = serde_norway::from_str(text).map_err(|source| VaultError::Config {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if config.format != FORMAT && config.format != FORMAT_V1 {
-            return Err(VaultError::UnknownFormat {
-                path: path.to_path_buf(),
-                found: config.format,
-                expected: FORMAT,
-            });
-        }
-        Ok(config)
-    }
-}
-
-/// How `vault.yaml` relates to the custodian set in the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ConfigState {
-    /// Format 1 and no set in the chain: nothing to compare.
-    Unchained,
-    /// They agree.
-    Matches,
-    /// `vault.yaml` lists the set before the last `rekey` (or still says format 1 after an
-    /// `upgrade` recorded the set): an interrupted write the next writer completes.
-    Behind,
-    /// Anything else: `vault.yaml` was edited (or the chain lacks a set).
-    Mismatch(String),
-}
-
-/// Compare `vault.yaml` with the chain.
-pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
-    let sets: Vec<&CustodianSet> = events.iter().filter_map(Event::custodian_set).collect();
-    let Some(current) = sets.last() else {
-        return if config.format == FORMAT_V1 {
-            ConfigState::Unchained
-        } else {
-            ConfigState::Mismatch(
-                "vault.yaml says nkp-vault/2 but the manifest records no custodian set".into(),
-            )
-        };
-    };
-    if current.same_as(&config.recipients, config.passphrase) {
-        return if config.format == FORMAT {
-            ConfigState::Matches
-        } else {
-            ConfigState::Behind
-        };
-    }
-    let last_is_rekey = events
-        .iter()
-        .rev()
-        .find(|e| e.custodian_set().is_some())
-        .is_some_and(|e| matches!(e, Event::Rekey { .. }));
-    if last_is_rekey
-        && sets.len() >= 2
-        && sets[sets.len() - 2].same_as(&config.recipients, config.passphrase)
-    {
-        return ConfigState::Behind;
-    }
-    ConfigState::Mismatch(current.difference(&config.recipients, config.passphrase))
-}
 
 /// Cleartext facts about a backup being added (from `inspect`).
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq, Eq)]

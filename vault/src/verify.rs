@@ -18,16 +18,16 @@ use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{Checkpoint, HeadCheck};
 use crate::crypto::Identities;
-use crate::custody::CustodianSet;
+use crate::custody::{Config, CustodianSet};
 use crate::digest::sha256_hex;
 use crate::envelope::Envelope;
 use crate::error::VaultError;
 use crate::header;
+use crate::manifest::{config_state, ConfigState};
 use crate::manifest::{
     current_set, entry_sets, into_live_entries, Entry, EntrySets, Event, Line, ZERO,
 };
 use crate::store;
-use crate::vault::{config_state, Config, ConfigState};
 
 /// What an auditor brings to `verify`: trusted checkpoint keys and the state seen last time.
 #[derive(Debug, Clone, Default)]
@@ -671,7 +671,7 @@ fn format1_recipients(config: &Config, events: &[Event], r: &mut VerifyReport) {
         config
             .recipients
             .iter()
-            .map(|c| crate::custody::short_fingerprint(&c.recipient))
+            .map(|c| crate::digest::short_fingerprint(&c.recipient))
             .collect()
     };
     if let Some(x) = expected {
