@@ -818,3 +818,255 @@ fn the_reference_age_tool_sees_the_stanzas_verify_counts() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// Edit the manifest's events and re-chain every line (`seq`, `prev`, `HEAD`), as someone who
+/// can write the folder but holds no checkpoint key would.
+fn rechain(v: &Path, edit: impl FnOnce(&mut Vec<Value>)) {
+    let text = std::fs::read_to_string(v.join("manifest.jsonl")).expect("manifest");
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a line"))
+        .collect();
+    edit(&mut lines);
+    let mut prev = "0".repeat(64);
+    let mut out = String::new();
+    for (i, mut l) in lines.into_iter().enumerate() {
+        l["seq"] = serde_json::json!(i + 1);
+        l["prev"] = Value::String(prev.clone());
+        let line = serde_json::to_string(&l).expect("json");
+        prev = nkp_vault::store::sha256_hex(line.as_bytes());
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let n = out.lines().count();
+    std::fs::write(v.join("manifest.jsonl"), out).expect("write");
+    std::fs::write(v.join("HEAD"), format!("{n} {prev}\n")).expect("head");
+}
+
+fn problem_kinds_contain(r: &Value, needle: &str) -> bool {
+    kinds(r, "problems").iter().any(|p| p.contains(needle))
+}
+
+/// Review finding: one appended rekey line without a custodian set, pointing an entry at an
+/// object re-encrypted to an extra key, turned the recipient check off. Now such a line is a
+/// problem, and the object is still held to the set in force.
+#[test]
+fn an_appended_rekey_without_a_set_cannot_add_a_recipient() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (alice_id, alice) = identity(d.path(), "alice.key");
+    let (_, mallory) = identity(d.path(), "mallory.key");
+    let v = init(d.path(), &[("alice", &alice)]);
+    assert!(add(&v, "NKP-PROD.p12").status.success());
+    let vault = nkp_vault::Vault::open(&v).expect("open");
+    let e = vault.entries().expect("entries").remove(0);
+    let ids = nkp_vault::Identities::from_file(&alice_id).expect("alice");
+    let env = vault.open_entry(&e, &ids).expect("decrypts");
+    let plain = serde_json::to_vec(&env).expect("envelope");
+    let mut cipher = Vec::new();
+    {
+        use std::io::Write;
+        let rs: Vec<Box<dyn age::Recipient + Send>> = [&alice, &mallory]
+            .iter()
+            .map(|r| nkp_vault::crypto::parse_recipient(r).expect("recipient"))
+            .collect();
+        let enc =
+            age::Encryptor::with_recipients(rs.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+                .expect("encryptor");
+        let mut w = enc.wrap_output(&mut cipher).expect("wrap");
+        w.write_all(&plain).expect("write");
+        w.finish().expect("finish");
+    }
+    let object = nkp_vault::store::sha256_hex(&cipher);
+    std::fs::write(v.join("objects").join(format!("{object}.age")), &cipher).expect("object");
+    let fps = vec![
+        nkp_vault::custody::fingerprint(&alice),
+        nkp_vault::custody::fingerprint(&mallory),
+    ];
+    rechain(&v, |lines| {
+        lines.push(
+            serde_json::json!({"type": "rekey", "at": "2026-12-02T00:00:00Z",
+            "moves": [{"entry": e.id, "old_object": e.object, "new_object": object}],
+            "recipients": fps}),
+        );
+    });
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    assert!(
+        problem_kinds_contain(&r, "a rekey that records no custodian set"),
+        "{r:#}"
+    );
+    assert!(
+        problem_kinds_contain(&r, "not encrypted to exactly the recorded custodians"),
+        "{r:#}"
+    );
+}
+
+/// Review finding: a forged `custodians` line that swaps a key but keeps the old fingerprint
+/// looked unchanged. Fingerprints are recomputed, and a set is only where writers put one.
+#[test]
+fn a_forged_custodian_set_is_found_by_its_fingerprints_and_its_place() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, alice) = identity(d.path(), "alice.key");
+    let (_, mallory) = identity(d.path(), "mallory.key");
+    let v = init(d.path(), &[("alice", &alice)]);
+    assert!(add(&v, "NKP-PROD.p12").status.success());
+    let yaml = std::fs::read_to_string(v.join("vault.yaml")).expect("yaml");
+    rechain(&v, |lines| {
+        let mut forged = lines[0].clone();
+        forged["set"]["custodians"][0]["recipient"] = Value::String(mallory.clone());
+        lines.push(forged);
+    });
+    std::fs::write(v.join("vault.yaml"), yaml.replace(&alice, &mallory)).expect("yaml");
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    assert!(
+        problem_kinds_contain(&r, "is not the SHA-256 of its key"),
+        "{r:#}"
+    );
+    assert!(
+        problem_kinds_contain(&r, "a custodian set out of place"),
+        "{r:#}"
+    );
+    // Writers refuse to extend such a history, with nothing written.
+    let before = snapshot(&v);
+    let o = add(&v, "nkp-dr-2024.p12");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(snapshot(&v) == before);
+}
+
+/// Review finding: readers used an uncapped read of the manifest, so a FIFO hung them (and
+/// `add` held the lock while hanging) and a link to /dev/zero grew without bound.
+#[test]
+fn a_planted_manifest_neither_hangs_nor_grows_a_reader() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, alice) = identity(d.path(), "alice.key");
+    let v = init(d.path(), &[("alice", &alice)]);
+    std::fs::remove_file(v.join("manifest.jsonl")).expect("rm");
+    #[cfg(unix)]
+    {
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(v.join("manifest.jsonl"))
+            .status();
+        if fifo.is_ok_and(|s| s.success()) {
+            for args in [vec!["vault", "list"], vec!["vault", "log"]] {
+                let o = nkp()
+                    .args(&args)
+                    .arg("--vault")
+                    .arg(&v)
+                    .timeout(std::time::Duration::from_secs(20))
+                    .output()
+                    .expect("run");
+                assert!(!o.status.success(), "{args:?}");
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(err.contains("not a regular file"), "{args:?}: {err}");
+            }
+            let o = add(&v, "NKP-PROD.p12");
+            assert!(!o.status.success());
+            std::fs::remove_file(v.join("manifest.jsonl")).expect("rm fifo");
+        }
+        std::os::unix::fs::symlink("/dev/zero", v.join("manifest.jsonl")).expect("symlink");
+        let o = nkp()
+            .args(["vault", "list", "--vault"])
+            .arg(&v)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .expect("run");
+        assert!(!o.status.success());
+    }
+}
+
+/// Review finding: a symlinked `objects/` folder was followed (adds created files elsewhere,
+/// a rekey removed them). Now verify reports it and writers refuse.
+#[cfg(unix)]
+#[test]
+fn a_linked_objects_folder_is_refused() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, alice) = identity(d.path(), "alice.key");
+    let v = init(d.path(), &[("alice", &alice)]);
+    assert!(add(&v, "NKP-PROD.p12").status.success());
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::rename(v.join("objects"), &elsewhere).expect("move");
+    std::os::unix::fs::symlink(&elsewhere, v.join("objects")).expect("link");
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    assert!(problem_kinds_contain(&r, "objects/: "), "{r:#}");
+    let before = snapshot(&elsewhere);
+    assert!(!add(&v, "nkp-dr-2024.p12").status.success());
+    assert!(
+        snapshot(&elsewhere) == before,
+        "a file outside the vault changed"
+    );
+}
+
+/// Review findings on messages and inputs: a secret pasted into vault.yaml is never quoted;
+/// unknown fields are refused; a damaged vault.yaml still gets a report (exit 3); a stranger's
+/// identity to `verify --identity` is refused as such; `--expect-head sha256:<hex>` works; a
+/// malformed `--trusted-key` is an error; `format: nkp-vault/1` written into a vault that was
+/// never upgraded is a problem.
+#[test]
+fn vault_yaml_and_verify_arguments_are_handled_strictly() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, alice) = identity(d.path(), "alice.key");
+    let (stranger_id, _) = identity(d.path(), "stranger.key");
+    let v = init(d.path(), &[("alice", &alice)]);
+    assert!(add(&v, "NKP-PROD.p12").status.success());
+    let yaml = std::fs::read_to_string(v.join("vault.yaml")).expect("yaml");
+    let secret = age::x25519::Identity::generate();
+    let secret = secret.to_string().expose_secret().to_string();
+    std::fs::write(
+        v.join("vault.yaml"),
+        format!("{yaml}passphrase: [{secret}]\n"),
+    )
+    .expect("w");
+    let o = add(&v, "nkp-dr-2024.p12");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        !err.contains(&secret),
+        "a secret from vault.yaml was quoted: {err}"
+    );
+    assert!(err.contains("not a valid vault configuration"), "{err}");
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "a damaged vault.yaml still gets a report: {r:#}");
+    assert!(!r.to_string().contains(&secret));
+    std::fs::write(v.join("vault.yaml"), format!("{yaml}extra: 1\n")).expect("w");
+    assert_eq!(verify(&v).0, 3, "unknown fields are refused");
+    std::fs::write(
+        v.join("vault.yaml"),
+        yaml.replace("nkp-vault/2", "nkp-vault/1"),
+    )
+    .expect("w");
+    let (code, r) = verify(&v);
+    assert_eq!(code, 3, "{r:#}");
+    std::fs::write(v.join("vault.yaml"), &yaml).expect("w");
+
+    let o = nkp()
+        .args(["vault", "verify", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&stranger_id)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not one of the vault's custodians"));
+
+    let (_, r) = verify(&v);
+    let head = r["head"].as_str().expect("head").to_string();
+    let hash = head.split(' ').nth(1).expect("hash");
+    let (code, r) = json_of(
+        nkp()
+            .args(["--format", "json", "vault", "verify", "--expect-head"])
+            .arg(format!("sha256:{hash}"))
+            .arg("--vault")
+            .arg(&v),
+    );
+    assert_eq!(code, 0, "{r:#}");
+    let o = nkp()
+        .args(["vault", "verify", "--trusted-key", "not-a-key", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -306,7 +306,9 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             expect_head,
             passphrase_file,
         } => {
-            // `--expect-head` takes the hash, or "<seq> <hash>" as the report prints it.
+            // `--expect-head` takes the hash, or "<seq> <hash>" as the report prints it, with or
+            // without a `sha256:` prefix.
+            let expect_head = expect_head.map(|h| h.trim().replace("sha256:", ""));
             let (seq_from_head, expect_head) = match expect_head.as_deref().map(str::trim) {
                 Some(h) => match h.split_once([' ', ':']) {
                     Some((s, x)) => (
@@ -324,8 +326,17 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                     bail!("--expect-head: not a SHA-256 (64 hex digits)");
                 }
             }
+            for k in &trusted_key {
+                use base64::Engine;
+                let ok = base64::engine::general_purpose::STANDARD
+                    .decode(k.trim())
+                    .is_ok_and(|b| b.len() == 32);
+                if !ok {
+                    bail!("--trusted-key: not an Ed25519 public key (base64 of 32 bytes, as `vault checkpoint-key` prints it)");
+                }
+            }
             let options = VerifyOptions {
-                trusted: trusted_key,
+                trusted: trusted_key.iter().map(|k| k.trim().to_string()).collect(),
                 allow_unsigned_tail,
                 expect_seq: expect_seq.or(seq_from_head),
                 expect_head,
@@ -431,7 +442,9 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 );
             }
             let ids = identities(&identity, quiet)?;
-            let n = v.rekey(&ids, specs)?;
+            // Only a custodian rekeys, and the rekey records who.
+            let by = accessor(&v, &ids)?;
+            let n = v.rekey(&ids, specs, &by)?;
             if !quiet {
                 say!("{n} object(s) re-encrypted; old objects removed");
             }
@@ -534,7 +547,10 @@ fn add(
 ) -> Result<i32> {
     let v = Vault::open(dir)?;
     let passwords = super::gather_passwords(pw)?;
-    let passphrase = if v.config.passphrase {
+    // The chain says whether a passphrase is needed (vault.yaml is checked against it by the
+    // writer, which refuses a mismatch).
+    let chain_mode = v.custodians()?.map(|s| s.mode);
+    let passphrase = if chain_mode == Some(nkp_vault::Mode::Passphrase) {
         let p = vault_passphrase(pf, false, quiet)?;
         // A mistyped passphrase is refused here, before anything is read or written.
         v.check_passphrase(&p)?;
@@ -767,11 +783,32 @@ fn verify(
     options: &VerifyOptions,
     format: Format,
 ) -> Result<i32> {
-    let v = Vault::open(dir)?;
-    let mut report = v.verify_with(options);
-    if let Some(ids) = ids {
-        v.verify_decryption(ids, &mut report)?;
-    }
+    let report = match Vault::open(dir) {
+        Ok(v) => {
+            if let Some(ids) = ids {
+                // An identity that is not a custodian's says nothing about the vault: refused,
+                // not reported as failed decryptions.
+                if v.custodians()?.is_some() {
+                    accessor(&v, ids)?;
+                }
+            }
+            let mut report = v.verify_with(options);
+            if let Some(ids) = ids {
+                v.verify_decryption(ids, &mut report)?;
+            }
+            report
+        }
+        // A vault whose vault.yaml is damaged or missing is still verified (and fails): that
+        // is a finding, not a reason to say nothing.
+        Err(
+            nkp_vault::VaultError::Config { .. }
+            | nkp_vault::VaultError::UnknownFormat { .. }
+            | nkp_vault::VaultError::NoVault { .. },
+        ) if std::fs::symlink_metadata(dir.join("manifest.jsonl")).is_ok() => {
+            nkp_vault::verify::keyless(dir, options)
+        }
+        Err(e) => return Err(e.into()),
+    };
     match format {
         Format::Json => super::print::json(&report)?,
         Format::Yaml => super::print::yaml(&report)?,
@@ -796,9 +833,12 @@ fn verify(
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
-                None => {
+                None if report.format.as_deref() == Some(nkp_vault::FORMAT_V1) => {
                     s.push_str("custodians: not assessed (format nkp-vault/1: not in the chain)\n");
                 }
+                None => s.push_str(
+                    "custodians: not assessed (no custodian set could be read from the manifest)\n",
+                ),
             }
             if let Some(cp) = &report.newest_trusted_checkpoint {
                 s.push_str(&format!(
@@ -898,9 +938,10 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                 moves,
                 custodians,
                 at,
+                by,
                 ..
             } => json!({"seq": seq, "type": "rekey",
-                "at": at, "entries": moves.len(),
+                "at": at, "entries": moves.len(), "by": by,
                 "custodians": custodians.as_ref().map(|c| c.custodians.iter()
                     .map(|x| json!({"label": x.label, "fingerprint": x.fingerprint})).collect::<Vec<_>>())}),
             Event::Custodians { set, reason, at } => json!({"seq": seq, "type": "custodians",
@@ -955,9 +996,10 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                         r["reason"].as_str().unwrap_or("(none given)")
                     ),
                     "rekey" => format!(
-                        "rekey of {} entr(ies) to {}",
+                        "rekey of {} entr(ies) to {} by {}",
                         r["entries"],
-                        labels(&r["custodians"])
+                        labels(&r["custodians"]),
+                        who(r)
                     ),
                     _ => format!(
                         "custodians ({}): {}",

@@ -238,6 +238,7 @@ fn main() -> Result<()> {
                 &age::x25519::Identity::generate().to_public().to_string(),
             ),
         ],
+        &by(),
     )?;
     std::fs::write(dir.join("vault.yaml"), before)?;
     finish(

@@ -280,11 +280,12 @@ fn describe(stanzas: &[Stanza]) -> String {
 /// Format version written in `vault.yaml` by this version.
 pub const FORMAT: &str = "nkp-vault/2";
 /// The first format: custodians in `vault.yaml` only. Read and verified; upgraded by
-/// [`Vault::upgrade`] before any write.
+/// [`crate::Vault::upgrade`] before any write.
 pub const FORMAT_V1: &str = "nkp-vault/1";
 
 /// `vault.yaml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// [`FORMAT`], or [`FORMAT_V1`] before an upgrade.
     pub format: String,
@@ -310,9 +311,12 @@ impl Config {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
         })?;
-        let config: Self = serde_norway::from_str(text).map_err(|source| VaultError::Config {
+        // The parser's message may quote a value, and someone may have pasted a secret into the
+        // file: only the position is reported.
+        let config: Self = serde_norway::from_str(text).map_err(|e| VaultError::Config {
             path: path.to_path_buf(),
-            source,
+            line: e.location().map(|l| l.line()),
+            column: e.location().map(|l| l.column()),
         })?;
         if config.format != FORMAT && config.format != FORMAT_V1 {
             return Err(VaultError::UnknownFormat {

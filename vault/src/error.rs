@@ -64,14 +64,19 @@ pub enum VaultError {
     },
 
     // ---- format ------------------------------------------------------------------------
-    /// `vault.yaml` is not valid YAML for the format.
-    #[error("{}", path.display())]
+    /// `vault.yaml` is not valid YAML for the format (its values are never quoted: one may be
+    /// a secret pasted in the wrong place).
+    #[error("{}: not a valid vault configuration{}", path.display(), match (line, column) {
+        (Some(l), Some(c)) => format!(" (at line {l}, column {c})"),
+        _ => String::new(),
+    })]
     Config {
         /// `vault.yaml`.
         path: PathBuf,
-        /// The parser's error.
-        #[source]
-        source: serde_norway::Error,
+        /// Where the parser stopped.
+        line: Option<usize>,
+        /// Where the parser stopped.
+        column: Option<usize>,
     },
     /// `vault.yaml` names a format this version does not read.
     #[error("{}: format {found:?}, this tool reads {expected}", path.display())]
@@ -304,6 +309,14 @@ pub enum VaultError {
         dir: PathBuf,
         /// How they differ (labels and fingerprints only).
         difference: String,
+    },
+    /// The manifest's custodian history breaks the format's rules.
+    #[error("{}: {problem}; `nkp-escrow vault verify` lists every problem; nothing was written", dir.display())]
+    CustodyHistory {
+        /// The vault folder.
+        dir: PathBuf,
+        /// The first problem.
+        problem: String,
     },
     /// The passphrase does not open the vault's verifier.
     #[error("this is not the vault's passphrase (it does not open the verifier made at init): nothing was written")]

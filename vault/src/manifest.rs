@@ -89,6 +89,9 @@ pub enum Event {
         custodians: Option<CustodianSet>,
         /// When.
         at: String,
+        /// Who rekeyed (format 2; absent in older lines).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Accessor>,
     },
     /// The custodian set, recorded at `init` and when a format-1 vault is upgraded (format 2).
     Custodians {
@@ -153,12 +156,14 @@ pub(crate) fn entry_sets(events: &[Event]) -> EntrySets {
                 if let Some(s) = custodians {
                     sets.push(s.clone());
                 }
+                // A rekey without a set once one is recorded is itself a problem (verify
+                // says so); its objects are still held to the set in force.
                 for m in moves {
-                    match (custodians, sets.len().checked_sub(1)) {
-                        (Some(_), Some(i)) => {
+                    match sets.len().checked_sub(1) {
+                        Some(i) => {
                             of.insert(m.entry.clone(), i);
                         }
-                        _ => {
+                        None => {
                             of.remove(&m.entry);
                         }
                     }
@@ -352,19 +357,22 @@ pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
             )
         };
     };
+    // An interrupted write is always the last event: any writer after it completes
+    // vault.yaml first. So only the last event can leave vault.yaml behind.
+    let last = events.last();
     if current.same_as(&config.recipients, config.passphrase) {
         return if config.format == FORMAT {
             ConfigState::Matches
-        } else {
+        } else if matches!(last, Some(Event::Custodians { reason, .. }) if reason.starts_with("upgrade"))
+        {
             ConfigState::Behind
+        } else {
+            ConfigState::Mismatch(
+                "vault.yaml says nkp-vault/1 but the manifest records a custodian set".into(),
+            )
         };
     }
-    let last_is_rekey = events
-        .iter()
-        .rev()
-        .find(|e| e.custodian_set().is_some())
-        .is_some_and(|e| matches!(e, Event::Rekey { .. }));
-    if last_is_rekey
+    if matches!(last, Some(Event::Rekey { .. }))
         && sets.len() >= 2
         && sets[sets.len() - 2].same_as(&config.recipients, config.passphrase)
     {

@@ -40,9 +40,10 @@ pub(crate) fn object_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(OBJECTS).join(format!("{id}.age"))
 }
 
-/// Read a file that may not exist yet (`None`); any other error is an error.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
-    match std::fs::read(path) {
+/// Read a vault file that may not exist yet (`None`), as [`read_capped`] does (no link, no
+/// FIFO or device, within `cap`); any other error is an error.
+pub(crate) fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, VaultError> {
+    match read_capped(path, cap) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(VaultError::Read {
@@ -65,10 +66,27 @@ pub(crate) fn exists(path: &Path) -> Result<bool, VaultError> {
     }
 }
 
+/// `objects/` must be a directory of the vault, not a link to one elsewhere: writers would
+/// create and remove files there.
+pub(crate) fn objects_dir_is_real(dir: &Path) -> Result<(), VaultError> {
+    let path = dir.join(OBJECTS);
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_dir() => Ok(()),
+        Ok(_) => Err(VaultError::Io {
+            path,
+            action: "use as the objects folder",
+            source: std::io::Error::other("not a folder of the vault (a link or a file)"),
+        }),
+        Err(source) => Err(VaultError::Read { path, source }),
+    }
+}
+
 /// Largest object read: an envelope is a .p12 of a few KiB, base64, encrypted.
 pub(crate) const MAX_OBJECT: u64 = 64 << 20;
-/// Largest manifest or checkpoint list read (about 500 bytes an event).
-pub(crate) const MAX_MANIFEST: u64 = 1 << 30;
+/// Largest manifest read: 256 MiB, about 350,000 entries of ~700 bytes.
+pub(crate) const MAX_MANIFEST: u64 = 256 << 20;
+/// Largest `checkpoints.jsonl` read: 64 MiB, about 200,000 checkpoints.
+pub(crate) const MAX_CHECKPOINTS: u64 = 64 << 20;
 /// Largest `HEAD` read.
 pub(crate) const MAX_HEAD: u64 = 4096;
 /// Largest `vault.yaml` read.

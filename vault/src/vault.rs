@@ -156,7 +156,7 @@ impl Vault {
 
     fn read_manifest_in(dir: &Path) -> Result<Manifest, VaultError> {
         let path = dir.join(store::MANIFEST);
-        let Some(bytes) = store::read_optional(&path)? else {
+        let Some(bytes) = store::read_optional(&path, store::MAX_MANIFEST)? else {
             return Ok(Manifest::default());
         };
         let text = String::from_utf8(bytes).map_err(|_| VaultError::Read {
@@ -187,7 +187,16 @@ impl Vault {
         let bytes = store::read_capped(&cfg_path, store::MAX_CONFIG)
             .map_err(VaultError::io(&cfg_path, "read"))?;
         let config = Config::parse(&cfg_path, &bytes)?;
+        store::objects_dir_is_real(&self.dir)?;
         let manifest = self.read_manifest()?;
+        // A custodian history that breaks the format's rules (a forged set, a rekey without
+        // one) is never extended.
+        if let Some(p) = verify::custody_problems(&manifest.events).first() {
+            return Err(VaultError::CustodyHistory {
+                dir: self.dir.clone(),
+                problem: p.to_string(),
+            });
+        }
         match config_state(&config, &manifest.events) {
             ConfigState::Matches => {}
             ConfigState::Behind => {
@@ -263,7 +272,7 @@ impl Vault {
     pub fn checkpoint(&self, pkcs8: &[u8]) -> Result<Checkpoint, VaultError> {
         let w = self.writable()?;
         let path = self.dir.join(store::CHECKPOINTS);
-        let mut body = match store::read_capped(&path, store::MAX_MANIFEST) {
+        let mut body = match store::read_capped(&path, store::MAX_CHECKPOINTS) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => return Err(VaultError::Read { path, source }),
@@ -519,6 +528,7 @@ impl Vault {
         &mut self,
         ids: &Identities,
         recipients: Vec<RecipientSpec>,
+        by: &Accessor,
     ) -> Result<usize, VaultError> {
         if recipients.is_empty() {
             return Err(VaultError::RekeyNeedsRecipient);
@@ -561,6 +571,7 @@ impl Vault {
                 recipients: new_set.fingerprints(),
                 custodians: Some(new_set.clone()),
                 at: now(),
+                by: Some(by.clone()),
             }],
         )?;
         let config = Config::of_set(&new_set);
@@ -720,7 +731,12 @@ fn identify(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<Custodia
                     b"nkp-vault custodian probe",
                 )?;
                 if ids.decrypt(&probe).is_ok() {
-                    return Ok(c.clone());
+                    // The fingerprint of the key the probe was encrypted to, recomputed: the
+                    // recorded one is checked by `verify`, never trusted here.
+                    return Ok(Custodian {
+                        fingerprint: crate::digest::fingerprint(&c.recipient),
+                        ..c.clone()
+                    });
                 }
             }
             Err(VaultError::NotACustodian {

@@ -261,8 +261,36 @@ pub enum Problem {
         /// The line.
         line: usize,
     },
-    /// A format-2 chain with entries but no custodian set before them.
-    #[error("manifest line {line}: an entry before any custodian set: a format-2 manifest starts with its custodian set")]
+    /// A recorded fingerprint that is not the SHA-256 of its key.
+    #[error("manifest line {line}: the fingerprint recorded for custodian {label} is not the SHA-256 of its key: the set was forged")]
+    FingerprintMismatch {
+        /// The line.
+        line: usize,
+        /// The custodian's label.
+        label: String,
+    },
+    /// A custodian set that cannot be: recipients mode without custodians, passphrase mode
+    /// with custodians or without a verifier.
+    #[error("manifest line {line}: a malformed custodian set")]
+    SetMalformed {
+        /// The line.
+        line: usize,
+    },
+    /// Once a set is recorded, an add or rekey whose `recipients` are not its fingerprints.
+    #[error("manifest line {line}: its recipients are not the fingerprints of the custodian set in force")]
+    RecipientsNotTheSet {
+        /// The line.
+        line: usize,
+    },
+    /// Once a set is recorded, a rekey that records no new set.
+    #[error("manifest line {line}: a rekey that records no custodian set, in a vault whose custodians are in the chain: forged")]
+    RekeyWithoutSet {
+        /// The line.
+        line: usize,
+    },
+    /// A format-2 chain whose custodian set is not where writers put it: the first line, or
+    /// the one upgrade of format-1 history.
+    #[error("manifest line {line}: a custodian set out of place (writers record one at line 1, or once when upgrading a format-1 vault; later changes are rekeys)")]
     CustodiansMissing {
         /// The first line that needed a set.
         line: usize,
@@ -300,6 +328,12 @@ pub enum Problem {
     VerifierBroken {
         /// Object id.
         object: String,
+        /// Why.
+        error: String,
+    },
+    /// `objects/` is not a folder of the vault (a link, a file) or cannot be read.
+    #[error("objects/: {error}")]
+    ObjectsFolder {
         /// Why.
         error: String,
     },
@@ -380,10 +414,15 @@ impl Problem {
             Self::ConfigMismatch { .. } => "config-mismatch",
             Self::CustodiansMissing { .. } => "custodians-missing",
             Self::RecipientsChanged { .. } => "recipients-changed",
+            Self::FingerprintMismatch { .. } => "fingerprint-mismatch",
+            Self::SetMalformed { .. } => "set-malformed",
+            Self::RecipientsNotTheSet { .. } => "recipients-not-the-set",
+            Self::RekeyWithoutSet { .. } => "rekey-without-set",
             Self::ObjectRecipients { .. } => "object-recipients",
             Self::ObjectHeader { .. } => "object-header",
             Self::VerifierBroken { .. } => "verifier-broken",
             Self::RestoreOfUnknownEntry { .. } => "restore-of-unknown-entry",
+            Self::ObjectsFolder { .. } => "objects-folder",
             Self::CheckpointsUnreadable { .. } => "checkpoints-unreadable",
             Self::CheckpointChain { .. } => "checkpoint-chain",
             Self::UnsignedTail { .. } => "unsigned-tail",
@@ -566,13 +605,78 @@ fn custody(dir: &Path, events: &[Event], r: &mut VerifyReport) {
             r.problems.push(Problem::ConfigMismatch { difference });
         }
     }
-    // The first set is the first line, unless it is an upgrade of format-1 history.
-    if let Some(first) = events.iter().position(|e| e.custodian_set().is_some()) {
-        let upgrade = matches!(events.get(first), Some(Event::Custodians { reason, .. }) if reason.starts_with("upgrade"));
-        if first > 0 && !upgrade {
-            r.problems.push(Problem::CustodiansMissing { line: 1 });
+    set_rules(events, r);
+}
+
+/// The rules of format 2 on the events themselves, so that an appended, re-chained line cannot
+/// change who can decrypt without showing:
+/// - every recorded fingerprint is the SHA-256 of its key (recomputed, never trusted);
+/// - a `custodians` line is the first line (`init`), or the one upgrade of format-1 history;
+/// - once a set is recorded, every rekey records its new set, and every add's and rekey's
+///   `recipients` are exactly the fingerprints of the set in force.
+fn set_rules(events: &[Event], r: &mut VerifyReport) {
+    r.problems.extend(custody_problems(events));
+}
+
+/// The problems [`set_rules`] finds, for writers: they refuse to extend a chain whose
+/// custodian history breaks the rules.
+pub(crate) fn custody_problems(events: &[Event]) -> Vec<Problem> {
+    let mut r = VerifyReport::default();
+    let mut current: Option<&CustodianSet> = None;
+    for (i, ev) in events.iter().enumerate() {
+        let line = i + 1;
+        if let Some(set) = ev.custodian_set() {
+            for c in &set.custodians {
+                if c.fingerprint != crate::digest::fingerprint(&c.recipient) {
+                    r.problems.push(Problem::FingerprintMismatch {
+                        line,
+                        label: c.label.clone(),
+                    });
+                }
+            }
+            let well_formed = match set.mode {
+                crate::custody::Mode::Recipients => {
+                    !set.custodians.is_empty() && set.verifier.is_none()
+                }
+                crate::custody::Mode::Passphrase => {
+                    set.custodians.is_empty() && set.verifier.is_some()
+                }
+            };
+            if !well_formed {
+                r.problems.push(Problem::SetMalformed { line });
+            }
+        }
+        match ev {
+            Event::Custodians { set, reason, .. } => {
+                let in_place = (i == 0 && reason == "init")
+                    || (current.is_none() && reason.starts_with("upgrade"));
+                if !in_place {
+                    r.problems.push(Problem::CustodiansMissing { line });
+                }
+                current = Some(set);
+            }
+            Event::Add(e) => {
+                if current.is_some_and(|s| e.recipients != s.fingerprints()) {
+                    r.problems.push(Problem::RecipientsNotTheSet { line });
+                }
+            }
+            Event::Rekey {
+                recipients,
+                custodians,
+                ..
+            } if current.is_some() => match custodians {
+                None => r.problems.push(Problem::RekeyWithoutSet { line }),
+                Some(s) => {
+                    if *recipients != s.fingerprints() {
+                        r.problems.push(Problem::RecipientsNotTheSet { line });
+                    }
+                    current = Some(s);
+                }
+            },
+            _ => {}
         }
     }
+    r.problems
 }
 
 /// Every line parses, `seq` counts up and `prev` chains. Returns the events that parsed.
@@ -624,7 +728,7 @@ fn head(dir: &Path, raw: &[&str], r: &mut VerifyReport) {
                     });
                 }
             }
-            let behind = seq.is_some_and(|s| s + 1 == raw.len())
+            let behind = seq.is_some_and(|s| s.checked_add(1) == Some(raw.len()))
                 && raw.len() >= 2
                 && hash == Some(sha256_hex(raw[raw.len() - 2].as_bytes()).as_str());
             let in_step =
@@ -749,6 +853,12 @@ fn objects(
     r: &mut VerifyReport,
 ) {
     let obj_dir = dir.join(store::OBJECTS);
+    if let Err(e) = store::objects_dir_is_real(dir) {
+        if std::fs::symlink_metadata(&obj_dir).is_ok() || !live.is_empty() {
+            r.problems.push(Problem::ObjectsFolder { error: e.chain() });
+        }
+        return;
+    }
     let check = |e: &Entry| -> Option<Problem> {
         let p = obj_dir.join(format!("{}.age", e.object));
         let (hash, head) = match store::hash_capped(&p, store::MAX_OBJECT, header::MAX_HEADER) {
@@ -835,8 +945,9 @@ fn objects(
 /// line is still there; with trusted keys, the newest trusted one must cover the manifest.
 fn checkpoints(dir: &Path, raw: &[&str], options: &VerifyOptions, r: &mut VerifyReport) {
     let trusted = &options.trusted;
-    let text = match store::read_capped(&dir.join(store::CHECKPOINTS), store::MAX_MANIFEST) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+    let text = match store::read_capped(&dir.join(store::CHECKPOINTS), store::MAX_CHECKPOINTS) {
+        Ok(b) => String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(error) => {
             r.problems.push(Problem::CheckpointsUnreadable { error });

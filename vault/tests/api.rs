@@ -324,6 +324,7 @@ fn rekey_moves_every_object_and_the_old_identity_no_longer_opens_them() {
         .rekey(
             &old,
             vec![spec("custodian-b", &new.to_public().to_string())],
+            &by(),
         )
         .unwrap();
     assert_eq!(n, 3);
