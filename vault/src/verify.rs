@@ -655,10 +655,8 @@ pub(crate) fn custody_problems(events: &[Event]) -> Vec<Problem> {
                 }
                 current = Some(set);
             }
-            Event::Add(e) => {
-                if current.is_some_and(|s| e.recipients != s.fingerprints()) {
-                    r.problems.push(Problem::RecipientsNotTheSet { line });
-                }
+            Event::Add(e) if current.is_some_and(|s| e.recipients != s.fingerprints()) => {
+                r.problems.push(Problem::RecipientsNotTheSet { line });
             }
             Event::Rekey {
                 recipients,
