@@ -345,7 +345,7 @@ fn rekey_moves_every_object_and_the_old_identity_no_longer_opens_them() {
         err.chain()
     );
     assert!(matches!(
-        v.rekey(&new_ids, vec![]),
+        v.rekey(&new_ids, vec![], &by()),
         Err(VaultError::RekeyNeedsRecipient)
     ));
 }
