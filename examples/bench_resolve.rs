@@ -48,13 +48,17 @@ fn main() {
             export_time: Some("2025-01-01T00:00:00Z".into()),
             verdict: "strong".into(),
             password: None,
-            kdk_fingerprint: format!("sha256:{i:064x}"),
+            // Copies of one key_id hold one KDK (several copies, no conflict).
+            kdk_fingerprint: format!("sha256:{:064x}", i % (providers * 2)),
             last_drill: None,
+            kdk_bits: Some(256),
+            weak_password: None,
         })
         .collect();
     for n in sizes {
         let mut refs: Vec<KeyReference> = (0..providers)
             .map(|p| KeyReference {
+                scope: "default".to_string(),
                 sources: vec![Source {
                     path: "kms.ls.json".into(),
                     line: Some(1),
@@ -73,6 +77,7 @@ fn main() {
             })
             .collect();
         refs.extend((0..n as u64).map(|i| KeyReference {
+            scope: "default".to_string(),
             sources: vec![Source {
                 path: format!("ds/vm-{i}/vm-{i}.vmx"),
                 line: Some(11),
@@ -93,7 +98,7 @@ fn main() {
         let v = resolve(&refs, &backups, &[]);
         let tr = t.elapsed();
         let t = std::time::Instant::now();
-        let c = coverage(&refs, &backups, time::OffsetDateTime::now_utc());
+        let c = coverage(&refs, &backups, &[], time::OffsetDateTime::now_utc());
         let tc = t.elapsed();
         let restorable = v
             .iter()

@@ -118,9 +118,10 @@ pub(crate) struct InspectArgs {
 /// `evidence` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct EvidenceArgs {
-    /// Files or folders to read.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    /// Files or folders to read, optionally `LABEL=PATH` to name the vCenter (scope) they came
+    /// from.
+    #[arg(required = true, value_name = "[LABEL=]PATH")]
+    pub paths: Vec<String>,
     /// Pass over text files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
     pub max_size: u64,
@@ -327,9 +328,11 @@ pub(crate) enum VaultCommand {
 /// Inputs of the join (`resolve`, `coverage`).
 #[derive(Debug, Args)]
 pub(crate) struct JoinArgs {
-    /// Live evidence: files or folders (as for `evidence`).
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
-    pub evidence: Vec<PathBuf>,
+    /// Live evidence: files or folders (as for `evidence`), optionally `LABEL=PATH` to name the
+    /// vCenter (scope) they came from, e.g. `--evidence vc01=out/vc01 --evidence vc02=out/vc02`.
+    /// Unlabelled evidence is in scope `default`.
+    #[arg(long, required = true, num_args = 1.., value_name = "[LABEL=]PATH")]
+    pub evidence: Vec<String>,
     /// Backups: .p12 files or folders of them.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub backups: Vec<PathBuf>,

@@ -8,16 +8,21 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::resolve::{Backup, Coverage, Status};
+use crate::resolve::{Backup, Coverage, Status, UnreadableBackup};
 
 /// The result of one control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
 pub enum Outcome {
-    /// The control's check found nothing wrong.
+    /// The control's check ran on something and found nothing wrong.
+    #[serde(rename = "PASS")]
     Pass,
     /// The check found a problem (the facts say which).
+    #[serde(rename = "FAIL")]
     Fail,
+    /// The check had nothing to assess (no evidence, no provider referenced, no vault, backups
+    /// that could not be opened): never a pass. The facts say why.
+    #[serde(rename = "NOT-ASSESSED")]
+    NotAssessed,
 }
 
 impl std::fmt::Display for Outcome {
@@ -25,6 +30,7 @@ impl std::fmt::Display for Outcome {
         f.write_str(match self {
             Self::Pass => "PASS",
             Self::Fail => "FAIL",
+            Self::NotAssessed => "NOT-ASSESSED",
         })
     }
 }
@@ -70,27 +76,44 @@ pub struct Report {
     pub coverage: Value,
     /// Inputs that could not be read.
     pub input_problems: Vec<String>,
-    findings: Vec<(String, String, String)>,
+    /// Inputs passed over, by reason, with counts.
+    pub skipped: std::collections::BTreeMap<String, usize>,
+    findings: Vec<(String, String, String, Option<String>)>,
+}
+
+/// What the report is built from.
+pub struct Inputs<'a> {
+    /// Coverage.
+    pub coverage: &'a Coverage,
+    /// Every backup that was opened.
+    pub backups: &'a [Backup],
+    /// Backups that could not be opened.
+    pub unreadable: &'a [UnreadableBackup],
+    /// The vault's keyless verification, when a vault was given.
+    pub vault: Option<Value>,
+    /// Every input with its digest.
+    pub inputs: Vec<Input>,
+    /// Inputs that could not be read, in words.
+    pub input_problems: Vec<String>,
+    /// Inputs passed over, by reason.
+    pub skipped: std::collections::BTreeMap<String, usize>,
+    /// When.
+    pub now: time::OffsetDateTime,
 }
 
 impl Report {
     /// Evaluate every control.
-    pub fn build(
-        c: &Coverage,
-        backups: &[Backup],
-        vault: Option<Value>,
-        inputs: Vec<Input>,
-        input_problems: Vec<String>,
-        now: time::OffsetDateTime,
-    ) -> Self {
-        let controls = controls(c, backups, vault.as_ref());
+    pub fn build(i: Inputs<'_>) -> Self {
+        let c = i.coverage;
+        let controls = controls(c, i.backups, i.unreadable, i.vault.as_ref());
         Self {
-            generated_at: now,
-            inputs,
-            vault,
+            generated_at: i.now,
+            inputs: i.inputs,
+            vault: i.vault,
             controls,
             coverage: serde_json::to_value(c).unwrap_or(Value::Null),
-            input_problems,
+            input_problems: i.input_problems,
+            skipped: i.skipped,
             findings: c
                 .findings
                 .iter()
@@ -99,6 +122,7 @@ impl Report {
                         f.severity.as_str().to_uppercase(),
                         f.code.to_string(),
                         f.message.clone(),
+                        f.scope.clone(),
                     )
                 })
                 .collect(),
@@ -127,6 +151,7 @@ impl Report {
             "controls": self.controls,
             "coverage": self.coverage,
             "input_problems": self.input_problems,
+            "skipped": self.skipped,
         })
     }
 
@@ -149,9 +174,34 @@ impl Report {
             }
             md.push('\n');
         }
+        if !self.input_problems.is_empty() {
+            let _ = writeln!(md, "## Input problems\n");
+            let _ = writeln!(
+                md,
+                "Each of these was not assessed; a control that depends on it cannot pass.\n"
+            );
+            for p in &self.input_problems {
+                let _ = writeln!(md, "- {p}");
+            }
+            md.push('\n');
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(md, "## Skipped inputs\n");
+            for (why, n) in &self.skipped {
+                let _ = writeln!(md, "- {n} file(s): {why}");
+            }
+            md.push('\n');
+        }
         let _ = writeln!(md, "## Findings\n");
-        for (severity, code, message) in &self.findings {
-            let _ = writeln!(md, "- [{severity}] {code}: {message}");
+        for (severity, code, message, scope) in &self.findings {
+            match scope {
+                Some(s) => {
+                    let _ = writeln!(md, "- [{severity}] {code} (scope {s}): {message}");
+                }
+                None => {
+                    let _ = writeln!(md, "- [{severity}] {code}: {message}");
+                }
+            }
         }
         if let Some(v) = &self.vault {
             let _ = writeln!(
@@ -176,8 +226,14 @@ impl Report {
     }
 }
 
-/// The controls, evaluated.
-fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Control> {
+/// The controls, evaluated. A control that had nothing to assess is `NOT-ASSESSED` with the
+/// reason, never `PASS`.
+fn controls(
+    c: &Coverage,
+    backups: &[Backup],
+    unreadable: &[UnreadableBackup],
+    vault: Option<&Value>,
+) -> Vec<Control> {
     let fails = |codes: &[&str]| -> Vec<String> {
         c.findings
             .iter()
@@ -185,12 +241,18 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
             .map(|f| format!("{}: {}", f.code, f.message))
             .collect()
     };
+    let not_opened: Vec<String> = unreadable
+        .iter()
+        .map(|u| format!("{} could not be opened ({})", u.file, u.reason))
+        .collect();
+    let no_provider = c.providers.is_empty();
     let covered_facts: Vec<String> = c
         .providers
         .iter()
         .map(|p| {
             format!(
-                "provider {} (live key_id {}): {}",
+                "scope {}: provider {} (live key_id {}): {}",
+                p.scope,
                 p.name,
                 p.key_id.as_deref().unwrap_or("unknown"),
                 p.status
@@ -199,20 +261,43 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
         .collect();
     let mut controls = Vec::new();
     // Password protection of backups and deletion of unprotected copies.
-    let prot_fail = fails(&["NKP-UNPROTECTED-BACKUP", "NKP-ONLY-UNPROTECTED"]);
-    let prot_ok = prot_fail.is_empty()
-        && c.providers
+    let prot_fail = fails(&[
+        "NKP-UNPROTECTED-BACKUP",
+        "NKP-ONLY-UNPROTECTED",
+        "NKP-WEAK-PASSWORD",
+    ]);
+    let prot_failed = !prot_fail.is_empty()
+        || c.providers
             .iter()
-            .all(|p| p.status != Status::CoveredUnprotected);
+            .any(|p| p.status == Status::CoveredUnprotected);
     let mut prot_facts = prot_fail;
     for b in backups {
         prot_facts.push(format!(
-            "{} ({}): {}",
+            "{} ({}): {}{}",
             b.source,
             b.provider.as_deref().unwrap_or("?"),
-            b.verdict
+            b.verdict,
+            b.weak_password
+                .as_deref()
+                .map(|w| format!(", password below STIG complexity ({w})"))
+                .unwrap_or_default()
         ));
     }
+    prot_facts.extend(not_opened.iter().cloned());
+    let prot = if prot_failed {
+        Outcome::Fail
+    } else if backups.is_empty() && unreadable.is_empty() {
+        prot_facts.push("not assessed: no backup was given or found (--backups, --vault)".into());
+        Outcome::NotAssessed
+    } else if !unreadable.is_empty() {
+        prot_facts.push(format!(
+            "not assessed: {} backup file(s) could not be opened, so their passwords could not be checked",
+            unreadable.len()
+        ));
+        Outcome::NotAssessed
+    } else {
+        Outcome::Pass
+    };
     for (id, title) in [
         ("VCFA-9X-000335", "VCF 9: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
         ("VCSA-80-000294", "vSphere 8: Native Key Provider backups must be protected with a strong password, unprotected copies deleted"),
@@ -220,30 +305,51 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
         controls.push(Control {
             id,
             title,
-            result: if prot_ok { Outcome::Pass } else { Outcome::Fail },
+            result: prot,
             maps_to: vec!["NIST 800-53 CP-9(8)", "PCI DSS 3.6.1"],
             facts: prot_facts.clone(),
         });
     }
-    let backup_ok = c
+    let backup_failed = c.providers.iter().any(|p| {
+        !matches!(
+            p.status,
+            Status::Covered | Status::CoveredUnprotected | Status::Unverified
+        )
+    });
+    let unverified = c
         .providers
         .iter()
-        .all(|p| matches!(p.status, Status::Covered | Status::CoveredUnprotected));
+        .filter(|p| p.status == Status::Unverified)
+        .count();
     let mut backup_facts = covered_facts;
     backup_facts.extend(fails(&[
         "NKP-UNCOVERED",
         "NKP-STALE-BACKUP",
         "NKP-NAME-COLLISION",
         "NKP-LIVE-NAME-COLLISION",
+        "NKP-KDK-CONFLICT",
     ]));
+    let backup_result = if backup_failed {
+        Outcome::Fail
+    } else if no_provider {
+        backup_facts.push(
+            "not assessed: the evidence read names no key provider (check the --evidence paths)"
+                .into(),
+        );
+        Outcome::NotAssessed
+    } else if unverified > 0 {
+        backup_facts.extend(not_opened.iter().cloned());
+        backup_facts.push(format!(
+            "not assessed: {unverified} provider(s) have no opened backup while some backup files could not be opened"
+        ));
+        Outcome::NotAssessed
+    } else {
+        Outcome::Pass
+    };
     controls.push(Control {
         id: "vcenter-9.native-key-provider-backup",
         title: "Every Native Key Provider in use has a backup of its current key_id",
-        result: if backup_ok {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
+        result: backup_result,
         maps_to: vec!["NIST 800-53 CP-9(8)"],
         facts: backup_facts,
     });
@@ -255,59 +361,77 @@ fn controls(c: &Coverage, backups: &[Backup], vault: Option<&Value>) -> Vec<Cont
         .copied()
         .filter(|n| !escrowed.iter().any(|b| b.provider.as_deref() == Some(n)))
         .collect();
+    let (sc12, sc12_facts) = match vault {
+        None => (
+            Outcome::NotAssessed,
+            vec!["not assessed: no vault was given (--vault)".to_string()],
+        ),
+        Some(_) if no_provider => (
+            Outcome::NotAssessed,
+            vec!["not assessed: the evidence read names no key provider".to_string()],
+        ),
+        Some(v) => {
+            let mut f: Vec<String> = escrow_missing
+                .iter()
+                .map(|n| format!("provider {n} has no vault entry"))
+                .collect();
+            if v["verified"] != true {
+                f.push("the vault does not verify (see the Vault section)".into());
+            }
+            if f.is_empty() {
+                (Outcome::Pass, f)
+            } else {
+                (Outcome::Fail, f)
+            }
+        }
+    };
     controls.push(Control {
         id: "NIST-SC-12(1)",
         title: "Key availability: every provider in use is escrowed in a verified vault",
-        result: if vault.as_ref().is_some_and(|v| v["verified"] == true)
-            && escrow_missing.is_empty()
-        {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
+        result: sc12,
         maps_to: vec!["NIST 800-53 SC-12(1)", "PCI DSS 3.6.1"],
-        facts: if vault.is_none() {
-            vec!["no vault was given (--vault)".into()]
-        } else {
-            escrow_missing
-                .iter()
-                .map(|n| format!("provider {n} has no vault entry"))
-                .collect()
-        },
+        facts: sc12_facts,
     });
     let drill_fail = fails(&[
         "VAULT-NEVER-DRILLED",
         "VAULT-DRILL-STALE",
         "VAULT-DRILL-FAILED",
+        "VAULT-CUSTODIAN-NEVER-DRILLED",
     ]);
+    let (cp4, cp4_facts) = if vault.is_none() {
+        (
+            Outcome::NotAssessed,
+            vec!["not assessed: no vault was given (--vault)".to_string()],
+        )
+    } else if escrowed.is_empty() {
+        (
+            Outcome::NotAssessed,
+            vec!["not assessed: the vault holds no entries to drill".to_string()],
+        )
+    } else {
+        let failed = !drill_fail.is_empty();
+        let mut f = drill_fail;
+        f.extend(escrowed.iter().map(|b| match &b.last_drill {
+            Some((at, ok)) => format!(
+                "{} ({}): last drill {at}: {}",
+                b.source,
+                b.provider.as_deref().unwrap_or("?"),
+                if *ok { "passed" } else { "FAILED" }
+            ),
+            None => format!(
+                "{} ({}): never drilled",
+                b.source,
+                b.provider.as_deref().unwrap_or("?")
+            ),
+        }));
+        (if failed { Outcome::Fail } else { Outcome::Pass }, f)
+    };
     controls.push(Control {
         id: "NIST-CP-4",
         title: "Restore of escrowed keys tested (drilled) within 365 days, successfully",
-        result: if vault.is_some() && !escrowed.is_empty() && drill_fail.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
+        result: cp4,
         maps_to: vec!["NIST 800-53 CP-4"],
-        facts: if vault.is_none() {
-            vec!["no vault was given (--vault)".into()]
-        } else {
-            let mut f = drill_fail;
-            f.extend(escrowed.iter().map(|b| match &b.last_drill {
-                Some((at, ok)) => format!(
-                    "{} ({}): last drill {at}: {}",
-                    b.source,
-                    b.provider.as_deref().unwrap_or("?"),
-                    if *ok { "passed" } else { "FAILED" }
-                ),
-                None => format!(
-                    "{} ({}): never drilled",
-                    b.source,
-                    b.provider.as_deref().unwrap_or("?")
-                ),
-            }));
-            f
-        },
+        facts: cp4_facts,
     });
     controls
 }

@@ -75,8 +75,9 @@ fn the_locked_vm_gets_the_original_backup_and_missing_providers_exit_3() {
     // app07's blob embeds the backup's key_id: still restorable.
     assert_eq!(verdict("app07"), Some("restorable".into()));
     assert_eq!(verdict("legacy-vm3"), Some("no-backup".into()));
+    // A named subject that does not exist is an input error (exit 1, the contract's rule).
     let (_, code) = run(&["resolve", "--vm", "no-such-vm"]);
-    assert_eq!(code, 3);
+    assert_eq!(code, 1);
 }
 
 #[test]

@@ -30,7 +30,12 @@ pub(crate) fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i3
     if let Some(b) = &bar {
         b.enable_steady_tick(std::time::Duration::from_millis(120));
     }
-    let g = evidence::gather(&args.paths, &opts, args.follow_symlinks, &tick);
+    let scoped: Vec<evidence::ScopedPath> = args
+        .paths
+        .iter()
+        .map(|a| evidence::ScopedPath::parse(a))
+        .collect();
+    let g = evidence::gather_scoped(&scoped, &opts, args.follow_symlinks, &tick);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -11,11 +11,44 @@ use nkp_escrow::inspect::{self as backup, InspectOptions};
 use nkp_escrow::report;
 use nkp_escrow::resolve::{self, Backup, Severity, Status, Verdict};
 
-/// Backups from .p12 files (inspected with the passwords given) and from a vault's manifest.
-pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String>)> {
+/// Everything the join reads: backups (opened), backups that could not be opened, evidence,
+/// and the input problems (each one named; any of them makes the exit code 1).
+pub(crate) struct Gathered {
+    pub(crate) backups: Vec<Backup>,
+    pub(crate) unreadable: Vec<resolve::UnreadableBackup>,
+    pub(crate) evidence: evidence::Gathered,
+    pub(crate) problems: Vec<String>,
+}
+
+/// What to pass to open a backup that failed with `code`.
+fn hint(code: nkp_escrow::codes::ErrorCode) -> &'static str {
+    use nkp_escrow::codes::ErrorCode as C;
+    match code {
+        C::WrongPassword | C::PasswordRequired => {
+            "give its password with --password-file FILE (one per line), --password-env VAR or --password-stdin"
+        }
+        C::LimitsExceeded => "check it with `nkp-escrow inspect`; it is over a safety cap",
+        _ => "check it with `nkp-escrow inspect`",
+    }
+}
+
+/// Read every input: backups from .p12 files and bundles (inspected with the passwords
+/// given), from a vault's manifest, and the evidence per scope. Nothing that could not be read
+/// is dropped silently: missing paths, unreadable backups and evidence that names no provider
+/// are problems.
+pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
     let passwords = super::gather_passwords(&args.passwords)?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    for p in &args.backups {
+        if std::fs::symlink_metadata(p).is_err() {
+            problems.push(format!(
+                "{}: no such file or folder (--backups)",
+                p.display()
+            ));
+        }
+    }
     let inputs = backup::collect_inputs(&args.backups);
     problems.extend(inputs.errors);
     let opts = InspectOptions::default();
@@ -23,7 +56,30 @@ pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String
         let r = backup::inspect_file(f, &passwords, &opts);
         if let Some(e) = &r.error {
             problems.push(e.message.clone());
+            if e.code != nkp_escrow::codes::ErrorCode::NotPkcs12 {
+                unreadable.push(resolve::UnreadableBackup {
+                    file: r.path.clone(),
+                    reason: e.code.to_string(),
+                    hint: hint(e.code).to_string(),
+                });
+            }
         }
+        let weak = r
+            .protection
+            .as_ref()
+            .and_then(|x| x.password.as_ref())
+            .filter(|q| !q.meets_stig_complexity)
+            .map(|q| {
+                format!(
+                    "{} characters; {}",
+                    q.length,
+                    if q.classes.is_empty() {
+                        "no character classes".to_string()
+                    } else {
+                        q.classes.join(", ")
+                    }
+                )
+            });
         for p in &r.providers {
             out.push(Backup {
                 source: r.path.clone(),
@@ -53,6 +109,8 @@ pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String
                     .map(|q| q.source.clone()),
                 kdk_fingerprint: p.kdk_fingerprint.clone().unwrap_or_default(),
                 last_drill: None,
+                kdk_bits: u32::try_from(p.kdk_bits).ok(),
+                weak_password: weak.clone(),
             });
         }
     }
@@ -71,36 +129,79 @@ pub(crate) fn gather_backups(args: &JoinArgs) -> Result<(Vec<Backup>, Vec<String
                     .then(|| format!("escrowed with vault entry {}", e.id)),
                 kdk_fingerprint: e.kdk_fingerprint.clone(),
                 last_drill: e.last_drill.clone(),
+                kdk_bits: None,
+                weak_password: None,
             });
         }
     }
-    Ok((out, problems))
+    let scoped: Vec<evidence::ScopedPath> = args
+        .evidence
+        .iter()
+        .map(|a| evidence::ScopedPath::parse(a))
+        .collect();
+    let g = evidence::gather_scoped(&scoped, &EvidenceOptions::default(), false, &|_| {});
+    problems.extend(g.walk_errors.iter().map(|e| format!("evidence: {e}")));
+    problems.extend(g.inputs.iter().filter_map(|i| {
+        i.error
+            .as_ref()
+            .map(|e| format!("evidence {}: {}", i.path, e.message))
+    }));
+    if !g.references.iter().any(|r| r.provider.is_some()) {
+        problems.push(format!(
+            "the evidence read ({} file(s) with references, {} passed over) names no key provider: nothing could be assessed; check the --evidence paths",
+            g.files_read,
+            g.skipped.values().sum::<usize>()
+        ));
+    }
+    Ok(Gathered {
+        backups: out,
+        unreadable,
+        evidence: g,
+        problems,
+    })
 }
 
-fn gather_evidence(args: &JoinArgs) -> evidence::Gathered {
-    evidence::gather(&args.evidence, &EvidenceOptions::default(), false, &|_| {})
+/// Say each input problem on stderr.
+fn say_problems(problems: &[String]) {
+    for p in problems {
+        say!("error: {p}");
+    }
+}
+
+/// Exit code: an input problem (1) before a finding (3).
+fn exit_code(problems: &[String], finding: bool) -> i32 {
+    if !problems.is_empty() {
+        nkp_escrow::exit::INPUT
+    } else if finding {
+        nkp_escrow::exit::FINDING
+    } else {
+        nkp_escrow::exit::OK
+    }
 }
 
 /// `resolve`.
 pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
-    let (backups, problems) = gather_backups(&args.join)?;
-    let g = gather_evidence(&args.join);
+    let Gathered {
+        backups,
+        evidence: g,
+        mut problems,
+        ..
+    } = gather(&args.join)?;
     let verdicts = resolve::resolve(&g.references, &backups, &args.vm);
-    for p in &problems {
-        say!("warning: {p}");
-    }
     let missing: Vec<&String> = args
         .vm
         .iter()
         .filter(|v| !verdicts.iter().any(|s| &s.subject.name == *v))
         .collect();
     for m in &missing {
-        say!("error: no evidence names a VM {m:?} that needs a key provider");
+        problems.push(format!(
+            "no evidence names a VM {m:?} that needs a key provider"
+        ));
     }
-    let bad = !missing.is_empty()
-        || verdicts
-            .iter()
-            .any(|s| !matches!(s.verdict, Verdict::Restorable | Verdict::Probable));
+    say_problems(&problems);
+    let bad = verdicts
+        .iter()
+        .any(|s| !matches!(s.verdict, Verdict::Restorable | Verdict::Probable));
     match format {
         Format::Json => super::print::json(&json!({ "subjects": verdicts }))?,
         Format::Yaml => super::print::yaml(&json!({ "subjects": verdicts }))?,
@@ -109,7 +210,12 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
             for v in &verdicts {
                 let _ = writeln!(
                     s,
-                    "{} {} needs {}{}: {}",
+                    "{}{} {} needs {}{}: {}",
+                    if v.scope == evidence::DEFAULT_SCOPE {
+                        String::new()
+                    } else {
+                        format!("[{}] ", v.scope)
+                    },
                     v.subject.kind,
                     v.subject.name,
                     v.provider,
@@ -138,24 +244,27 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
             super::print::text(&s)?;
         }
     }
-    Ok(if bad {
-        nkp_escrow::exit::FINDING
-    } else {
-        nkp_escrow::exit::OK
-    })
+    Ok(exit_code(&problems, bad))
 }
 
 /// `coverage`.
 pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
-    let (backups, problems) = gather_backups(args)?;
-    let g = gather_evidence(args);
-    let mut c = resolve::coverage(&g.references, &backups, time::OffsetDateTime::now_utc());
+    let Gathered {
+        backups,
+        unreadable,
+        evidence: g,
+        problems,
+    } = gather(args)?;
+    let mut c = resolve::coverage(
+        &g.references,
+        &backups,
+        &unreadable,
+        time::OffsetDateTime::now_utc(),
+    );
     if let Some(dir) = &args.vault {
         resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
     }
-    for p in &problems {
-        say!("warning: {p}");
-    }
+    say_problems(&problems);
     let gap = c.providers.iter().any(|p| p.status != Status::Covered)
         || c.findings.iter().any(|f| f.severity != Severity::Info);
     match format {
@@ -164,9 +273,16 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_header(vec!["provider", "live key_id", "status", "backups"]);
+                .set_header(vec![
+                    "scope",
+                    "provider",
+                    "live key_id",
+                    "status",
+                    "backups",
+                ]);
             for p in &c.providers {
                 t.add_row(vec![
+                    p.scope.clone(),
                     p.name.clone(),
                     p.key_id.clone().unwrap_or_else(|| "unknown".into()),
                     p.status.to_string(),
@@ -181,20 +297,20 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
             for f in &c.findings {
                 let _ = writeln!(
                     s,
-                    "[{}] {}: {}",
+                    "[{}] {}{}: {}",
                     f.severity.as_str().to_uppercase(),
                     f.code,
+                    f.scope
+                        .as_deref()
+                        .map(|x| format!(" (scope {x})"))
+                        .unwrap_or_default(),
                     f.message
                 );
             }
             super::print::text(&s)?;
         }
     }
-    Ok(if gap {
-        nkp_escrow::exit::FINDING
-    } else {
-        nkp_escrow::exit::OK
-    })
+    Ok(exit_code(&problems, gap))
 }
 
 /// The vault's current custodians and how many recorded drills each ran (by fingerprint).
@@ -227,10 +343,15 @@ fn sha256_file(path: &str) -> Option<String> {
 
 /// `report --out DIR`.
 pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
-    let (backups, problems) = gather_backups(&args.join)?;
-    let g = gather_evidence(&args.join);
+    let Gathered {
+        backups,
+        unreadable,
+        evidence: g,
+        problems,
+    } = gather(&args.join)?;
+    say_problems(&problems);
     let now = time::OffsetDateTime::now_utc();
-    let mut c = resolve::coverage(&g.references, &backups, now);
+    let mut c = resolve::coverage(&g.references, &backups, &unreadable, now);
     if let Some(dir) = &args.join.vault {
         resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
     }
@@ -248,6 +369,12 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         inputs
             .entry(b.source.clone())
             .or_insert_with(|| ("backup".into(), sha256_file(&b.source)));
+    }
+    // Backups that could not be opened are inputs too: listed, hashed, and named as such.
+    for u in &unreadable {
+        inputs
+            .entry(u.file.clone())
+            .or_insert_with(|| ("backup-unopened".into(), sha256_file(&u.file)));
     }
     let vault = match &args.join.vault {
         Some(dir) => {
@@ -269,7 +396,16 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         .into_iter()
         .map(|(path, (kind, sha256))| report::Input { path, kind, sha256 })
         .collect();
-    let rep = report::Report::build(&c, &backups, vault, inputs, problems, now);
+    let rep = report::Report::build(report::Inputs {
+        coverage: &c,
+        backups: &backups,
+        unreadable: &unreadable,
+        vault,
+        inputs,
+        input_problems: problems.clone(),
+        skipped: g.skipped,
+        now,
+    });
     let failed = rep.failed();
     let doc = rep.document();
     let md = rep.markdown();
@@ -290,9 +426,5 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         }
         say!("evidence written to {}", args.out.display());
     }
-    Ok(if failed {
-        nkp_escrow::exit::FINDING
-    } else {
-        nkp_escrow::exit::OK
-    })
+    Ok(exit_code(&problems, failed))
 }

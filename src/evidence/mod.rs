@@ -24,7 +24,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::codes::ErrorInfo;
-pub use reference::{EvidenceInput, KeyReference, Source, State, Subject};
+pub use reference::{EvidenceInput, KeyReference, Source, State, Subject, DEFAULT_SCOPE};
 
 /// One reference as a parser saw it, before it gets its source path.
 #[derive(Debug)]
@@ -105,6 +105,7 @@ impl Collector {
             return;
         }
         self.refs.push(KeyReference {
+            scope: DEFAULT_SCOPE.to_string(),
             sources: vec![Source {
                 path: self.path.clone(),
                 line,
@@ -430,6 +431,87 @@ fn memchr_nul(b: &[u8]) -> bool {
     b.contains(&0)
 }
 
+/// An evidence path and the scope (vCenter) it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedPath {
+    /// `default`, or the label given as `LABEL=PATH`.
+    pub scope: String,
+    /// The file or folder.
+    pub path: PathBuf,
+}
+
+impl ScopedPath {
+    /// Read `LABEL=PATH` (a label of letters, digits, `.`, `_` and `-`, up to 64) or a plain
+    /// path. A path that exists as given is never split, so a file named `a=b` still works.
+    pub fn parse(arg: &str) -> Self {
+        if let Some((label, path)) = arg.split_once('=') {
+            let label_ok = !label.is_empty()
+                && label.len() <= 64
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            if label_ok && !path.is_empty() && !Path::new(arg).exists() {
+                return Self {
+                    scope: label.to_string(),
+                    path: PathBuf::from(path),
+                };
+            }
+        }
+        Self {
+            scope: DEFAULT_SCOPE.to_string(),
+            path: PathBuf::from(arg),
+        }
+    }
+}
+
+/// [`gather`] per scope: the paths of each scope are read together and their references carry
+/// that scope; references are merged only within a scope. A path that does not exist is a walk
+/// error naming it.
+pub fn gather_scoped(
+    paths: &[ScopedPath],
+    opts: &EvidenceOptions,
+    follow_symlinks: bool,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Gathered {
+    let mut scopes: Vec<&str> = Vec::new();
+    for p in paths {
+        if !scopes.contains(&p.scope.as_str()) {
+            scopes.push(&p.scope);
+        }
+    }
+    let mut all = Gathered::default();
+    let mut refs = Vec::new();
+    for scope in scopes {
+        let mine: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| p.scope == scope)
+            .map(|p| p.path.clone())
+            .collect();
+        let mut g = gather(&mine, opts, follow_symlinks, progress);
+        if scope != DEFAULT_SCOPE {
+            for r in &mut g.references {
+                r.scope = scope.to_string();
+            }
+        }
+        refs.append(&mut g.references);
+        all.inputs.append(&mut g.inputs);
+        all.files_read += g.files_read;
+        for (k, v) in g.by_kind {
+            *all.by_kind.entry(k).or_default() += v;
+        }
+        for (k, v) in g.skipped {
+            *all.skipped.entry(k).or_default() += v;
+        }
+        all.walk_errors.append(&mut g.walk_errors);
+        all.walk_warnings.append(&mut g.walk_warnings);
+    }
+    all.inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    // Each scope's references are merged already; scopes never merge with each other.
+    refs.sort_by(|a, b| a.scope.cmp(&b.scope));
+    all.references = refs;
+    all
+}
+
 /// Everything `evidence` found.
 #[derive(Debug, Default)]
 pub struct Gathered {
@@ -596,6 +678,7 @@ pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
     fn key(
         r: &KeyReference,
     ) -> (
+        &str,
         &Subject,
         &Option<String>,
         &Option<String>,
@@ -603,6 +686,7 @@ pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
         &str,
     ) {
         (
+            &r.scope,
             &r.subject,
             &r.provider,
             &r.key,
@@ -659,6 +743,7 @@ mod merge_tests {
 
     fn seen(path: &str, line: usize, detail: &'static str, host: &str) -> KeyReference {
         KeyReference {
+            scope: DEFAULT_SCOPE.to_string(),
             sources: vec![Source {
                 path: path.into(),
                 line: Some(line),

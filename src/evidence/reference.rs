@@ -19,8 +19,14 @@ crate::codes::contract_enum! {
         KeyNotInCache = "key-not-in-cache",
         /// A provider's name -> key_id fact.
         ProviderKnown = "provider-known",
+        /// An error a host or vCenter logged about a key (it could not be found, resolved or
+        /// decrypted).
+        KeyError = "key-error",
     }
 }
+
+/// The scope of unlabelled evidence.
+pub const DEFAULT_SCOPE: &str = "default";
 
 /// One file that yielded evidence or an error.
 #[derive(Debug, Serialize, Clone)]
@@ -61,6 +67,9 @@ pub struct Subject {
 /// One live key reference.
 #[derive(Debug, Clone)]
 pub struct KeyReference {
+    /// Which vCenter (or estate) it came from: the label of its `--evidence LABEL=PATH`, or
+    /// `default`.
+    pub scope: String,
     /// Every source it was read from (merged duplicates), sorted; serialised as `source` (the
     /// first) and `sources` (all).
     pub sources: Vec<Source>,
@@ -102,7 +111,8 @@ impl Serialize for KeyReference {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let (key_form, embedded_uuid) = self.decoded_key();
-        let mut st = s.serialize_struct("KeyReference", 11)?;
+        let mut st = s.serialize_struct("KeyReference", 12)?;
+        st.serialize_field("scope", &self.scope)?;
         st.serialize_field("source", &self.sources.first())?;
         st.serialize_field("sources", &self.sources)?;
         st.serialize_field("subject", &self.subject)?;

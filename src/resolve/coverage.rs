@@ -1,10 +1,17 @@
-//! Coverage per provider and the findings of a review.
+//! Coverage per (scope, provider) and the findings of a review.
+//!
+//! A verdict here must be one a security officer can defend: a provider is `covered` only by a
+//! backup that was opened and whose key_id (or KDK) is the live one in that scope; a backup that
+//! could not be opened makes the provider `unverified`, never `uncovered` (a missing password
+//! is not a missing backup); two backups that claim the same name and key_id with different
+//! KDKs are a conflict, not coverage.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{by_name, candidate, stated_key_ids, Backup, Candidate};
+use super::{by_kdk, by_name, candidate, kdks_of, of_key_id, stated_key_ids, Backup, Candidate};
+use super::{Match, UnreadableBackup};
 use crate::evidence::KeyReference;
 
 crate::codes::contract_enum! {
@@ -16,6 +23,12 @@ crate::codes::contract_enum! {
         CoveredUnprotected = "covered-unprotected",
         /// The name has backups of several key_ids and the live one is not known.
         NameCollision = "name-collision",
+        /// Backups claim the live name and key_id with different KDKs: which one is the
+        /// provider cannot be told from here.
+        KdkConflict = "kdk-conflict",
+        /// No opened backup covers it, but some backups could not be opened: backup present,
+        /// not verified.
+        Unverified = "unverified",
         /// No backup of the live key_id.
         Uncovered = "uncovered",
     }
@@ -35,96 +48,211 @@ crate::codes::contract_enum! {
     }
 }
 
-/// Coverage of one provider.
+impl Severity {
+    /// Sort rank: high first.
+    fn rank(self) -> u8 {
+        match self {
+            Self::High => 0,
+            Self::Medium => 1,
+            Self::Low => 2,
+            Self::Info => 3,
+        }
+    }
+}
+
+/// Coverage of one provider in one scope.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProviderCoverage {
+    /// The scope (vCenter) whose evidence names the provider.
+    pub scope: String,
     /// Provider name.
     pub name: String,
-    /// Live key_id(s) stated by evidence.
+    /// Live key_id stated by the evidence of this scope (when it states exactly one).
     pub key_id: Option<String>,
-    /// `covered`, `covered-unprotected`, `name-collision`, `uncovered`.
+    /// `covered`, `covered-unprotected`, `name-collision`, `kdk-conflict`, `unverified`,
+    /// `uncovered`.
     pub status: Status,
-    /// Backups named like it.
+    /// Backups named like it, or holding the same KDK as one of its key_id.
     pub backups: Vec<Candidate>,
 }
 
-/// A finding of `coverage`.
+/// A finding of `coverage`: what, how bad, where, and about what.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Finding {
-    /// `high`, `medium`, `info`.
+    /// `high`, `medium`, `low`, `info`.
     pub severity: Severity,
     /// Stable code.
     pub code: &'static str,
+    /// The scope it concerns; `null` for a finding about a backup or the vault alone.
+    pub scope: Option<String>,
+    /// The provider it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The key_id it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The KDK it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kdk_fingerprint: Option<String>,
+    /// The backup file it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The vault entry it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// In words.
     pub message: String,
+}
+
+impl Finding {
+    /// A finding with only a code, severity and message.
+    pub fn new(severity: Severity, code: &'static str, message: String) -> Self {
+        Self {
+            severity,
+            code,
+            scope: None,
+            provider: None,
+            key_id: None,
+            kdk_fingerprint: None,
+            file: None,
+            entry: None,
+            message,
+        }
+    }
+
+    fn scope(mut self, s: &str) -> Self {
+        self.scope = Some(s.to_string());
+        self
+    }
+
+    fn provider(mut self, p: &str) -> Self {
+        self.provider = Some(p.to_string());
+        self
+    }
+
+    fn key_id(mut self, k: Option<&str>) -> Self {
+        self.key_id = k.map(String::from);
+        self
+    }
+
+    fn kdk(mut self, k: &str) -> Self {
+        self.kdk_fingerprint = (!k.is_empty()).then(|| k.to_string());
+        self
+    }
+
+    /// About this backup: its file or vault entry, provider, key_id and KDK.
+    fn backup(mut self, b: &Backup) -> Self {
+        match b.source.strip_prefix("vault:") {
+            Some(id) => self.entry = Some(id.to_string()),
+            None => self.file = Some(b.source.clone()),
+        }
+        self.provider = b.provider.clone();
+        self.key_id = b.key_id.clone();
+        self.kdk(&b.kdk_fingerprint)
+    }
 }
 
 /// `coverage` result.
 #[derive(Clone, Debug, Serialize)]
 pub struct Coverage {
-    /// Every provider the evidence mentions.
+    /// Every provider the evidence mentions, per scope.
     pub providers: Vec<ProviderCoverage>,
-    /// Gaps and observations.
+    /// Gaps and observations, most severe first.
     pub findings: Vec<Finding>,
 }
 
 /// Drills older than this many days are stale.
 pub const DRILL_MAX_AGE_DAYS: i64 = 365;
 
-/// Coverage of every provider mentioned by the evidence.
-pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDateTime) -> Coverage {
+/// Size of an NKP KDK: 256-bit AES (vendor NKP FAQ).
+pub const KDK_BITS: u32 = 256;
+
+/// Coverage of every provider mentioned by the evidence, per scope.
+pub fn coverage(
+    refs: &[KeyReference],
+    backups: &[Backup],
+    unreadable: &[UnreadableBackup],
+    now: time::OffsetDateTime,
+) -> Coverage {
     let key_ids = stated_key_ids(refs);
     let named = by_name(backups);
-    let mut names: BTreeSet<&str> = refs.iter().filter_map(|r| r.provider.as_deref()).collect();
+    let kdks = by_kdk(backups);
+    let mut names: BTreeSet<(&str, &str)> = refs
+        .iter()
+        .filter_map(|r| r.provider.as_deref().map(|p| (r.scope.as_str(), p)))
+        .collect();
     names.extend(key_ids.keys().copied());
     let mut providers = Vec::new();
     let mut findings = Vec::new();
     let empty = Vec::new();
-    for name in &names {
+    for &(scope, name) in &names {
         let same: &Vec<&Backup> = named.get(name).unwrap_or(&empty);
-        let stated = key_ids.get(name);
+        let stated = key_ids.get(&(scope, name));
         let key_id = stated
             .filter(|s| s.len() == 1)
             .and_then(|s| s.iter().next().cloned());
-        if stated.is_some_and(|s| s.len() > 1) {
-            findings.push(Finding {
-                severity: Severity::Medium,
-                code: "NKP-LIVE-NAME-COLLISION",
-                message: format!(
-                    "live evidence states {} key_ids for {name} (two vCenters, or a re-created provider): {}",
-                    stated.map(|s| s.len()).unwrap_or(0),
-                    stated.map(|s| s.iter().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
-                ),
-            });
+        if let Some(s) = stated.filter(|s| s.len() > 1) {
+            findings.push(
+                Finding::new(
+                    Severity::Medium,
+                    "NKP-LIVE-NAME-COLLISION",
+                    format!(
+                        "live evidence of scope {scope} states {} key_ids for {name} (a re-created provider, or two vCenters read as one scope: label them --evidence vc01=PATH): {}",
+                        s.len(),
+                        s.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .scope(scope)
+                .provider(name),
+            );
         }
         let protected = |b: &Backup| b.verdict != "unprotected";
-        let (status, matched): (Status, Vec<&Backup>) = match &key_id {
+        let (mut status, matched): (Status, Vec<&Backup>) = match &key_id {
             Some(k) => {
-                let m: Vec<&Backup> = same
-                    .iter()
-                    .copied()
-                    .filter(|b| b.key_id.as_deref() == Some(k.as_str()))
-                    .collect();
-                let stale: Vec<&&Backup> = same
+                let (direct, relabelled) = of_key_id(same, k, &kdks);
+                for b in same
                     .iter()
                     .filter(|b| b.key_id.as_deref() != Some(k.as_str()))
-                    .collect();
-                for b in &stale {
-                    findings.push(Finding {
-                        severity: if m.is_empty() { Severity::High } else { Severity::Info },
-                        code: "NKP-STALE-BACKUP",
-                        message: format!(
-                            "{} is named {name} but has key_id {} while the live {name} has {k}: a backup of a deleted or re-created provider (KB 311922){}",
-                            b.source,
-                            b.key_id.as_deref().unwrap_or("unknown"),
-                            if m.is_empty() { "; it cannot restore the live provider" } else { "; keep it for old VM backups" }
-                        ),
-                    });
+                {
+                    let covered = !direct.is_empty();
+                    findings.push(
+                        Finding::new(
+                            if covered { Severity::Info } else { Severity::High },
+                            "NKP-STALE-BACKUP",
+                            format!(
+                                "{} is named {name} but has key_id {} while the live {name} of scope {scope} has {k}: a backup of a deleted or re-created provider (KB 311922){}",
+                                b.source,
+                                b.key_id.as_deref().unwrap_or("unknown"),
+                                if covered { "; keep it for old VM backups" } else { "; it cannot restore the live provider" }
+                            ),
+                        )
+                        .backup(b)
+                        .scope(scope),
+                    );
                 }
-                if m.iter().any(|b| protected(b)) {
-                    (Status::Covered, m)
-                } else if !m.is_empty() {
-                    (Status::CoveredUnprotected, m)
+                let conflict = kdks_of(&direct);
+                let all: Vec<&Backup> = direct.iter().chain(&relabelled).copied().collect();
+                if conflict.len() > 1 {
+                    findings.push(
+                        Finding::new(
+                            Severity::High,
+                            "NKP-KDK-CONFLICT",
+                            format!(
+                                "backups of {name} with key_id {k} hold {} different KDKs ({}): name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
+                                conflict.len(),
+                                conflict.iter().cloned().collect::<Vec<_>>().join(", "),
+                                direct.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                        .scope(scope)
+                        .provider(name)
+                        .key_id(Some(k)),
+                    );
+                    (Status::KdkConflict, all)
+                } else if all.iter().any(|b| protected(b)) {
+                    (Status::Covered, all)
+                } else if !all.is_empty() {
+                    (Status::CoveredUnprotected, all)
                 } else if !same.is_empty() {
                     (Status::NameCollision, Vec::new())
                 } else {
@@ -137,16 +265,36 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                 if same.is_empty() {
                     (Status::Uncovered, Vec::new())
                 } else if ids.len() > 1 {
-                    findings.push(Finding {
-                        severity: Severity::Medium,
-                        code: "NKP-NAME-COLLISION",
-                        message: format!(
-                            "backups named {name} carry {} different key_ids and no live evidence says which is current: {}",
-                            ids.len(),
-                            same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
-                        ),
-                    });
+                    findings.push(
+                        Finding::new(
+                            Severity::Medium,
+                            "NKP-NAME-COLLISION",
+                            format!(
+                                "backups named {name} carry {} different key_ids and no live evidence of scope {scope} says which is current: {}",
+                                ids.len(),
+                                same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                        .scope(scope)
+                        .provider(name),
+                    );
                     (Status::NameCollision, Vec::new())
+                } else if kdks_of(same).len() > 1 {
+                    findings.push(
+                        Finding::new(
+                            Severity::High,
+                            "NKP-KDK-CONFLICT",
+                            format!(
+                                "backups of {name} with the same key_id hold {} different KDKs: name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
+                                kdks_of(same).len(),
+                                same.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                        .scope(scope)
+                        .provider(name)
+                        .key_id(same.first().and_then(|b| b.key_id.as_deref())),
+                    );
+                    (Status::KdkConflict, same.clone())
                 } else if same.iter().any(|b| protected(b)) {
                     (Status::Covered, same.clone())
                 } else {
@@ -154,83 +302,226 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                 }
             }
         };
+        if status == Status::Uncovered && !unreadable.is_empty() {
+            status = Status::Unverified;
+        }
         match status {
-            Status::Uncovered | Status::NameCollision if matched.is_empty() && same.is_empty() => findings.push(Finding {
-                severity: Severity::High,
-                code: "NKP-UNCOVERED",
-                message: format!("no backup of provider {name} was found: export one (with a strong password) and escrow it"),
-            }),
-            Status::CoveredUnprotected => findings.push(Finding {
-                severity: Severity::High,
-                code: "NKP-ONLY-UNPROTECTED",
-                message: format!("provider {name} is backed up only without a password: re-export it with a strong password (VCFA-9X-000335)"),
-            }),
+            Status::Uncovered => findings.push(
+                Finding::new(
+                    Severity::High,
+                    "NKP-UNCOVERED",
+                    format!("no backup of provider {name} (scope {scope}{}) was found: export one (with a strong password) and escrow it", key_id.as_deref().map(|k| format!(", key_id {k}")).unwrap_or_default()),
+                )
+                .scope(scope)
+                .provider(name)
+                .key_id(key_id.as_deref()),
+            ),
+            Status::Unverified => findings.push(
+                Finding::new(
+                    Severity::Medium,
+                    "NKP-UNVERIFIED",
+                    format!(
+                        "no opened backup covers provider {name} (scope {scope}), and {} backup file(s) could not be opened and may hold it: give their passwords (see NKP-UNREADABLE-BACKUP) before exporting a new copy",
+                        unreadable.len()
+                    ),
+                )
+                .scope(scope)
+                .provider(name)
+                .key_id(key_id.as_deref()),
+            ),
+            Status::CoveredUnprotected => findings.push(
+                Finding::new(
+                    Severity::High,
+                    "NKP-ONLY-UNPROTECTED",
+                    format!("provider {name} (scope {scope}) is backed up only without a password: re-export it with a strong password (VCFA-9X-000335)"),
+                )
+                .scope(scope)
+                .provider(name)
+                .key_id(key_id.as_deref()),
+            ),
             _ => {}
         }
+        let in_matched = |b: &Backup| matched.iter().any(|m| std::ptr::eq(*m, b));
+        let mut rows: Vec<Candidate> = same
+            .iter()
+            .map(|b| {
+                candidate(
+                    b,
+                    if in_matched(b) {
+                        Match::KeyId
+                    } else {
+                        Match::NameOnly
+                    },
+                )
+            })
+            .collect();
+        // Relabelled backups (same KDK, other name) count for the provider too.
+        rows.extend(
+            matched
+                .iter()
+                .filter(|m| m.provider.as_deref() != Some(name))
+                .map(|b| candidate(b, Match::SameKdk)),
+        );
         providers.push(ProviderCoverage {
+            scope: scope.to_string(),
             name: name.to_string(),
             key_id,
             status,
-            backups: same
-                .iter()
-                .map(|b| {
-                    candidate(
-                        b,
-                        if matched.iter().any(|m| std::ptr::eq(*m, *b)) {
-                            super::Match::KeyId
-                        } else {
-                            super::Match::NameOnly
-                        },
-                    )
-                })
-                .collect(),
+            backups: rows,
         });
     }
+    // The same name in two scopes with different live key_ids: two providers, not one.
+    let mut across: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for p in &providers {
+        if let Some(k) = p.key_id.as_deref() {
+            across
+                .entry(p.name.as_str())
+                .or_default()
+                .insert((p.scope.as_str(), k));
+        }
+    }
+    for (name, seen) in &across {
+        let ids: BTreeSet<&str> = seen.iter().map(|(_, k)| *k).collect();
+        if ids.len() > 1 {
+            findings.push(
+                Finding::new(
+                    Severity::Medium,
+                    "NKP-LIVE-NAME-COLLISION",
+                    format!(
+                        "provider name {name} has different live key_ids in different scopes ({}): they are different providers, each needs its own backup",
+                        seen.iter().map(|(s, k)| format!("{s}: {k}")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .provider(name),
+            );
+        }
+    }
+    backup_findings(backups, unreadable, &names, &kdks, now, &mut findings);
+    sort(&mut findings);
+    Coverage {
+        providers,
+        findings,
+    }
+}
+
+/// Findings about the backups themselves (not about a scope).
+fn backup_findings(
+    backups: &[Backup],
+    unreadable: &[UnreadableBackup],
+    names: &BTreeSet<(&str, &str)>,
+    kdks: &std::collections::HashMap<&str, Vec<&Backup>>,
+    now: time::OffsetDateTime,
+    findings: &mut Vec<Finding>,
+) {
+    for u in unreadable {
+        let mut f = Finding::new(
+            Severity::Medium,
+            "NKP-UNREADABLE-BACKUP",
+            format!(
+                "{} could not be opened ({}): it is not counted as a backup until it is; {}",
+                u.file, u.reason, u.hint
+            ),
+        );
+        f.file = Some(u.file.clone());
+        findings.push(f);
+    }
+    // The same KDK under several names or key_ids: one provider, relabelled.
+    let mut groups: Vec<(&&str, &Vec<&Backup>)> = kdks.iter().collect();
+    groups.sort_by_key(|(k, _)| **k);
+    for (kdk, group) in groups {
+        let labels: BTreeSet<(Option<&str>, Option<&str>)> = group
+            .iter()
+            .map(|b| (b.provider.as_deref(), b.key_id.as_deref()))
+            .collect();
+        if labels.len() > 1 {
+            findings.push(
+                Finding::new(
+                    Severity::Info,
+                    "NKP-KEYID-RELABELLED",
+                    format!(
+                        "one KDK ({kdk}) appears under {} labels: {}: the same provider renamed or given another key_id (the API allows both); they count as one provider",
+                        labels.len(),
+                        group.iter().map(|b| format!("{} ({} {})", b.source, b.provider.as_deref().unwrap_or("?"), b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .kdk(kdk),
+            );
+        }
+    }
+    let referenced: BTreeSet<&str> = names.iter().map(|(_, n)| *n).collect();
     for b in backups {
         if b.verdict == "unprotected" && b.kind == "file" {
-            findings.push(Finding {
-                severity: Severity::High,
-                code: "NKP-UNPROTECTED-BACKUP",
-                message: format!(
+            findings.push(Finding::new(
+                Severity::High,
+                "NKP-UNPROTECTED-BACKUP",
+                format!(
                     "{} ({}) holds the KDK without a password: delete this copy after escrowing a protected one (VCFA-9X-000335 / VCSA-80-000294)",
                     b.source,
                     b.provider.as_deref().unwrap_or("?")
                 ),
-            });
+            ).backup(b));
         }
         if b.verdict == "weak" && b.kind == "file" {
-            findings.push(Finding {
-                severity: Severity::Medium,
-                code: "NKP-WEAK-BACKUP",
-                message: format!(
+            findings.push(Finding::new(
+                Severity::Medium,
+                "NKP-WEAK-BACKUP",
+                format!(
                     "{} ({}) is protected only with legacy algorithms (see `nkp-escrow inspect`): re-export it (vCenter uses a strong scheme) or keep it only in the vault",
                     b.source,
                     b.provider.as_deref().unwrap_or("?")
                 ),
-            });
+            ).backup(b));
         }
-        if b.provider.as_deref().is_none_or(|p| !names.contains(p)) {
-            findings.push(Finding {
-                severity: Severity::Info,
-                code: "NKP-UNREFERENCED-BACKUP",
-                message: format!(
+        if let Some(why) = &b.weak_password {
+            findings.push(Finding::new(
+                Severity::Medium,
+                "NKP-WEAK-PASSWORD",
+                format!(
+                    "{} ({}) was opened with a password below STIG complexity ({why}; 15+ characters with upper, lower, digit and symbol): re-export it with a strong password (VCFA-9X-000335 / VCSA-80-000294)",
+                    b.source,
+                    b.provider.as_deref().unwrap_or("?")
+                ),
+            ).backup(b));
+        }
+        if let Some(bits) = b.kdk_bits.filter(|&n| n != KDK_BITS) {
+            findings.push(Finding::new(
+                Severity::Info,
+                "NKP-KDK-SIZE",
+                format!(
+                    "{} ({}) holds a {bits}-bit KDK; NKP keys are 256-bit AES: check that this is the backup you think it is",
+                    b.source,
+                    b.provider.as_deref().unwrap_or("?")
+                ),
+            ).backup(b));
+        }
+        if b.provider
+            .as_deref()
+            .is_none_or(|p| !referenced.contains(p))
+        {
+            findings.push(Finding::new(
+                Severity::Info,
+                "NKP-UNREFERENCED-BACKUP",
+                format!(
                     "{} ({}) is not referenced by the evidence given: keep it for replicas and old VM backups",
                     b.source,
                     b.provider.as_deref().unwrap_or("?")
                 ),
-            });
+            ).backup(b));
         }
         if b.kind == "vault" {
             match &b.last_drill {
-                None => findings.push(Finding {
-                    severity: Severity::Medium,
-                    code: "VAULT-NEVER-DRILLED",
-                    message: format!(
-                        "{} ({}) has never been restore-drilled: run `nkp-escrow vault drill`",
-                        b.source,
-                        b.provider.as_deref().unwrap_or("?")
-                    ),
-                }),
+                None => findings.push(
+                    Finding::new(
+                        Severity::Medium,
+                        "VAULT-NEVER-DRILLED",
+                        format!(
+                            "{} ({}) has never been restore-drilled: run `nkp-escrow vault drill`",
+                            b.source,
+                            b.provider.as_deref().unwrap_or("?")
+                        ),
+                    )
+                    .backup(b),
+                ),
                 Some((at, ok)) => {
                     let age = time::OffsetDateTime::parse(
                         at,
@@ -239,36 +530,41 @@ pub fn coverage(refs: &[KeyReference], backups: &[Backup], now: time::OffsetDate
                     .map(|t| (now - t).whole_days())
                     .unwrap_or(i64::MAX);
                     if !ok {
-                        findings.push(Finding {
-                            severity: Severity::High,
-                            code: "VAULT-DRILL-FAILED",
-                            message: format!(
-                                "the last restore drill of {} failed ({at})",
-                                b.source
-                            ),
-                        });
+                        findings.push(
+                            Finding::new(
+                                Severity::High,
+                                "VAULT-DRILL-FAILED",
+                                format!("the last restore drill of {} failed ({at})", b.source),
+                            )
+                            .backup(b),
+                        );
                     } else if age > DRILL_MAX_AGE_DAYS {
-                        findings.push(Finding {
-                            severity: Severity::Medium,
-                            code: "VAULT-DRILL-STALE",
-                            message: format!("{} was last drilled {age} days ago ({at})", b.source),
-                        });
+                        findings.push(
+                            Finding::new(
+                                Severity::Medium,
+                                "VAULT-DRILL-STALE",
+                                format!("{} was last drilled {age} days ago ({at})", b.source),
+                            )
+                            .backup(b),
+                        );
                     }
                 }
             }
         }
     }
-    // Ordered by the severity's text, then code and message, as before the severities became
-    // an enum (high, info, medium): the JSON stays byte-identical. Ordering by severity is
-    // issue 11's change.
+}
+
+/// Most severe first, then by scope, code and message; exact repeats removed.
+fn sort(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| {
-        (a.severity.as_str(), a.code, &a.message).cmp(&(b.severity.as_str(), b.code, &b.message))
+        (a.severity.rank(), &a.scope, a.code, &a.message).cmp(&(
+            b.severity.rank(),
+            &b.scope,
+            b.code,
+            &b.message,
+        ))
     });
     findings.dedup();
-    Coverage {
-        providers,
-        findings,
-    }
 }
 
 /// A vault custodian, as coverage sees it: who holds a key, and whether a drill proved it.
@@ -287,16 +583,14 @@ pub struct CustodianDrills {
 /// medium). Added to `coverage` in the same order as the other findings.
 pub fn add_custodian_findings(c: &mut Coverage, custodians: &[CustodianDrills]) {
     for k in custodians.iter().filter(|k| k.drills == 0) {
-        c.findings.push(Finding {
-            severity: Severity::Medium,
-            code: "VAULT-CUSTODIAN-NEVER-DRILLED",
-            message: format!(
+        c.findings.push(Finding::new(
+            Severity::Medium,
+            "VAULT-CUSTODIAN-NEVER-DRILLED",
+            format!(
                 "custodian {} ({}) has never run a recorded restore drill: nobody knows their key still works; have them run `nkp-escrow vault drill --identity <their key>`",
                 k.label, k.fingerprint
             ),
-        });
+        ));
     }
-    c.findings.sort_by(|a, b| {
-        (a.severity.as_str(), a.code, &a.message).cmp(&(b.severity.as_str(), b.code, &b.message))
-    });
+    sort(&mut c.findings);
 }

@@ -3,7 +3,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::steps::{steps, subject_steps};
-use super::{by_name, candidate, live, Backup, Candidate, Match, SubjectVerdict, Verdict};
+use super::{
+    by_kdk, by_name, candidate, kdks_of, live, of_key_id, Backup, Candidate, Match, SubjectVerdict,
+    Verdict,
+};
 use crate::evidence::KeyReference;
 
 /// The answer shared by every subject that needs the same provider key.
@@ -17,10 +20,11 @@ struct Plan {
 pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec<SubjectVerdict> {
     let live = live(refs);
     let named = by_name(backups);
+    let kdks = by_kdk(backups);
     let empty = Vec::new();
     let mut plans: HashMap<(&str, Option<String>, bool), Plan> = HashMap::new();
     let mut out = Vec::with_capacity(live.needs.len());
-    for ((subject, provider), rs) in &live.needs {
+    for ((scope, subject, provider), rs) in &live.needs {
         if !vms.is_empty() && !vms.iter().any(|v| v == &subject.name) {
             continue;
         }
@@ -38,18 +42,19 @@ pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec
         let by_blob = same_name
             .iter()
             .find(|b| b.key_id.as_ref().is_some_and(|k| embedded.contains(k)));
-        let (needed, by_embedded) = match (by_blob, live.key_ids.get(provider)) {
+        let (needed, by_embedded) = match (by_blob, live.key_ids.get(&(*scope, provider))) {
             (Some(b), _) => (b.key_id.clone(), true),
             (None, Some(s)) if s.len() == 1 => (s.iter().next().cloned(), false),
             _ => (None, false),
         };
         let plan = plans
             .entry((provider, needed.clone(), by_embedded))
-            .or_insert_with(|| plan(provider, same_name, needed.as_deref(), by_embedded));
+            .or_insert_with(|| plan(provider, same_name, &kdks, needed.as_deref(), by_embedded));
         let mut steps = plan.steps.clone();
         subject_steps(&mut steps, subject, provider, plan.verdict, rs);
         let source = needed.is_some().then(|| key_id_source(by_embedded));
         out.push(SubjectVerdict {
+            scope: (*scope).to_string(),
             subject: (*subject).clone(),
             provider: provider.to_string(),
             needed_key_id: needed,
@@ -70,24 +75,30 @@ fn key_id_source(by_embedded: bool) -> String {
     }
 }
 
-fn plan(provider: &str, same_name: &[&Backup], needed: Option<&str>, by_embedded: bool) -> Plan {
+fn plan(
+    provider: &str,
+    same_name: &[&Backup],
+    kdks: &HashMap<&str, Vec<&Backup>>,
+    needed: Option<&str>,
+    by_embedded: bool,
+) -> Plan {
     let (verdict, backups): (Verdict, Vec<Candidate>) = match needed {
         Some(k) => {
-            let m: Vec<Candidate> = same_name
+            let (direct, relabelled) = of_key_id(same_name, k, kdks);
+            let matched = if by_embedded {
+                Match::EmbeddedUuid
+            } else {
+                Match::KeyId
+            };
+            let m: Vec<Candidate> = direct
                 .iter()
-                .filter(|b| b.key_id.as_deref() == Some(k))
-                .map(|b| {
-                    candidate(
-                        b,
-                        if by_embedded {
-                            Match::EmbeddedUuid
-                        } else {
-                            Match::KeyId
-                        },
-                    )
-                })
+                .map(|b| candidate(b, matched))
+                .chain(relabelled.iter().map(|b| candidate(b, Match::SameKdk)))
                 .collect();
-            if !m.is_empty() {
+            if kdks_of(&direct).len() > 1 {
+                // Same name and key_id, different KDKs: one of them is not what it claims.
+                (Verdict::Ambiguous, m)
+            } else if !m.is_empty() {
                 (Verdict::Restorable, m)
             } else if !same_name.is_empty() {
                 (

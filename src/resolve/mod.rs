@@ -5,6 +5,15 @@
 //! old one imports fine and unlocks nothing. So a name match alone is never called
 //! `restorable`: the provider's key_id must be known (from ConfigStore, govc, the REST API, or
 //! a key-ID blob whose embedded UUID equals a backup's key_id) and match.
+//!
+//! The name and the key_id are labels: the REST API accepts both from the caller and can change
+//! a key_id. The KDK is the provider's cryptographic identity. So backups are also grouped by
+//! KDK fingerprint: two backups with the same name and key_id but different KDKs are a
+//! conflict (one is not what it claims), and the same KDK under another key_id is the same
+//! provider relabelled.
+//!
+//! Evidence carries a scope (which vCenter it came from): key_ids are per (scope, name), so a
+//! live key_id with no backup is uncovered in its scope whatever another scope has.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -18,7 +27,7 @@ mod steps;
 
 pub use coverage::{
     add_custodian_findings, coverage, Coverage, CustodianDrills, Finding, ProviderCoverage,
-    Severity, Status, DRILL_MAX_AGE_DAYS,
+    Severity, Status, DRILL_MAX_AGE_DAYS, KDK_BITS,
 };
 pub use join::resolve;
 
@@ -43,6 +52,21 @@ pub struct Backup {
     pub kdk_fingerprint: String,
     /// Last restore drill (vault entries): time and result.
     pub last_drill: Option<(String, bool)>,
+    /// Size of the KDK in bits, when known.
+    pub kdk_bits: Option<u32>,
+    /// Why the password that opened it is weak (below STIG complexity), when it is.
+    pub weak_password: Option<String>,
+}
+
+/// A backup file that could not be opened: not a missing backup, an unverified one.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UnreadableBackup {
+    /// The file.
+    pub file: String,
+    /// Why (wrong or missing password, damaged file, ...).
+    pub reason: String,
+    /// What to pass to open it.
+    pub hint: String,
 }
 
 impl Backup {
@@ -89,6 +113,9 @@ crate::codes::contract_enum! {
         NameOnly = "name-only",
         /// Its name matches, but the name has several key_ids.
         NameCollision = "name-collision",
+        /// Its KDK equals the KDK of a backup of the key_id needed: the same provider under
+        /// another key_id or name.
+        SameKdk = "same-kdk",
     }
 }
 
@@ -110,11 +137,15 @@ pub struct Candidate {
     pub password: Option<String>,
     /// Export time.
     pub export_time: Option<String>,
+    /// `sha256:` of its KDK: the provider's identity.
+    pub kdk_fingerprint: String,
 }
 
 /// The answer for one subject.
 #[derive(Clone, Debug, Serialize)]
 pub struct SubjectVerdict {
+    /// The scope (vCenter) of the evidence that names the subject.
+    pub scope: String,
     /// The VM, disk or host.
     pub subject: Subject,
     /// Provider it needs.
@@ -131,12 +162,15 @@ pub struct SubjectVerdict {
     pub steps: Vec<String>,
 }
 
+/// A subject that needs a provider, in a scope.
+pub type Need<'a> = (&'a str, &'a Subject, &'a str);
+
 /// Evidence digested for the join.
 pub struct Live<'a> {
-    /// Provider name -> key_ids stated by evidence (ConfigStore, govc, REST).
-    pub key_ids: HashMap<&'a str, BTreeSet<String>>,
-    /// Subjects that need a provider, with their references, sorted by subject.
-    pub needs: Vec<((&'a Subject, &'a str), Vec<&'a KeyReference>)>,
+    /// (scope, provider name) -> key_ids stated by evidence (ConfigStore, govc, REST).
+    pub key_ids: HashMap<(&'a str, &'a str), BTreeSet<String>>,
+    /// Subjects that need a provider, with their references, sorted by scope and subject.
+    pub needs: Vec<(Need<'a>, Vec<&'a KeyReference>)>,
 }
 
 pub(super) const NEEDS: &[State] = &[
@@ -146,12 +180,15 @@ pub(super) const NEEDS: &[State] = &[
     State::KeyNotInCache,
 ];
 
-/// Provider name -> key_ids stated by live evidence.
-pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<&str, BTreeSet<String>> {
-    let mut key_ids: HashMap<&str, BTreeSet<String>> = HashMap::new();
+/// (scope, provider name) -> key_ids stated by live evidence.
+pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<(&str, &str), BTreeSet<String>> {
+    let mut key_ids: HashMap<(&str, &str), BTreeSet<String>> = HashMap::new();
     for r in refs {
         if let (Some(p), Some(k)) = (r.provider.as_deref(), &r.provider_key_id) {
-            key_ids.entry(p).or_default().insert(k.to_ascii_lowercase());
+            key_ids
+                .entry((r.scope.as_str(), p))
+                .or_default()
+                .insert(k.to_ascii_lowercase());
         }
     }
     key_ids
@@ -160,13 +197,16 @@ pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<&str, BTreeSet<String>> 
 /// Digest evidence.
 pub fn live(refs: &[KeyReference]) -> Live<'_> {
     let key_ids = stated_key_ids(refs);
-    let mut needs: HashMap<(&Subject, &str), Vec<&KeyReference>> = HashMap::new();
+    let mut needs: HashMap<Need<'_>, Vec<&KeyReference>> = HashMap::new();
     for r in refs {
         let Some(p) = r.provider.as_deref() else {
             continue;
         };
         if NEEDS.contains(&r.state) && r.subject.kind != "provider" {
-            needs.entry((&r.subject, p)).or_default().push(r);
+            needs
+                .entry((r.scope.as_str(), &r.subject, p))
+                .or_default()
+                .push(r);
         }
     }
     let mut needs: Vec<_> = needs.into_iter().collect();
@@ -183,7 +223,54 @@ pub(super) fn candidate(b: &Backup, matched: Match) -> Candidate {
         verdict: b.verdict.clone(),
         password: b.password.clone(),
         export_time: b.export_time.clone(),
+        kdk_fingerprint: b.kdk_fingerprint.clone(),
     }
+}
+
+/// Index backups by KDK fingerprint (backups whose KDK is unknown are left out).
+pub fn by_kdk(backups: &[Backup]) -> HashMap<&str, Vec<&Backup>> {
+    let mut m: HashMap<&str, Vec<&Backup>> = HashMap::new();
+    for b in backups.iter().filter(|b| !b.kdk_fingerprint.is_empty()) {
+        m.entry(b.kdk_fingerprint.as_str()).or_default().push(b);
+    }
+    m
+}
+
+/// The backups of key_id `k` among `same_name`, and every other backup with the same KDK as
+/// one of them (the same provider relabelled), best first, without repeats.
+pub(crate) fn of_key_id<'a>(
+    same_name: &[&'a Backup],
+    k: &str,
+    kdks: &HashMap<&str, Vec<&'a Backup>>,
+) -> (Vec<&'a Backup>, Vec<&'a Backup>) {
+    let direct: Vec<&Backup> = same_name
+        .iter()
+        .copied()
+        .filter(|b| b.key_id.as_deref() == Some(k))
+        .collect();
+    let mut relabelled: Vec<&Backup> = Vec::new();
+    for d in &direct {
+        for o in kdks.get(d.kdk_fingerprint.as_str()).into_iter().flatten() {
+            let known = direct
+                .iter()
+                .chain(&relabelled)
+                .any(|x| std::ptr::eq(*x, *o));
+            if !known {
+                relabelled.push(o);
+            }
+        }
+    }
+    relabelled.sort_by_key(|b| b.rank());
+    (direct, relabelled)
+}
+
+/// The distinct KDK fingerprints of `backups` (unknown ones left out).
+pub(crate) fn kdks_of(backups: &[&Backup]) -> BTreeSet<String> {
+    backups
+        .iter()
+        .filter(|b| !b.kdk_fingerprint.is_empty())
+        .map(|b| b.kdk_fingerprint.clone())
+        .collect()
 }
 
 /// Index backups by provider name.
@@ -228,6 +315,7 @@ mod tests {
         state: &'static str,
     ) -> KeyReference {
         KeyReference {
+            scope: "default".to_string(),
             sources: vec![Source {
                 path: "t".into(),
                 line: None,
@@ -259,8 +347,10 @@ mod tests {
             export_time: Some(export.into()),
             verdict: verdict.into(),
             password: None,
-            kdk_fingerprint: format!("sha256:{src}"),
+            kdk_fingerprint: format!("sha256:{provider}/{key_id}"),
             last_drill: None,
+            kdk_bits: Some(256),
+            weak_password: None,
         }
     }
 
@@ -386,7 +476,7 @@ mod tests {
             &time::format_description::well_known::Rfc3339,
         )
         .unwrap();
-        let c = coverage(&refs, &backups, now);
+        let c = coverage(&refs, &backups, &[], now);
         let st = |n: &str| {
             c.providers
                 .iter()
@@ -412,5 +502,184 @@ mod tests {
         ] {
             assert!(codes.contains(&code), "{code} missing from {codes:?}");
         }
+    }
+
+    fn scoped(scope: &str, mut r: KeyReference) -> KeyReference {
+        r.scope = scope.into();
+        r
+    }
+
+    fn now() -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(
+            "2026-11-28T00:00:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    }
+
+    fn status(c: &Coverage, scope: &str, name: &str) -> &'static str {
+        c.providers
+            .iter()
+            .find(|p| p.scope == scope && p.name == name)
+            .map(|p| p.status.as_str())
+            .unwrap_or("missing")
+    }
+
+    /// Issue 11, found 3: two vCenters with a provider of the same name and different key_ids;
+    /// a backup of one does not cover the other.
+    #[test]
+    fn a_name_in_two_scopes_is_two_providers() {
+        let refs = vec![
+            scoped(
+                "vc01",
+                r(
+                    "provider",
+                    "NKP-DR",
+                    "NKP-DR",
+                    Some(K1),
+                    None,
+                    "provider-known",
+                ),
+            ),
+            scoped(
+                "vc02",
+                r(
+                    "provider",
+                    "NKP-DR",
+                    "NKP-DR",
+                    Some(K2),
+                    None,
+                    "provider-known",
+                ),
+            ),
+            scoped("vc02", r("vm", "dr-vm", "NKP-DR", None, None, "needs-key")),
+        ];
+        let backups = vec![b("dr.p12", "NKP-DR", K1, "strong", "2025-01-01T00:00:00Z")];
+        let c = coverage(&refs, &backups, &[], now());
+        assert_eq!(status(&c, "vc01", "NKP-DR"), "covered");
+        assert_eq!(status(&c, "vc02", "NKP-DR"), "name-collision");
+        assert!(c
+            .findings
+            .iter()
+            .any(|f| f.code == "NKP-LIVE-NAME-COLLISION" && f.scope.is_none()));
+        assert!(c
+            .findings
+            .iter()
+            .any(|f| f.code == "NKP-STALE-BACKUP" && f.scope.as_deref() == Some("vc02")));
+        let v = resolve(&refs, &backups, &[]);
+        assert_eq!(v[0].scope, "vc02");
+        assert_eq!(v[0].verdict.as_str(), "wrong-key");
+    }
+
+    /// Issue 11: the KDK is the identity. Same name and key_id, different KDKs: a conflict
+    /// (resolve says ambiguous); the same KDK under another key_id: the same provider.
+    #[test]
+    fn kdk_conflicts_and_relabelled_key_ids() {
+        let refs = vec![
+            r(
+                "provider",
+                "NKP-C",
+                "NKP-C",
+                Some(K1),
+                None,
+                "provider-known",
+            ),
+            r("vm", "c-vm", "NKP-C", None, None, "needs-key"),
+            r(
+                "provider",
+                "NKP-R",
+                "NKP-R",
+                Some(K2),
+                None,
+                "provider-known",
+            ),
+        ];
+        let mut forged = b("forged.p12", "NKP-C", K1, "strong", "2025-01-01T00:00:00Z");
+        forged.kdk_fingerprint = "sha256:other".into();
+        let old = b("r-old.p12", "NKP-R", K3, "strong", "2024-01-01T00:00:00Z");
+        let mut new = b(
+            "r-new.p12",
+            "NKP-R",
+            K2,
+            "unprotected",
+            "2025-01-01T00:00:00Z",
+        );
+        new.kdk_fingerprint = old.kdk_fingerprint.clone();
+        let backups = vec![
+            b("real.p12", "NKP-C", K1, "strong", "2025-01-01T00:00:00Z"),
+            forged,
+            old,
+            new,
+        ];
+        let c = coverage(&refs, &backups, &[], now());
+        assert_eq!(status(&c, "default", "NKP-C"), "kdk-conflict");
+        let conflict = c
+            .findings
+            .iter()
+            .find(|f| f.code == "NKP-KDK-CONFLICT")
+            .unwrap();
+        assert_eq!(conflict.severity, Severity::High);
+        assert_eq!(conflict.key_id.as_deref(), Some(K1));
+        // The relabelled old backup (same KDK as the live key_id's backup) counts: protected.
+        assert_eq!(status(&c, "default", "NKP-R"), "covered");
+        assert!(c.findings.iter().any(|f| f.code == "NKP-KEYID-RELABELLED"));
+        let v = resolve(&refs, &backups, &[]);
+        let cvm = v.iter().find(|s| s.subject.name == "c-vm").unwrap();
+        assert_eq!(cvm.verdict.as_str(), "ambiguous");
+        assert!(
+            cvm.steps[0].starts_with("NKP-KDK-CONFLICT"),
+            "{:?}",
+            cvm.steps
+        );
+        assert_eq!(cvm.backups.len(), 2);
+    }
+
+    /// Issue 11, found 2 and 4: a backup that could not be opened makes the provider
+    /// unverified, not uncovered; a weak password and an odd KDK size are findings.
+    #[test]
+    fn unreadable_backups_weak_passwords_and_kdk_sizes() {
+        let refs = vec![r(
+            "provider",
+            "NKP-U",
+            "NKP-U",
+            Some(K1),
+            None,
+            "provider-known",
+        )];
+        let unreadable = [UnreadableBackup {
+            file: "locked.p12".into(),
+            reason: "password-required".into(),
+            hint: "give its password".into(),
+        }];
+        let c = coverage(&refs, &[], &unreadable, now());
+        assert_eq!(status(&c, "default", "NKP-U"), "unverified");
+        let codes: Vec<&str> = c.findings.iter().map(|f| f.code).collect();
+        assert!(!codes.contains(&"NKP-UNCOVERED"), "{codes:?}");
+        assert!(codes.contains(&"NKP-UNREADABLE-BACKUP"), "{codes:?}");
+        let mut weak = b("weak.p12", "NKP-U", K1, "strong", "2025-01-01T00:00:00Z");
+        weak.weak_password = Some("7 characters; lower, digit".into());
+        weak.kdk_bits = Some(128);
+        let c = coverage(&refs, &[weak], &[], now());
+        let codes: Vec<&str> = c.findings.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&"NKP-WEAK-PASSWORD"), "{codes:?}");
+        assert!(codes.contains(&"NKP-KDK-SIZE"), "{codes:?}");
+        let f = c
+            .findings
+            .iter()
+            .find(|f| f.code == "NKP-WEAK-PASSWORD")
+            .unwrap();
+        assert_eq!(f.file.as_deref(), Some("weak.p12"));
+        // Most severe first.
+        let ranks: Vec<u8> = c
+            .findings
+            .iter()
+            .map(|f| match f.severity {
+                Severity::High => 0,
+                Severity::Medium => 1,
+                Severity::Low => 2,
+                Severity::Info => 3,
+            })
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
     }
 }

@@ -82,6 +82,20 @@ pub(super) fn steps(
                 "Find the backup exported before {provider} was re-created (older .p12 files, vCenter file-based backups, the vault of another team) and check its key_id with `nkp-escrow inspect`."
             ));
         }
+        Verdict::Ambiguous if key_id.is_some() => {
+            let kdks: BTreeSet<&str> = backups
+                .iter()
+                .filter(|b| b.key_id.as_deref() == key_id)
+                .map(|b| b.kdk_fingerprint.as_str())
+                .collect();
+            s.push(format!(
+                "NKP-KDK-CONFLICT: the backups of {provider} with key_id {} hold {} different KDKs ({}): the name and key_id are labels anyone can set on import, the KDK is the key. At most one of them is the provider the VM needs; do not import either blindly.",
+                key_id.unwrap_or("?"),
+                kdks.len(),
+                kdks.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+            s.push("Ask the vCenter that still has the provider, or a host that has the key in its cache, which it is; or import each with dry_run = true on a test vCenter and unlock a test clone of the VM.".into());
+        }
         Verdict::Ambiguous => {
             let ids: BTreeSet<&str> = backups.iter().filter_map(|b| b.key_id.as_deref()).collect();
             s.push(format!(

@@ -1,0 +1,328 @@
+//! Issue 11: verdicts that hold up. Each test reproduces one way `resolve`, `coverage` or
+//! `report` gave false assurance, on estates built here (not the sample estate): a missing
+//! evidence path, evidence that names no provider, backups without their password, two
+//! vCenters sharing a provider name, a backup pair with equal name and key_id but different
+//! KDKs, a relabelled key_id, and a weak password.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use nkp_pkcs12::write::{strong, Builder, Content};
+use serde_json::Value;
+
+fn nkp() -> Command {
+    Command::cargo_bin("nkp-escrow").expect("binary")
+}
+
+fn td(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(p)
+}
+
+/// An NKP backup: `kdk_seed` decides the KDK, so two backups can share a name and key_id and
+/// differ in the key.
+fn backup(path: &Path, name: &str, key_id: &str, kdk_seed: &str, password: &str) {
+    let kdk: Vec<u8> = <sha2::Sha256 as sha2::Digest>::digest(kdk_seed.as_bytes()).to_vec();
+    let meta = format!(
+        "{{\"provider\":\"{name}\",\"key_id\":\"{key_id}\",\"export_time\":\"2026-01-01T00:00:00Z\",\"tpm_required\":false}}"
+    );
+    let b = Builder::new(strong(password, 64))
+        .bag(Content::SecretRaw(kdk), Some(name), Some(b"k1"))
+        .bag(Content::SecretJson(meta), None, Some(b"k1"));
+    std::fs::write(path, b.build()).expect("write backup");
+}
+
+/// govc `kms.ls -json` output stating one NKP provider.
+fn kms_ls(path: &Path, name: &str, key_id: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(
+        path,
+        format!(
+            r#"{{"info":[{{"clusterId":{{"id":"{name}"}},"managementType":"nativeProvider","useAsDefault":true,"hasBackup":true,"tpmRequired":false,"keyId":"{key_id}"}}]}}"#
+        ),
+    )
+    .expect("write evidence");
+}
+
+fn json(cmd: &mut Command) -> (Value, i32, String) {
+    let o = cmd.output().expect("run");
+    (
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+const STRONG: &str = "Escrow!Verdict#Pass-2026";
+const K1: &str = "11111111-1111-4111-8111-111111111111";
+const K2: &str = "22222222-2222-4222-8222-222222222222";
+
+/// Found 1: a missing evidence path, or evidence naming no provider, printed PASS for all five
+/// controls and exit 0. Now: exit 1, the path named, and no control PASSes.
+#[test]
+fn nothing_assessed_is_never_a_pass() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    std::fs::write(empty.join("notes.txt"), "nothing about keys here\n").expect("w");
+    for (what, evidence) in [
+        ("a missing path", d.path().join("typo-nosuch")),
+        ("evidence with no provider", empty),
+    ] {
+        let out = d.path().join(format!("report-{}", what.len()));
+        let o = nkp()
+            .args(["report", "--evidence"])
+            .arg(&evidence)
+            .arg("--backups")
+            .arg(td("estate/share"))
+            .arg("--password-file")
+            .arg(td("estate/share/passwords.txt"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(1), "{what}");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(!stdout.contains("[PASS]"), "{what}: {stdout}");
+        let doc: Value = serde_json::from_slice(
+            &std::fs::read(out.join("evidence.json")).expect("evidence.json"),
+        )
+        .expect("json");
+        for c in doc["controls"].as_array().expect("controls") {
+            assert_ne!(c["result"], "PASS", "{what}: {c:#}");
+        }
+        let backup_control = doc["controls"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|c| c["id"] == "vcenter-9.native-key-provider-backup")
+            })
+            .expect("the backup control");
+        assert_eq!(backup_control["result"], "NOT-ASSESSED", "{what}");
+        let md = std::fs::read_to_string(out.join("evidence.md")).expect("md");
+        assert!(md.contains("## Input problems"), "{what}: {md}");
+        assert!(md.contains("NOT-ASSESSED"), "{what}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        if what == "a missing path" {
+            assert!(stderr.contains("typo-nosuch"), "{stderr}");
+        } else {
+            assert!(stderr.contains("names no key provider"), "{stderr}");
+        }
+        // coverage and resolve say so too.
+        for cmd in ["coverage", "resolve"] {
+            let (_, code, err) = json(
+                nkp()
+                    .args(["--format", "json", cmd, "--evidence"])
+                    .arg(&evidence),
+            );
+            assert_eq!(code, 1, "{what}: {cmd}");
+            assert!(err.contains("error: "), "{what}: {cmd}: {err}");
+        }
+    }
+}
+
+/// Found 2: backups that could not be opened (no password in a cron job) were reported as
+/// "no backup ... export one", and the report left them out of its input hashes.
+#[test]
+fn a_missing_password_is_not_a_missing_backup() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup(&backups.join("NKP-A.p12"), "NKP-A", K1, "a", STRONG);
+    kms_ls(&d.path().join("ev/kms.json"), "NKP-A", K1);
+    let (c, code, err) = json(
+        nkp()
+            .args(["--format", "json", "coverage", "--no-prompt", "--evidence"])
+            .arg(d.path().join("ev"))
+            .arg("--backups")
+            .arg(&backups),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(c["providers"][0]["status"], "unverified", "{c:#}");
+    let codes: Vec<&str> = c["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"NKP-UNREADABLE-BACKUP"), "{codes:?}");
+    assert!(!codes.contains(&"NKP-UNCOVERED"), "{codes:?}");
+    let unreadable = c["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["code"] == "NKP-UNREADABLE-BACKUP"))
+        .expect("finding");
+    assert!(unreadable["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("NKP-A.p12")));
+    assert!(unreadable["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("--password-file")));
+    let out = d.path().join("report");
+    let o = nkp()
+        .args(["report", "--no-prompt", "--evidence"])
+        .arg(d.path().join("ev"))
+        .arg("--backups")
+        .arg(&backups)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    let md = std::fs::read_to_string(out.join("evidence.md")).expect("md");
+    assert!(md.contains("NKP-A.p12 (backup-unopened)"), "{md}");
+    assert!(!md.contains("[PASS] vcenter-9"), "{md}");
+}
+
+/// Found 3: two vCenters with a provider of the same name and different key_ids; a backup of
+/// one made the name "covered" for both.
+#[test]
+fn each_vcenter_is_its_own_scope() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup(&backups.join("dr.p12"), "NKP-DR", K1, "dr", STRONG);
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    kms_ls(&d.path().join("vc01/kms.json"), "NKP-DR", K1);
+    kms_ls(&d.path().join("vc02/kms.json"), "NKP-DR", K2);
+    let (c, code, err) = json(
+        nkp()
+            .args(["--format", "json", "coverage", "--evidence"])
+            .arg(format!("vc01={}", d.path().join("vc01").display()))
+            .arg(format!("vc02={}", d.path().join("vc02").display()))
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt")),
+    );
+    assert_eq!(code, 3, "{err}");
+    let row = |scope: &str| {
+        c["providers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["scope"] == scope).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(row("vc01")["status"], "covered", "{c:#}");
+    assert_ne!(row("vc02")["status"], "covered", "{c:#}");
+    assert_eq!(row("vc02")["key_id"], K2);
+    assert!(c["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .any(|f| f["scope"] == "vc02" && f["severity"] == "high"));
+    // The table groups by scope.
+    let o = nkp()
+        .args(["--format", "table", "coverage", "--evidence"])
+        .arg(format!("vc01={}", d.path().join("vc01").display()))
+        .arg(format!("vc02={}", d.path().join("vc02").display()))
+        .arg("--backups")
+        .arg(&backups)
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .output()
+        .expect("run");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("vc01") && t.contains("vc02") && t.contains("scope"),
+        "{t}"
+    );
+}
+
+/// The KDK is the identity: equal name and key_id with different KDKs is a conflict
+/// (`resolve` says ambiguous, coverage does not say covered); the same KDK under another key_id
+/// is one provider; a weak password is a finding and fails the password control.
+#[test]
+fn kdk_conflicts_relabelled_key_ids_and_weak_passwords() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup(&backups.join("c-real.p12"), "NKP-C", K1, "real", STRONG);
+    backup(&backups.join("c-other.p12"), "NKP-C", K1, "other", STRONG);
+    backup(&backups.join("r-old.p12"), "NKP-R", K1, "r", STRONG);
+    backup(&backups.join("r-new.p12"), "NKP-R", K2, "r", "short7!");
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\nshort7!\n")).expect("w");
+    kms_ls(&d.path().join("ev/c.json"), "NKP-C", K1);
+    kms_ls(&d.path().join("ev/r.json"), "NKP-R", K2);
+    let run = |cmd: &str| {
+        json(
+            nkp()
+                .args(["--format", "json", cmd, "--evidence"])
+                .arg(d.path().join("ev"))
+                .arg("--backups")
+                .arg(&backups)
+                .arg("--password-file")
+                .arg(d.path().join("pw.txt")),
+        )
+    };
+    let (c, code, _) = run("coverage");
+    assert_eq!(code, 3);
+    let status = |n: &str| {
+        c["providers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == n))
+            .map(|p| p["status"].clone())
+    };
+    assert_eq!(status("NKP-C"), Some("kdk-conflict".into()), "{c:#}");
+    assert_eq!(status("NKP-R"), Some("covered".into()), "{c:#}");
+    let findings = c["findings"].as_array().expect("findings");
+    let code_of = |code: &str| findings.iter().find(|f| f["code"] == code).cloned();
+    let conflict = code_of("NKP-KDK-CONFLICT").expect("a conflict");
+    assert_eq!(conflict["severity"], "high");
+    assert_eq!(conflict["key_id"], K1);
+    let relabel = code_of("NKP-KEYID-RELABELLED").expect("relabelled");
+    assert!(relabel["kdk_fingerprint"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("sha256:")));
+    let weak = code_of("NKP-WEAK-PASSWORD").expect("weak password");
+    assert!(weak["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("r-new.p12")));
+    assert_eq!(findings[0]["severity"], "high", "most severe first");
+
+    // resolve: a VM of NKP-C is ambiguous; both backups listed with their fingerprints.
+    std::fs::write(
+        d.path().join("ev/vm.vmx"),
+        format!(
+            "displayName = \"c-vm\"\nencryption.keySafe = \"vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-C/{K1},HMAC-SHA-256,abc))\"\n"
+        ),
+    )
+    .expect("vmx");
+    let (r, _, _) = run("resolve");
+    let s = r["subjects"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["provider"] == "NKP-C").cloned())
+        .unwrap_or(Value::Null);
+    assert_eq!(s["verdict"], "ambiguous", "{r:#}");
+    let fps: Vec<&str> = s["backups"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b["kdk_fingerprint"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(fps.len(), 2, "{s:#}");
+    assert_ne!(fps[0], fps[1]);
+
+    // report: the password control fails on the weak password.
+    let out = d.path().join("report");
+    nkp()
+        .args(["report", "--evidence"])
+        .arg(d.path().join("ev"))
+        .arg("--backups")
+        .arg(&backups)
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(out.join("evidence.json")).expect("json"))
+            .expect("json");
+    let vcfa = doc["controls"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == "VCFA-9X-000335").cloned())
+        .expect("control");
+    assert_eq!(vcfa["result"], "FAIL", "{vcfa:#}");
+}
