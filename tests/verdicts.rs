@@ -326,3 +326,99 @@ fn kdk_conflicts_relabelled_key_ids_and_weak_passwords() {
         .expect("control");
     assert_eq!(vcfa["result"], "FAIL", "{vcfa:#}");
 }
+
+/// Deliver 4: more of what the estate says. `encryption.bundle` in a `.vmx` (and govc
+/// `extraConfig`) marks an encrypted VM; `esxcli hardware trustedboot get` says whether a host
+/// has a TPM, and a backup exported with "Require TPM" for a scope with a TPM-less host gets a
+/// finding; logged key errors become `key-error` references with their locator.
+#[test]
+fn bundles_tpm_facts_and_logged_key_errors() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let ev = d.path().join("ev");
+    std::fs::create_dir_all(&ev).expect("mkdir");
+    std::fs::write(
+        ev.join("bundle-only.vmx"),
+        "displayName = \"sealed-vm\"\nencryption.bundle = \"vmware:bundle/AAAAqwerty\"\n",
+    )
+    .expect("vmx");
+    std::fs::write(
+        ev.join("esxi61-trustedboot.txt"),
+        "[root@esxi61:~] esxcli hardware trustedboot get\n   Drtm Enabled: false\n   Tpm Present: false\n",
+    )
+    .expect("esxcli");
+    std::fs::write(
+        ev.join("hostd.log"),
+        format!(
+            "[root@esxi61:~] tail /var/log/hostd.log\n2026-11-30T01:02:03Z error hostd[1] Unable to decrypt the ciphertext for vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-T/{K1},HMAC-SHA-256,abc))\n2026-11-30T01:02:04Z warning kmxa Failed to resolve key\n"
+        ),
+    )
+    .expect("log");
+    kms_ls(&ev.join("kms.json"), "NKP-T", K1);
+    let (e, code, err) = json(nkp().args(["--format", "json", "evidence"]).arg(&ev));
+    assert_eq!(code, 0, "{err}");
+    let refs = e["references"].as_array().expect("references");
+    let sealed = refs
+        .iter()
+        .find(|r| r["subject"]["name"] == "sealed-vm")
+        .expect("the bundle-only VM");
+    assert_eq!(sealed["state"], "needs-key");
+    assert!(sealed["details"].to_string().contains("encryption.bundle"));
+    let tpm = refs
+        .iter()
+        .find(|r| r["state"] == "host-fact")
+        .expect("a host fact");
+    assert_eq!(tpm["subject"]["name"], "esxi61");
+    assert!(tpm["details"].to_string().contains("tpm-present: false"));
+    let errors: Vec<&Value> = refs.iter().filter(|r| r["state"] == "key-error").collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors
+        .iter()
+        .any(|r| r["provider"] == "NKP-T" && r["key"] == K1));
+
+    // A "Require TPM" backup of NKP-T, and a host without a TPM in the same scope.
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    let kdk: Vec<u8> = <sha2::Sha256 as sha2::Digest>::digest(b"t").to_vec();
+    let meta = format!(
+        "{{\"provider\":\"NKP-T\",\"key_id\":\"{K1}\",\"export_time\":\"2026-01-01T00:00:00Z\",\"tpm_required\":true}}"
+    );
+    let b = Builder::new(strong(STRONG, 64))
+        .bag(Content::SecretRaw(kdk), Some("NKP-T"), Some(b"k1"))
+        .bag(Content::SecretJson(meta), None, Some(b"k1"));
+    std::fs::write(backups.join("t.p12"), b.build()).expect("write");
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    let (c, _, _) = json(
+        nkp()
+            .args(["--format", "json", "coverage", "--evidence"])
+            .arg(&ev)
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt")),
+    );
+    assert!(
+        c["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["code"] == "NKP-TPM-REQUIRED-NO-TPM"),
+        "{c:#}"
+    );
+    let (r, _, _) = json(
+        nkp()
+            .args(["--format", "json", "resolve", "--evidence"])
+            .arg(&ev)
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt")),
+    );
+    let host = r["subjects"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["subject"]["name"] == "esxi61").cloned())
+        .expect("the host with the logged error");
+    let steps = host["steps"].to_string();
+    assert!(steps.contains("cross-vCenter vMotion"), "{steps}");
+    assert!(steps.contains("Require TPM"), "{steps}");
+    assert!(steps.contains("set it as the default"), "{steps}");
+}

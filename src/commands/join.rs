@@ -111,6 +111,7 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
                 last_drill: None,
                 kdk_bits: u32::try_from(p.kdk_bits).ok(),
                 weak_password: weak.clone(),
+                tpm_required: p.tpm_required,
             });
         }
     }
@@ -131,6 +132,7 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
                 last_drill: e.last_drill.clone(),
                 kdk_bits: None,
                 weak_password: None,
+                tpm_required: None,
             });
         }
     }

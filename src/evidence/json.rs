@@ -244,6 +244,44 @@ fn document(v: &Value, line: usize, host: Option<&str>, stem: &str, c: &mut Coll
     }
 }
 
+/// True when an object's `extraConfig` / `ExtraConfig` list (`{key, value}` items, any case)
+/// holds a non-empty `encryption.bundle`: the VM is encrypted and needs its key.
+fn has_bundle(o: &Map<String, Value>) -> bool {
+    get(o, "extraConfig")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .any(|it| {
+            get_str(it, "key").is_some_and(|k| k.eq_ignore_ascii_case("encryption.bundle"))
+                && get_str(it, "value").is_some_and(|v| !v.is_empty())
+        })
+}
+
+/// An encrypted VM (by its `encryption.bundle`) whose key reference was not seen.
+fn bundle_only(
+    kind: &'static str,
+    name: String,
+    line: Option<usize>,
+    host: Option<&str>,
+    c: &mut Collector,
+) {
+    c.add(Seen {
+        kind,
+        line,
+        subject: Subject { kind: "vm", name },
+        provider: None,
+        provider_key_id: None,
+        key: None,
+        host,
+        state: State::NeedsKey,
+        details: vec![
+            super::scan::BUNDLE_DETAIL.into(),
+            "no key reference was seen: the provider it needs is not known".into(),
+        ],
+    });
+}
+
 /// One VM of `govc vm.info -json`: the VM's key and each disk's.
 fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collector) {
     let Some(o) = vm.as_object() else { return };
@@ -252,6 +290,8 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
         .or_else(|| config.and_then(|cf| path_str(cf, &["name"])))
         .unwrap_or("(unnamed VM)")
         .to_string();
+    let bundle = config.and_then(Value::as_object).is_some_and(has_bundle);
+    let mut keyed = false;
     if let Some(kid) = config
         .and_then(|cf| cf.as_object())
         .and_then(|cf| get(cf, "keyId"))
@@ -259,6 +299,11 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
         let key = path_str(kid, &["keyId"]);
         let provider = path_str(kid, &["providerId", "id"]);
         if key.is_some() || provider.is_some() {
+            keyed = true;
+            let mut details: Vec<std::borrow::Cow<'static, str>> = vec!["config.keyId".into()];
+            if bundle {
+                details.push(super::scan::BUNDLE_DETAIL.into());
+            }
             c.add(Seen {
                 kind: "govc",
                 line,
@@ -271,9 +316,12 @@ fn vm_info(vm: &Value, line: Option<usize>, host: Option<&str>, c: &mut Collecto
                 key: key.map(String::from),
                 host,
                 state: State::NeedsKey,
-                details: vec!["config.keyId".into()],
+                details,
             });
         }
+    }
+    if bundle && !keyed {
+        bundle_only("govc", name.clone(), line, host, c);
     }
     let devices = config
         .and_then(|cf| cf.as_object())
@@ -340,6 +388,7 @@ fn generic(v: &Value, line: usize, host: Option<&str>, c: &mut Collector, depth:
                         .and_then(|k| path_str(k, &["ProviderId", "Id"]))
                         .map(String::from)
                 });
+            let bundle = has_bundle(o);
             if key.is_some() && provider.is_some() {
                 let name = get_str(o, "Name").unwrap_or("(unnamed)").to_string();
                 c.add(Seen {
@@ -351,9 +400,19 @@ fn generic(v: &Value, line: usize, host: Option<&str>, c: &mut Collector, depth:
                     key,
                     host,
                     state: State::NeedsKey,
-                    details: Vec::new(),
+                    details: if bundle {
+                        vec![super::scan::BUNDLE_DETAIL.into()]
+                    } else {
+                        Vec::new()
+                    },
                 });
                 return;
+            }
+            if bundle {
+                if let Some(name) = get_str(o, "Name") {
+                    bundle_only("powercli", name.to_string(), Some(line), host, c);
+                    return;
+                }
             }
             for val in o.values() {
                 generic(val, line, host, c, depth + 1);

@@ -170,19 +170,27 @@ impl Collector {
 
 /// Markers of every source, found in one pass (ASCII case-insensitive).
 const PATTERNS: &[&str] = &[
-    "vmware:key/",              // 0: key locators (vmx, vmdk, crypto-util, tickets)
-    "keyid '",                  // 1: crypto-util envelope describe
-    "has not been established", // 2: crypto-util, no host key
-    "displayname",              // 3: vmx context
-    "vtpm.present",             // 4: vmx context
-    "crypto_key_id",            // 5: VCDB
-    "keyid",                    // 6: JSON (govc, PowerCLI)
-    "key_id",                   // 7: JSON (ConfigStore, REST)
-    "wrapped_key",              // 8: ConfigStore host_encryption_key
-    "native_provider",          // 9: ConfigStore kms_providers
-    "native_info",              // 10: REST
-    "providerid",               // 11: JSON
+    "vmware:key/",                      // 0: key locators (vmx, vmdk, crypto-util, tickets)
+    "keyid '",                          // 1: crypto-util envelope describe
+    "has not been established",         // 2: crypto-util, no host key
+    "displayname",                      // 3: vmx context
+    "vtpm.present",                     // 4: vmx context
+    "crypto_key_id",                    // 5: VCDB
+    "keyid",                            // 6: JSON (govc, PowerCLI)
+    "key_id",                           // 7: JSON (ConfigStore, REST)
+    "wrapped_key",                      // 8: ConfigStore host_encryption_key
+    "native_provider",                  // 9: ConfigStore kms_providers
+    "native_info",                      // 10: REST
+    "providerid",                       // 11: JSON
+    "encryption.bundle",                // 12: vmx / extraConfig: encrypted VM (needs the VM key)
+    "tpm present",                      // 13: esxcli hardware trustedboot get
+    "unable to decrypt the ciphertext", // 14: log: cross-vCenter vMotion (KB 378053)
+    "failed to resolve key",            // 15: log: kmxa
+    "key locator error",                // 16: log
 ];
+
+/// How many markers there are.
+const N_PATTERNS: usize = 17;
 
 static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
@@ -195,7 +203,7 @@ static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::Lazy
 /// Where markers occur in a text: which kinds, and on which lines.
 pub struct Markers {
     /// Which of `PATTERNS` occur.
-    pub seen: [bool; 12],
+    pub seen: [bool; N_PATTERNS],
     /// Byte offsets of the matches, ascending.
     pub offsets: Vec<usize>,
 }
@@ -204,7 +212,7 @@ impl Markers {
     /// Find every marker in `text` (bytes: no UTF-8 validation needed to rule a file out).
     pub fn find(text: &[u8]) -> Self {
         let mut m = Self {
-            seen: [false; 12],
+            seen: [false; N_PATTERNS],
             offsets: Vec::new(),
         };
         for hit in MARKERS.find_iter(text) {
@@ -218,13 +226,13 @@ impl Markers {
         self.seen.iter().any(|b| *b)
     }
     fn json(&self) -> bool {
-        self.seen[6..].iter().any(|b| *b)
+        self.seen[6..12].iter().any(|b| *b) || self.seen[12]
     }
     fn vcdb(&self) -> bool {
         self.seen[5]
     }
     fn lines_scan(&self) -> bool {
-        self.seen[..3].iter().any(|b| *b)
+        self.seen[..3].iter().any(|b| *b) || self.seen[12..].iter().any(|b| *b)
     }
 }
 

@@ -22,6 +22,8 @@ crate::codes::contract_enum! {
         /// An error a host or vCenter logged about a key (it could not be found, resolved or
         /// decrypted).
         KeyError = "key-error",
+        /// A fact about a host (e.g. whether it has a TPM), in `details`.
+        HostFact = "host-fact",
     }
 }
 

@@ -136,7 +136,28 @@ fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(Vec<Fqid>, 
 struct BlockFacts {
     display_name: Option<String>,
     vtpm: bool,
+    /// An `encryption.bundle` line: the VM is encrypted and needs its key.
+    bundle: Option<usize>,
+    /// A key safe was read in this block.
+    keysafe: bool,
 }
+
+/// The detail put on a VM whose `.vmx` carries `encryption.bundle`.
+pub const BUNDLE_DETAIL: &str = "encryption.bundle present: the VM is encrypted and needs its key";
+
+/// Log errors that say a key could not be had, and what they usually mean.
+const KEY_ERRORS: &[(&str, &str)] = &[
+    (
+        "unable to decrypt the ciphertext",
+        "log: Unable to decrypt the ciphertext (after a cross-vCenter vMotion, KB 378053: the two vCenters' providers differ)",
+    ),
+    ("failed to resolve key", "log: Failed to resolve key (kmxa)"),
+    ("key locator error", "log: Key locator error"),
+    (
+        "key required for encryption.bundle",
+        "log: Key required for encryption.bundle",
+    ),
+];
 
 fn block_facts(lines: &[Line<'_>], flagged: &[usize]) -> Vec<BlockFacts> {
     let blocks = lines.last().map(|l| l.block + 1).unwrap_or(0);
@@ -144,6 +165,8 @@ fn block_facts(lines: &[Line<'_>], flagged: &[usize]) -> Vec<BlockFacts> {
         .map(|_| BlockFacts {
             display_name: None,
             vtpm: false,
+            bundle: None,
+            keysafe: false,
         })
         .collect();
     for l in flagged.iter().filter_map(|i| lines.get(*i)) {
@@ -152,10 +175,27 @@ fn block_facts(lines: &[Line<'_>], flagged: &[usize]) -> Vec<BlockFacts> {
                 out[l.block].display_name = Some(vmx_unescape(v));
             } else if k.eq_ignore_ascii_case("vtpm.present") && v.eq_ignore_ascii_case("true") {
                 out[l.block].vtpm = true;
+            } else if k.eq_ignore_ascii_case("encryption.bundle") && !v.is_empty() {
+                out[l.block].bundle = Some(l.no);
+            } else if k.eq_ignore_ascii_case("encryption.keySafe") {
+                out[l.block].keysafe = true;
             }
         }
     }
     out
+}
+
+/// `Tpm Present: true|false` (esxcli hardware trustedboot get).
+fn tpm_present(text: &str) -> Option<bool> {
+    let (k, v) = text.split_once(':')?;
+    if !k.trim().eq_ignore_ascii_case("tpm present") {
+        return None;
+    }
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// The name of a disk: its folder and file (`vm1/vm1_1.vmdk`).
@@ -229,6 +269,75 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                         }
                         Err(e) => c.warn(format!("line {}: malformed key locator: {e}", l.no)),
                     }
+                }
+            }
+            continue;
+        }
+        // A host's TPM (esxcli hardware trustedboot get).
+        if let Some(present) = tpm_present(l.text) {
+            let subject = match l.host {
+                Some(h) => host_subject(Some(h)),
+                None => Subject {
+                    kind: "host",
+                    name: stem.clone(),
+                },
+            };
+            c.add(Seen {
+                kind: "esxcli",
+                line: Some(l.no),
+                subject,
+                provider: None,
+                provider_key_id: None,
+                key: None,
+                host: l.host,
+                state: State::HostFact,
+                details: vec![if present {
+                    "tpm-present: true".into()
+                } else {
+                    "tpm-present: false".into()
+                }],
+            });
+            continue;
+        }
+        // A logged key error, with the locator when the line has one.
+        let lower = l.text.to_ascii_lowercase();
+        if let Some((_, what)) = KEY_ERRORS.iter().find(|(p, _)| lower.contains(p)) {
+            let subject = match l.host {
+                Some(h) => host_subject(Some(h)),
+                None => Subject {
+                    kind: "file",
+                    name: stem.clone(),
+                },
+            };
+            let fqids = find_ci(l.text, "vmware:key/")
+                .and_then(|at| KeySafe::parse(token(l.text, at)).ok())
+                .map(|ks| ks.fqids())
+                .unwrap_or_default();
+            if fqids.is_empty() {
+                c.add(Seen {
+                    kind: "log",
+                    line: Some(l.no),
+                    subject,
+                    provider: None,
+                    provider_key_id: None,
+                    key: None,
+                    host: l.host,
+                    state: State::KeyError,
+                    details: vec![(*what).into()],
+                });
+            } else {
+                for f in fqids {
+                    c.add(Seen {
+                        kind: "log",
+                        line: Some(l.no),
+                        subject: subject.clone(),
+                        provider: f.key_server_id,
+                        provider_key_id: None,
+                        key: f.key_id,
+                        host: l.host,
+                        state: State::KeyError,
+                        details: vec![(*what).into()],
+                    });
                 }
             }
             continue;
@@ -320,6 +429,9 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
                 if f.vtpm {
                     d.push("vTPM present".into());
                 }
+                if f.bundle.is_some() {
+                    d.push(BUNDLE_DETAIL.into());
+                }
                 (
                     if hint == FileHint::Vmx || l.host.is_none() {
                         "vmx"
@@ -392,6 +504,29 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
             });
         }
         next_free = i + used;
+    }
+    // An encrypted VM whose key safe was not captured: still a VM that needs a key.
+    for f in &facts {
+        if let (Some(line), false) = (f.bundle, f.keysafe) {
+            c.add(Seen {
+                kind: if hint == FileHint::Vmx { "vmx" } else { "text" },
+                line: Some(line),
+                subject: Subject {
+                    kind: "vm",
+                    name: f.display_name.clone().unwrap_or_else(|| stem.clone()),
+                },
+                provider: None,
+                provider_key_id: None,
+                key: None,
+                host: None,
+                state: State::NeedsKey,
+                details: vec![
+                    BUNDLE_DETAIL.into(),
+                    "no encryption.keySafe line was captured: the provider it needs is not known"
+                        .into(),
+                ],
+            });
+        }
     }
 }
 

@@ -310,7 +310,7 @@ pub fn coverage(
                 Finding::new(
                     Severity::High,
                     "NKP-UNCOVERED",
-                    format!("no backup of provider {name} (scope {scope}{}) was found: export one (with a strong password) and escrow it", key_id.as_deref().map(|k| format!(", key_id {k}")).unwrap_or_default()),
+                    format!("no backup of provider {name} (scope {scope}{}) was found: export one with a strong password, through the vCenter's FQDN (not its IP; with `dcli ... kms providers export` if the vCenter's PNID is localhost), and escrow it", key_id.as_deref().map(|k| format!(", key_id {k}")).unwrap_or_default()),
                 )
                 .scope(scope)
                 .provider(name)
@@ -369,6 +369,48 @@ pub fn coverage(
             status,
             backups: rows,
         });
+    }
+    // A scope whose hosts include one without a TPM cannot take a provider restored with
+    // "Require TPM" (vendor NKP FAQ): restore it with the option unchecked.
+    let no_tpm: BTreeMap<&str, Vec<&str>> = refs
+        .iter()
+        .filter(|r| {
+            r.state == crate::evidence::State::HostFact
+                && r.details.iter().any(|d| d == "tpm-present: false")
+        })
+        .fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r.scope.as_str())
+                .or_insert_with(Vec::new)
+                .push(r.subject.name.as_str());
+            m
+        });
+    for p in &providers {
+        let Some(hosts) = no_tpm.get(p.scope.as_str()) else {
+            continue;
+        };
+        let tpm: Vec<&Candidate> = p
+            .backups
+            .iter()
+            .filter(|b| b.tpm_required == Some(true) && b.matched != Match::NameOnly)
+            .collect();
+        if !tpm.is_empty() {
+            findings.push(
+                Finding::new(
+                    Severity::Medium,
+                    "NKP-TPM-REQUIRED-NO-TPM",
+                    format!(
+                        "the backup of {} ({}) was exported with \"Require TPM\" and host(s) {} of scope {} have no TPM: restore it with \"Require TPM\" unchecked, or those hosts cannot use the provider",
+                        p.name,
+                        tpm.iter().map(|b| b.source.as_str()).collect::<Vec<_>>().join(", "),
+                        hosts.join(", "),
+                        p.scope
+                    ),
+                )
+                .scope(&p.scope)
+                .provider(&p.name)
+                .key_id(p.key_id.as_deref()),
+            );
+        }
     }
     // The same name in two scopes with different live key_ids: two providers, not one.
     let mut across: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();

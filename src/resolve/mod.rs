@@ -56,6 +56,8 @@ pub struct Backup {
     pub kdk_bits: Option<u32>,
     /// Why the password that opened it is weak (below STIG complexity), when it is.
     pub weak_password: Option<String>,
+    /// The backup was exported with "Require TPM": hosts without a TPM cannot take it.
+    pub tpm_required: Option<bool>,
 }
 
 /// A backup file that could not be opened: not a missing backup, an unverified one.
@@ -139,6 +141,8 @@ pub struct Candidate {
     pub export_time: Option<String>,
     /// `sha256:` of its KDK: the provider's identity.
     pub kdk_fingerprint: String,
+    /// Exported with "Require TPM".
+    pub tpm_required: Option<bool>,
 }
 
 /// The answer for one subject.
@@ -175,6 +179,7 @@ pub struct Live<'a> {
 
 pub(super) const NEEDS: &[State] = &[
     State::NeedsKey,
+    State::KeyError,
     State::HostKey,
     State::KeyInCache,
     State::KeyNotInCache,
@@ -224,6 +229,7 @@ pub(super) fn candidate(b: &Backup, matched: Match) -> Candidate {
         password: b.password.clone(),
         export_time: b.export_time.clone(),
         kdk_fingerprint: b.kdk_fingerprint.clone(),
+        tpm_required: b.tpm_required,
     }
 }
 
@@ -351,6 +357,7 @@ mod tests {
             last_drill: None,
             kdk_bits: Some(256),
             weak_password: None,
+            tpm_required: None,
         }
     }
 

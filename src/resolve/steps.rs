@@ -13,6 +13,15 @@ pub(super) fn subject_steps(
     verdict: Verdict,
     refs: &[&KeyReference],
 ) {
+    if refs.iter().any(|r| {
+        r.details
+            .iter()
+            .any(|d| d.contains("Unable to decrypt the ciphertext"))
+    }) {
+        s.push(format!(
+            "The log says \"Unable to decrypt the ciphertext\": after a cross-vCenter vMotion (KB 378053) both vCenters must have the same {provider} (same KDK). Compare its key_id on both (`govc kms.ls -json` against each, or read both with `--evidence vc01=PATH --evidence vc02=PATH`); restore the backup on the vCenter that differs."
+        ));
+    }
     if !matches!(verdict, Verdict::Restorable | Verdict::Probable) {
         return;
     }
@@ -69,6 +78,12 @@ pub(super) fn steps(
                 key_id.map(|k| format!(" with native_info.key_id {k}")).unwrap_or_default()
             ));
             s.push("Import it: vSphere Client > Configure > Security > Key Providers > Restore (or the same REST call without dry_run).".into());
+            if b.tpm_required == Some(true) {
+                s.push("This backup was exported with \"Require TPM\": hosts without a TPM cannot take it. If any host lacks one (`esxcli hardware trustedboot get` prints Tpm Present: false), restore with \"Require TPM\" unchecked.".into());
+            }
+            s.push(format!(
+                "If {provider} is now the only key provider of this vCenter, set it as the default (Key Providers > select it > Set as default): encryption without a default provider fails."
+            ));
             s.push(format!(
                 "If the import says already_exists, a provider named {provider} with another key_id is in the way (re-created: KB 311922): it must be renamed or removed before the original can be restored; do not delete it while anything still uses it."
             ));
@@ -107,6 +122,9 @@ pub(super) fn steps(
         _ => {
             s.push(format!(
                 "No backup of {provider} was found in the files or vault given. Look for other .p12 exports, a vCenter file-based backup from before the provider was lost, or another vCenter that still has {provider}."
+            ));
+            s.push(format!(
+                "If a vCenter still has {provider}, export a backup now, through the vCenter's FQDN (https://<vcenter FQDN>/ui), not its IP: the download is built from the name. If the vSphere Client's backup fails because the vCenter's PNID is `localhost`, export with `dcli +server <vcenter FQDN> +skip-server-verification com vmware vcenter cryptomanager kms providers export --provider {provider}` and download the token URL it returns. Then escrow it: `nkp-escrow vault add`."
             ));
         }
     }
