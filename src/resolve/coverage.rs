@@ -347,7 +347,8 @@ pub fn coverage(
             .map(|b| {
                 candidate(
                     b,
-                    if in_matched(b) {
+                    // Counted by its key_id only when a live key_id is known; otherwise by name.
+                    if in_matched(b) && key_id.is_some() {
                         Match::KeyId
                     } else {
                         Match::NameOnly
