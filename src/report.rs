@@ -105,7 +105,17 @@ impl Report {
     /// Evaluate every control.
     pub fn build(i: Inputs<'_>) -> Self {
         let c = i.coverage;
-        let controls = controls(c, i.backups, i.unreadable, i.vault.as_ref());
+        let mut controls = controls(c, i.backups, i.unreadable, i.vault.as_ref());
+        // A pass on partial inputs cannot be defended: what was not read might have failed it.
+        if !i.input_problems.is_empty() {
+            for ctl in controls.iter_mut().filter(|c| c.result == Outcome::Pass) {
+                ctl.result = Outcome::NotAssessed;
+                ctl.facts.push(format!(
+                    "not assessed: {} input(s) could not be processed (see Input problems); a pass on partial inputs is not given",
+                    i.input_problems.len()
+                ));
+            }
+        }
         Self {
             generated_at: i.now,
             inputs: i.inputs,

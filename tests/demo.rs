@@ -27,7 +27,14 @@ fn demo_tells_the_story_of_the_bundled_share() {
         .stdout(contains("[PASS] vault verified: 6 events, 5 entries"))
         .stdout(contains("NKP-UNCOVERED"))
         .stdout(contains("[FAIL] VCFA-9X-000335"))
-        .stdout(contains("[PASS] NIST-CP-4"));
+        .stdout(contains("[PASS] NIST-CP-4"))
+        // Scopes: the second vCenter's NKP-DR is its own provider.
+        .stdout(contains("vc02"))
+        .stdout(contains("NKP-WEAK-PASSWORD"))
+        // No false PASS on a mistyped path.
+        .stdout(contains(
+            "[NOT-ASSESSED] vcenter-9.native-key-provider-backup",
+        ));
 }
 
 #[test]

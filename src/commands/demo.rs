@@ -91,7 +91,8 @@ const EVIDENCE: &[(&str, &[u8])] = &[
         include_bytes!("../../testdata/evidence/api/kms.ls.json"),
     ),
     (
-        "evidence/api/vc02-kms.ls.json",
+        // The second vCenter's provider list: its own scope (`--evidence vc02=evidence-vc02`).
+        "evidence-vc02/kms.ls.json",
         include_bytes!("../../testdata/evidence/api/vc02-kms.ls.json"),
     ),
     (
@@ -203,7 +204,7 @@ fn walkthrough() -> Result<()> {
             ..PasswordArgs::default()
         };
         let join = || JoinArgs {
-            evidence: vec!["evidence".into()],
+            evidence: vec!["vc01=evidence".into(), "vc02=evidence-vc02".into()],
             backups: vec!["share".into()],
             vault: Some("vault".into()),
             passwords: pw.clone(),
@@ -212,7 +213,7 @@ fn walkthrough() -> Result<()> {
         heading("Step 2. Read what the live estate needs: VM files, a ticket with ESXi output, VCDB and API output")?;
         super::evidence::run(
             &EvidenceArgs {
-                paths: vec!["evidence".into()],
+                paths: vec!["vc01=evidence".into(), "vc02=evidence-vc02".into()],
                 max_size: 32 << 20,
                 follow_symlinks: false,
             },
@@ -302,7 +303,8 @@ fn walkthrough() -> Result<()> {
             Format::Table,
         )?;
 
-        heading("Step 5. The quarterly review: is every provider in use covered?")?;
+        heading("Step 5. The quarterly review: is every provider in use covered, in each vCenter (scope)?")?;
+        super::print::text("vc01 and vc02 both have a provider named NKP-DR, with different key_ids: two providers, each needs its own backup.\n\n")?;
         super::join::coverage(&join(), Format::Table)?;
 
         heading("Step 6. The audit: evidence with [PASS]/[FAIL] per control and the SHA-256 of every input")?;
@@ -310,6 +312,18 @@ fn walkthrough() -> Result<()> {
             &ReportArgs {
                 join: join(),
                 out: "report".into(),
+            },
+            false,
+        )?;
+        heading("Step 7. No false PASS: the same audit with a mistyped evidence path")?;
+        super::print::text("Nothing was read, so nothing can pass: the controls say NOT-ASSESSED and why, and the exit code is 1.\n\n")?;
+        super::join::report(
+            &ReportArgs {
+                join: JoinArgs {
+                    evidence: vec!["evidnce".into()],
+                    ..join()
+                },
+                out: "report-typo".into(),
             },
             false,
         )?;
