@@ -59,7 +59,7 @@ fn main() {
     for n in sizes {
         let mut refs: Vec<KeyReference> = (0..providers)
             .map(|p| KeyReference {
-                scope: "default".to_string(),
+                scope: nkp_escrow::evidence::default_scope(),
                 sources: vec![Source {
                     path: "kms.ls.json".into(),
                     line: Some(1),
@@ -78,7 +78,7 @@ fn main() {
             })
             .collect();
         refs.extend((0..n as u64).map(|i| KeyReference {
-            scope: "default".to_string(),
+            scope: nkp_escrow::evidence::default_scope(),
             sources: vec![Source {
                 path: format!("ds/vm-{i}/vm-{i}.vmx"),
                 line: Some(11),

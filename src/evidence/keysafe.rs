@@ -106,12 +106,15 @@ fn hexval(c: u8) -> Option<u8> {
 
 /// `%`-escape bytes the way VMware does: every byte that is not ASCII alphanumeric.
 pub fn escape(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() + bytes.len() / 4);
     for &b in bytes {
         if b.is_ascii_alphanumeric() {
             s.push(char::from(b));
         } else {
-            s.push_str(&format!("%{b:02x}"));
+            s.push('%');
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
     }
     s

@@ -24,7 +24,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::codes::ErrorInfo;
-pub use reference::{EvidenceInput, KeyReference, Source, State, Subject, DEFAULT_SCOPE};
+pub use reference::{
+    default_scope, EvidenceInput, KeyReference, Source, State, Subject, DEFAULT_SCOPE,
+};
 
 /// One reference as a parser saw it, before it gets its source path.
 #[derive(Debug)]
@@ -105,7 +107,7 @@ impl Collector {
             return;
         }
         self.refs.push(KeyReference {
-            scope: DEFAULT_SCOPE.to_string(),
+            scope: default_scope(),
             sources: vec![Source {
                 path: self.path.clone(),
                 line,
@@ -497,8 +499,9 @@ pub fn gather_scoped(
             .collect();
         let mut g = gather(&mine, opts, follow_symlinks, progress);
         if scope != DEFAULT_SCOPE {
+            let shared: std::sync::Arc<str> = std::sync::Arc::from(scope);
             for r in &mut g.references {
-                r.scope = scope.to_string();
+                r.scope = shared.clone();
             }
         }
         refs.append(&mut g.references);
@@ -694,7 +697,7 @@ pub fn merge(mut refs: Vec<KeyReference>) -> Vec<KeyReference> {
         &str,
     ) {
         (
-            &r.scope,
+            &*r.scope,
             &r.subject,
             &r.provider,
             &r.key,
@@ -751,7 +754,7 @@ mod merge_tests {
 
     fn seen(path: &str, line: usize, detail: &'static str, host: &str) -> KeyReference {
         KeyReference {
-            scope: DEFAULT_SCOPE.to_string(),
+            scope: default_scope(),
             sources: vec![Source {
                 path: path.into(),
                 line: Some(line),

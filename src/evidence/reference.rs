@@ -30,6 +30,15 @@ crate::codes::contract_enum! {
 /// The scope of unlabelled evidence.
 pub const DEFAULT_SCOPE: &str = "default";
 
+static DEFAULT_SCOPE_ARC: std::sync::LazyLock<std::sync::Arc<str>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::from(DEFAULT_SCOPE));
+
+/// The default scope, shared: every unlabelled reference points at the same string (no
+/// allocation per reference, and equal scopes compare by pointer first).
+pub fn default_scope() -> std::sync::Arc<str> {
+    DEFAULT_SCOPE_ARC.clone()
+}
+
 /// One file that yielded evidence or an error.
 #[derive(Debug, Serialize, Clone)]
 pub struct EvidenceInput {
@@ -70,8 +79,8 @@ pub struct Subject {
 #[derive(Debug, Clone)]
 pub struct KeyReference {
     /// Which vCenter (or estate) it came from: the label of its `--evidence LABEL=PATH`, or
-    /// `default`.
-    pub scope: String,
+    /// `default`. Shared between the references of a scope.
+    pub scope: std::sync::Arc<str>,
     /// Every source it was read from (merged duplicates), sorted; serialised as `source` (the
     /// first) and `sources` (all).
     pub sources: Vec<Source>,
@@ -114,7 +123,7 @@ impl Serialize for KeyReference {
         use serde::ser::SerializeStruct;
         let (key_form, embedded_uuid) = self.decoded_key();
         let mut st = s.serialize_struct("KeyReference", 12)?;
-        st.serialize_field("scope", &self.scope)?;
+        st.serialize_field("scope", &*self.scope)?;
         st.serialize_field("source", &self.sources.first())?;
         st.serialize_field("sources", &self.sources)?;
         st.serialize_field("subject", &self.subject)?;

@@ -179,7 +179,7 @@ pub fn coverage(
     let kdks = by_kdk(backups);
     let mut names: BTreeSet<(&str, &str)> = refs
         .iter()
-        .filter_map(|r| r.provider.as_deref().map(|p| (r.scope.as_str(), p)))
+        .filter_map(|r| r.provider.as_deref().map(|p| (&*r.scope, p)))
         .collect();
     names.extend(key_ids.keys().copied());
     let mut providers = Vec::new();
@@ -380,7 +380,7 @@ pub fn coverage(
                 && r.details.iter().any(|d| d == "tpm-present: false")
         })
         .fold(BTreeMap::new(), |mut m, r| {
-            m.entry(r.scope.as_str())
+            m.entry(&*r.scope)
                 .or_insert_with(Vec::new)
                 .push(r.subject.name.as_str());
             m

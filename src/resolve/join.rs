@@ -54,7 +54,10 @@ pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec
         subject_steps(&mut steps, subject, provider, plan.verdict, rs);
         let source = needed.is_some().then(|| key_id_source(by_embedded));
         out.push(SubjectVerdict {
-            scope: (*scope).to_string(),
+            scope: rs
+                .first()
+                .map(|r| r.scope.clone())
+                .unwrap_or_else(crate::evidence::default_scope),
             subject: (*subject).clone(),
             provider: provider.to_string(),
             needed_key_id: needed,

@@ -149,7 +149,7 @@ pub struct Candidate {
 #[derive(Clone, Debug, Serialize)]
 pub struct SubjectVerdict {
     /// The scope (vCenter) of the evidence that names the subject.
-    pub scope: String,
+    pub scope: std::sync::Arc<str>,
     /// The VM, disk or host.
     pub subject: Subject,
     /// Provider it needs.
@@ -191,7 +191,7 @@ pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<(&str, &str), BTreeSet<S
     for r in refs {
         if let (Some(p), Some(k)) = (r.provider.as_deref(), &r.provider_key_id) {
             key_ids
-                .entry((r.scope.as_str(), p))
+                .entry((&*r.scope, p))
                 .or_default()
                 .insert(k.to_ascii_lowercase());
         }
@@ -202,20 +202,41 @@ pub fn stated_key_ids(refs: &[KeyReference]) -> HashMap<(&str, &str), BTreeSet<S
 /// Digest evidence.
 pub fn live(refs: &[KeyReference]) -> Live<'_> {
     let key_ids = stated_key_ids(refs);
-    let mut needs: HashMap<Need<'_>, Vec<&KeyReference>> = HashMap::new();
-    for r in refs {
-        let Some(p) = r.provider.as_deref() else {
-            continue;
-        };
-        if NEEDS.contains(&r.state) && r.subject.kind != "provider" {
-            needs
-                .entry((r.scope.as_str(), &r.subject, p))
-                .or_default()
-                .push(r);
+    // Sorted, then grouped: no hashing of 100,000 subject names. Scopes are shared strings:
+    // compared by pointer first, by text only when they differ.
+    let scope_cmp = |a: &str, b: &str| {
+        if std::ptr::eq(a, b) {
+            std::cmp::Ordering::Equal
+        } else {
+            a.cmp(b)
+        }
+    };
+    let mut keyed: Vec<(Need<'_>, &KeyReference)> = refs
+        .iter()
+        .filter(|r| NEEDS.contains(&r.state) && r.subject.kind != "provider")
+        .filter_map(|r| {
+            r.provider
+                .as_deref()
+                .map(|p| ((&*r.scope, &r.subject, p), r))
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        scope_cmp(a.0 .0, b.0 .0)
+            .then_with(|| a.0 .1.cmp(b.0 .1))
+            .then_with(|| a.0 .2.cmp(b.0 .2))
+    });
+    let mut needs: Vec<(Need<'_>, Vec<&KeyReference>)> = Vec::new();
+    for (k, r) in keyed {
+        match needs.last_mut() {
+            Some((last, rs))
+                if std::ptr::eq(last.0, k.0) && last.1 == k.1 && last.2 == k.2
+                    || (last.0 == k.0 && last.1 == k.1 && last.2 == k.2) =>
+            {
+                rs.push(r);
+            }
+            _ => needs.push((k, vec![r])),
         }
     }
-    let mut needs: Vec<_> = needs.into_iter().collect();
-    needs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Live { key_ids, needs }
 }
 
@@ -321,7 +342,7 @@ mod tests {
         state: &'static str,
     ) -> KeyReference {
         KeyReference {
-            scope: "default".to_string(),
+            scope: crate::evidence::default_scope(),
             sources: vec![Source {
                 path: "t".into(),
                 line: None,
@@ -512,7 +533,7 @@ mod tests {
     }
 
     fn scoped(scope: &str, mut r: KeyReference) -> KeyReference {
-        r.scope = scope.into();
+        r.scope = std::sync::Arc::from(scope);
         r
     }
 
