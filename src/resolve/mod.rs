@@ -229,8 +229,9 @@ pub fn live(refs: &[KeyReference]) -> Live<'_> {
     for (k, r) in keyed {
         match needs.last_mut() {
             Some((last, rs))
-                if std::ptr::eq(last.0, k.0) && last.1 == k.1 && last.2 == k.2
-                    || (last.0 == k.0 && last.1 == k.1 && last.2 == k.2) =>
+                if (std::ptr::eq(last.0, k.0) || last.0 == k.0)
+                    && last.1 == k.1
+                    && last.2 == k.2 =>
             {
                 rs.push(r);
             }
@@ -595,7 +596,7 @@ mod tests {
             .iter()
             .any(|f| f.code == "NKP-STALE-BACKUP" && f.scope.as_deref() == Some("vc02")));
         let v = resolve(&refs, &backups, &[]);
-        assert_eq!(v[0].scope, "vc02");
+        assert_eq!(&*v[0].scope, "vc02");
         assert_eq!(v[0].verdict.as_str(), "wrong-key");
     }
 
