@@ -213,7 +213,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
                 let _ = writeln!(
                     s,
                     "{}{} {} needs {}{}: {}",
-                    if v.scope == evidence::DEFAULT_SCOPE {
+                    if &*v.scope == evidence::DEFAULT_SCOPE {
                         String::new()
                     } else {
                         format!("[{}] ", v.scope)
