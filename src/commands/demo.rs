@@ -71,6 +71,14 @@ const EVIDENCE: &[(&str, &[u8])] = &[
         include_bytes!("../../testdata/evidence/tickets/INC0042-esxi51.txt"),
     ),
     (
+        "evidence/tickets/INC0077-esxi53.txt",
+        include_bytes!("../../testdata/evidence/tickets/INC0077-esxi53.txt"),
+    ),
+    (
+        "evidence/datastore1/sealed-vm/sealed-vm.vmx",
+        include_bytes!("../../testdata/evidence/datastore1/sealed-vm/sealed-vm.vmx"),
+    ),
+    (
         "evidence/tickets/esxi52-after-reboot.log",
         include_bytes!("../../testdata/evidence/tickets/esxi52-after-reboot.log"),
     ),
