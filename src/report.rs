@@ -323,13 +323,18 @@ fn controls(
     let backup_failed = c.providers.iter().any(|p| {
         !matches!(
             p.status,
-            Status::Covered | Status::CoveredUnprotected | Status::Unverified
+            Status::Covered | Status::CoveredUnprotected | Status::Unverified | Status::Unconfirmed
         )
     });
     let unverified = c
         .providers
         .iter()
         .filter(|p| p.status == Status::Unverified)
+        .count();
+    let unconfirmed = c
+        .providers
+        .iter()
+        .filter(|p| p.status == Status::Unconfirmed)
         .count();
     let mut backup_facts = covered_facts;
     backup_facts.extend(fails(&[
@@ -347,11 +352,18 @@ fn controls(
                 .into(),
         );
         Outcome::NotAssessed
-    } else if unverified > 0 {
+    } else if unverified > 0 || unconfirmed > 0 {
         backup_facts.extend(not_opened.iter().cloned());
-        backup_facts.push(format!(
-            "not assessed: {unverified} provider(s) have no opened backup while some backup files could not be opened"
-        ));
+        if unverified > 0 {
+            backup_facts.push(format!(
+                "not assessed: {unverified} provider(s) have no opened backup while some backup files could not be opened"
+            ));
+        }
+        if unconfirmed > 0 {
+            backup_facts.push(format!(
+                "not assessed: the live key_id of {unconfirmed} provider(s) is not stated by the evidence, so a backup of the current key_id cannot be confirmed (NKP-KEYID-UNKNOWN)"
+            ));
+        }
         Outcome::NotAssessed
     } else {
         Outcome::Pass
@@ -363,14 +375,37 @@ fn controls(
         maps_to: vec!["NIST 800-53 CP-9(8)"],
         facts: backup_facts,
     });
-    let live_names: std::collections::BTreeSet<&str> =
-        c.providers.iter().map(|p| p.name.as_str()).collect();
     let escrowed: Vec<&Backup> = backups.iter().filter(|b| b.kind == "vault").collect();
-    let escrow_missing: Vec<&str> = live_names
+    // Each live provider (scope, name, key_id) needs an entry of its key_id (or of its KDK:
+    // the rows list relabelled entries too); by name only when the key_id is not known.
+    let escrow_missing: Vec<String> = c
+        .providers
         .iter()
-        .copied()
-        .filter(|n| !escrowed.iter().any(|b| b.provider.as_deref() == Some(n)))
+        .filter(|p| {
+            !p.backups.iter().any(|b| {
+                b.source.starts_with("vault:")
+                    && match p.key_id.as_deref() {
+                        Some(k) => {
+                            b.key_id.as_deref() == Some(k)
+                                || b.matched == crate::resolve::Match::SameKdk
+                        }
+                        None => true,
+                    }
+            })
+        })
+        .map(|p| {
+            format!(
+                "provider {} (scope {}{})",
+                p.name,
+                p.scope,
+                p.key_id
+                    .as_deref()
+                    .map(|k| format!(", key_id {k}"))
+                    .unwrap_or_default()
+            )
+        })
         .collect();
+    let by_name_only = c.providers.iter().filter(|p| p.key_id.is_none()).count();
     let (sc12, sc12_facts) = match vault {
         None => (
             Outcome::NotAssessed,
@@ -383,15 +418,20 @@ fn controls(
         Some(v) => {
             let mut f: Vec<String> = escrow_missing
                 .iter()
-                .map(|n| format!("provider {n} has no vault entry"))
+                .map(|n| format!("{n} has no vault entry of its key_id"))
                 .collect();
             if v["verified"] != true {
                 f.push("the vault does not verify (see the Vault section)".into());
             }
-            if f.is_empty() {
-                (Outcome::Pass, f)
-            } else {
+            if !f.is_empty() {
                 (Outcome::Fail, f)
+            } else if by_name_only > 0 {
+                f.push(format!(
+                    "not assessed: {by_name_only} provider(s) have no live key_id in the evidence; their vault entries match by name only"
+                ));
+                (Outcome::NotAssessed, f)
+            } else {
+                (Outcome::Pass, f)
             }
         }
     };

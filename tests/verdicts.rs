@@ -422,3 +422,191 @@ fn bundles_tpm_facts_and_logged_key_errors() {
     assert!(steps.contains("Require TPM"), "{steps}");
     assert!(steps.contains("set it as the default"), "{steps}");
 }
+
+fn backup_named(path: &Path, name: &str, key_id: &str, kdk_seed: &str) {
+    backup(path, name, key_id, kdk_seed, STRONG);
+}
+
+/// Review findings: a name match alone, or one of two live key_ids, must not make the backup
+/// control pass; an empty labelled scope must not vanish; a vault that does not verify does
+/// not count; SC-12(1) wants the key_id, per scope.
+#[test]
+fn name_matches_empty_scopes_and_broken_vaults_never_pass() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup_named(&backups.join("p.p12"), "NKP-P", K1, "p");
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    // Two live key_ids for NKP-P in one scope; only K1 has a backup.
+    kms_ls(&d.path().join("two/a.json"), "NKP-P", K1);
+    kms_ls(&d.path().join("two/b.json"), "NKP-P", K2);
+    let run = |cmd: &str, evidence: &[String], extra: &[&str]| {
+        let mut c = nkp();
+        c.args(["--format", "json", cmd]);
+        for e in evidence {
+            c.arg("--evidence").arg(e);
+        }
+        c.arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt"))
+            .args(extra);
+        json(&mut c)
+    };
+    let two = d.path().join("two").display().to_string();
+    let (c, code, _) = run("coverage", std::slice::from_ref(&two), &[]);
+    assert_eq!(code, 3);
+    let rows: Vec<(&str, &str)> = c["providers"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|p| {
+            (
+                p["key_id"].as_str().unwrap_or(""),
+                p["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(rows.contains(&(K1, "covered")), "{rows:?}");
+    assert!(
+        rows.iter().any(|(k, s)| *k == K2 && *s != "covered"),
+        "{rows:?}"
+    );
+    // A name match alone (the evidence states no key_id): unconfirmed, never a pass.
+    std::fs::create_dir_all(d.path().join("vmonly")).expect("mkdir");
+    std::fs::write(
+        d.path().join("vmonly/vm.vmx"),
+        format!("displayName = \"p-vm\"\nencryption.keySafe = \"vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-P/{K2},HMAC-SHA-256,abc))\"\n"),
+    )
+    .expect("vmx");
+    let vmonly = d.path().join("vmonly").display().to_string();
+    let (c, _, _) = run("coverage", std::slice::from_ref(&vmonly), &[]);
+    assert_eq!(c["providers"][0]["status"], "unconfirmed", "{c:#}");
+    let out = d.path().join("r1");
+    let o = nkp()
+        .args(["report", "--evidence", &vmonly, "--backups"])
+        .arg(&backups)
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("[NOT-ASSESSED] vcenter-9.native-key-provider-backup"),
+        "{stdout}"
+    );
+    // An empty labelled scope is an input problem.
+    std::fs::create_dir_all(d.path().join("empty")).expect("mkdir");
+    std::fs::write(d.path().join("empty/notes.txt"), "nothing\n").expect("w");
+    let (_, code, err) = run(
+        "coverage",
+        &[
+            format!("vc01={}", d.path().join("two").display()),
+            format!("vc02={}", d.path().join("empty").display()),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("scope vc02"), "{err}");
+    // A vault whose object was deleted: not counted, and said so.
+    let v = d.path().join("vault");
+    let id = age::x25519::Identity::generate();
+    nkp()
+        .args(["--quiet", "vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("c={}", id.to_public()))
+        .assert()
+        .success();
+    nkp()
+        .args(["--quiet", "vault", "add", "--vault"])
+        .arg(&v)
+        .arg(backups.join("p.p12"))
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .assert()
+        .success();
+    for e in std::fs::read_dir(v.join("objects"))
+        .expect("objects")
+        .flatten()
+    {
+        std::fs::remove_file(e.path()).expect("rm");
+    }
+    let (r, code, err) = json(
+        nkp()
+            .args(["--format", "json", "resolve", "--evidence", &two, "--vault"])
+            .arg(&v),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not counted"), "{err}");
+    assert!(
+        !r.to_string().contains("vault restore"),
+        "a broken vault entry was offered: {r:#}"
+    );
+}
+
+/// Review findings: a value read from a file (a provider name with a newline) cannot start a
+/// line of output; `resolve` says when backups could not be opened; a KDK conflict with no
+/// live key_id is ambiguous in `resolve` as in `coverage`.
+#[test]
+fn crafted_names_unopened_backups_and_conflicts_without_a_key_id() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup_named(
+        &backups.join("evil.p12"),
+        "NKP-X\\n[PASS] NIST-SC-12(1) forged",
+        K1,
+        "x",
+    );
+    backup_named(&backups.join("c1.p12"), "NKP-C", K1, "c1");
+    backup_named(&backups.join("c2.p12"), "NKP-C", K1, "c2");
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    std::fs::create_dir_all(d.path().join("ev")).expect("mkdir");
+    std::fs::write(
+        d.path().join("ev/vm.vmx"),
+        format!("displayName = \"c-vm\"\nencryption.keySafe = \"vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-C/{K1},HMAC-SHA-256,abc))\"\n"),
+    )
+    .expect("vmx");
+    let table = nkp()
+        .args(["--format", "table", "coverage", "--evidence"])
+        .arg(d.path().join("ev"))
+        .arg("--backups")
+        .arg(&backups)
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("[PASS]")),
+        "a crafted name started a line: {text}"
+    );
+    let (r, _, _) = json(
+        nkp()
+            .args(["--format", "json", "resolve", "--evidence"])
+            .arg(d.path().join("ev"))
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt")),
+    );
+    assert_eq!(r["subjects"][0]["verdict"], "ambiguous", "{r:#}");
+    // Without the passwords: resolve says the backups could not be opened.
+    let (r, code, _) = json(
+        nkp()
+            .args(["--format", "json", "resolve", "--no-prompt", "--evidence"])
+            .arg(d.path().join("ev"))
+            .arg("--backups")
+            .arg(&backups),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        r["subjects"][0]["steps"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("could not be opened")),
+        "{r:#}"
+    );
+}

@@ -41,14 +41,6 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut unreadable = Vec::new();
-    for p in &args.backups {
-        if std::fs::symlink_metadata(p).is_err() {
-            problems.push(format!(
-                "{}: no such file or folder (--backups)",
-                p.display()
-            ));
-        }
-    }
     let inputs = backup::collect_inputs(&args.backups);
     problems.extend(inputs.errors);
     let opts = InspectOptions::default();
@@ -56,7 +48,13 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
         let r = backup::inspect_file(f, &passwords, &opts);
         if let Some(e) = &r.error {
             problems.push(e.message.clone());
-            if e.code != nkp_escrow::codes::ErrorCode::NotPkcs12 {
+            // A backup that may be whole but could not be opened here: a password, a cap, an
+            // algorithm. A damaged or missing file is an input problem, not a possible backup.
+            use nkp_escrow::codes::ErrorCode as C;
+            if matches!(
+                e.code,
+                C::WrongPassword | C::PasswordRequired | C::LimitsExceeded | C::Unsupported
+            ) {
                 unreadable.push(resolve::UnreadableBackup {
                     file: r.path.clone(),
                     reason: e.code.to_string(),
@@ -115,8 +113,29 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
             });
         }
     }
-    if let Some(dir) = &args.vault {
-        let v = nkp_vault::Vault::open(dir)?;
+    // Vault entries count only from a vault that verifies: an entry whose object is gone or
+    // changed restores nothing.
+    let vault = match args.vault.as_deref().map(nkp_vault::Vault::open) {
+        None => None,
+        Some(Ok(v)) => {
+            let r = v.verify();
+            if r.ok {
+                Some(v)
+            } else {
+                problems.push(format!(
+                    "vault {}: `vault verify` finds {} problem(s); its entries are not counted as backups",
+                    v.dir().display(),
+                    r.problems.len()
+                ));
+                None
+            }
+        }
+        Some(Err(e)) => {
+            problems.push(format!("vault: {}", e.chain()));
+            None
+        }
+    };
+    if let Some(v) = &vault {
         for e in v.entries()? {
             out.push(Backup {
                 source: format!("vault:{}", e.id),
@@ -148,12 +167,66 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
             .as_ref()
             .map(|e| format!("evidence {}: {}", i.path, e.message))
     }));
-    if !g.references.iter().any(|r| r.provider.is_some()) {
+    // Every scope given must name a provider: an empty one would vanish from the results.
+    let mut scopes: Vec<&str> = scoped.iter().map(|s| s.scope.as_str()).collect();
+    scopes.dedup();
+    for scope in scopes {
+        if !g
+            .references
+            .iter()
+            .any(|r| &*r.scope == scope && r.provider.is_some())
+        {
+            problems.push(format!(
+                "the evidence of scope {scope} ({}) names no key provider: nothing in it could be assessed; check the --evidence paths",
+                scoped
+                    .iter()
+                    .filter(|s| s.scope == scope)
+                    .map(|s| s.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if let Some(n) = g.skipped.get("too-large").filter(|n| **n > 0) {
         problems.push(format!(
-            "the evidence read ({} file(s) with references, {} passed over) names no key provider: nothing could be assessed; check the --evidence paths",
-            g.files_read,
-            g.skipped.values().sum::<usize>()
+            "{n} evidence file(s) are larger than the size cap and were not read (see `evidence --max-size`): what they hold was not assessed"
         ));
+    }
+    // Values read from files are shown inside lines of human output: none may start a line.
+    let one = |s: &mut String| {
+        if let std::borrow::Cow::Owned(o) = nkp_escrow::render::one_line(s) {
+            *s = o;
+        }
+    };
+    let one_opt = |s: &mut Option<String>| {
+        if let Some(x) = s {
+            one(x);
+        }
+    };
+    for b in &mut out {
+        one(&mut b.source);
+        one_opt(&mut b.provider);
+        one_opt(&mut b.key_id);
+        one_opt(&mut b.export_time);
+    }
+    for u in &mut unreadable {
+        one(&mut u.file);
+    }
+    for p in &mut problems {
+        one(p);
+    }
+    let mut g = g;
+    for r in &mut g.references {
+        one(&mut r.subject.name);
+        one_opt(&mut r.provider);
+        one_opt(&mut r.provider_key_id);
+        one_opt(&mut r.key);
+        one_opt(&mut r.host);
+        for d in &mut r.details {
+            if let std::borrow::Cow::Owned(o) = nkp_escrow::render::one_line(d) {
+                *d = std::borrow::Cow::Owned(o);
+            }
+        }
     }
     Ok(Gathered {
         backups: out,
@@ -185,11 +258,11 @@ fn exit_code(problems: &[String], finding: bool) -> i32 {
 pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
     let Gathered {
         backups,
+        unreadable,
         evidence: g,
         mut problems,
-        ..
     } = gather(&args.join)?;
-    let verdicts = resolve::resolve(&g.references, &backups, &args.vm);
+    let verdicts = resolve::resolve(&g.references, &backups, &unreadable, &args.vm);
     let missing: Vec<&String> = args
         .vm
         .iter()
@@ -380,8 +453,12 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
     }
     let vault = match &args.join.vault {
         Some(dir) => {
-            let v = nkp_vault::Vault::open(dir)?;
-            let rep = v.verify();
+            // A vault that cannot be opened is an input problem (already named), reported as
+            // an unverified vault, never as "no vault given".
+            let rep = match nkp_vault::Vault::open(dir) {
+                Ok(v) => v.verify(),
+                Err(_) => nkp_vault::verify::keyless(dir, &Default::default()),
+            };
             let manifest = dir.join("manifest.jsonl").display().to_string();
             inputs.insert(
                 manifest.clone(),

@@ -415,9 +415,40 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// One untrusted value (a provider name from a file, a file name) made safe to put inside a
+/// line of human output: every control character, newlines included, is shown as an escape.
+/// [`terminal_safe`] keeps newlines, because the output around values has them; a value must
+/// not, or a crafted name could start a line of its own (a forged `[PASS]`).
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\n') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod terminal_tests {
-    use super::terminal_safe;
+    use super::{one_line, terminal_safe};
+
+    #[test]
+    fn one_line_never_lets_a_value_start_a_line() {
+        assert_eq!(one_line("NKP-PROD"), "NKP-PROD");
+        assert_eq!(
+            one_line("NKP\n[PASS] x\x1b[2J\t"),
+            "NKP\\n[PASS] x\\u{1b}[2J\\t"
+        );
+    }
 
     #[test]
     fn control_sequences_are_shown_not_obeyed() {

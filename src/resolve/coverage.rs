@@ -29,6 +29,9 @@ crate::codes::contract_enum! {
         /// No opened backup covers it, but some backups could not be opened: backup present,
         /// not verified.
         Unverified = "unverified",
+        /// Backups with its name exist, but the evidence does not state its live key_id: a
+        /// match by name alone, not confirmed.
+        Unconfirmed = "unconfirmed",
         /// No backup of the live key_id.
         Uncovered = "uncovered",
     }
@@ -188,9 +191,6 @@ pub fn coverage(
     for &(scope, name) in &names {
         let same: &Vec<&Backup> = named.get(name).unwrap_or(&empty);
         let stated = key_ids.get(&(scope, name));
-        let key_id = stated
-            .filter(|s| s.len() == 1)
-            .and_then(|s| s.iter().next().cloned());
         if let Some(s) = stated.filter(|s| s.len() > 1) {
             findings.push(
                 Finding::new(
@@ -206,170 +206,195 @@ pub fn coverage(
                 .provider(name),
             );
         }
-        let protected = |b: &Backup| b.verdict != "unprotected";
-        let (mut status, matched): (Status, Vec<&Backup>) = match &key_id {
-            Some(k) => {
-                let (direct, relabelled) = of_key_id(same, k, &kdks);
-                for b in same
-                    .iter()
-                    .filter(|b| b.key_id.as_deref() != Some(k.as_str()))
-                {
-                    let covered = !direct.is_empty();
-                    findings.push(
-                        Finding::new(
-                            if covered { Severity::Info } else { Severity::High },
-                            "NKP-STALE-BACKUP",
-                            format!(
-                                "{} is named {name} but has key_id {} while the live {name} of scope {scope} has {k}: a backup of a deleted or re-created provider (KB 311922){}",
-                                b.source,
-                                b.key_id.as_deref().unwrap_or("unknown"),
-                                if covered { "; keep it for old VM backups" } else { "; it cannot restore the live provider" }
-                            ),
-                        )
-                        .backup(b)
-                        .scope(scope),
-                    );
-                }
-                let conflict = kdks_of(&direct);
-                let all: Vec<&Backup> = direct.iter().chain(&relabelled).copied().collect();
-                if conflict.len() > 1 {
-                    findings.push(
-                        Finding::new(
-                            Severity::High,
-                            "NKP-KDK-CONFLICT",
-                            format!(
-                                "backups of {name} with key_id {k} hold {} different KDKs ({}): name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
-                                conflict.len(),
-                                conflict.iter().cloned().collect::<Vec<_>>().join(", "),
-                                direct.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                        .scope(scope)
-                        .provider(name)
-                        .key_id(Some(k)),
-                    );
-                    (Status::KdkConflict, all)
-                } else if all.iter().any(|b| protected(b)) {
-                    (Status::Covered, all)
-                } else if !all.is_empty() {
-                    (Status::CoveredUnprotected, all)
-                } else if !same.is_empty() {
-                    (Status::NameCollision, Vec::new())
-                } else {
-                    (Status::Uncovered, Vec::new())
-                }
-            }
-            None => {
-                let ids: BTreeSet<Option<&str>> =
-                    same.iter().map(|b| b.key_id.as_deref()).collect();
-                if same.is_empty() {
-                    (Status::Uncovered, Vec::new())
-                } else if ids.len() > 1 {
-                    findings.push(
-                        Finding::new(
-                            Severity::Medium,
-                            "NKP-NAME-COLLISION",
-                            format!(
-                                "backups named {name} carry {} different key_ids and no live evidence of scope {scope} says which is current: {}",
-                                ids.len(),
-                                same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                        .scope(scope)
-                        .provider(name),
-                    );
-                    (Status::NameCollision, Vec::new())
-                } else if kdks_of(same).len() > 1 {
-                    findings.push(
-                        Finding::new(
-                            Severity::High,
-                            "NKP-KDK-CONFLICT",
-                            format!(
-                                "backups of {name} with the same key_id hold {} different KDKs: name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
-                                kdks_of(same).len(),
-                                same.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                        .scope(scope)
-                        .provider(name)
-                        .key_id(same.first().and_then(|b| b.key_id.as_deref())),
-                    );
-                    (Status::KdkConflict, same.clone())
-                } else if same.iter().any(|b| protected(b)) {
-                    (Status::Covered, same.clone())
-                } else {
-                    (Status::CoveredUnprotected, same.clone())
-                }
-            }
+        // Each live key_id is a provider of its own: with two in one scope (a re-creation, or
+        // two vCenters read as one), each needs its own backup.
+        let keys: Vec<Option<String>> = match stated {
+            Some(s) if !s.is_empty() => s.iter().cloned().map(Some).collect(),
+            _ => vec![None],
         };
-        if status == Status::Uncovered && !unreadable.is_empty() {
-            status = Status::Unverified;
-        }
-        match status {
-            Status::Uncovered => findings.push(
-                Finding::new(
-                    Severity::High,
-                    "NKP-UNCOVERED",
-                    format!("no backup of provider {name} (scope {scope}{}) was found: export one with a strong password, through the vCenter's FQDN (not its IP; with `dcli ... kms providers export` if the vCenter's PNID is localhost), and escrow it", key_id.as_deref().map(|k| format!(", key_id {k}")).unwrap_or_default()),
-                )
-                .scope(scope)
-                .provider(name)
-                .key_id(key_id.as_deref()),
-            ),
-            Status::Unverified => findings.push(
-                Finding::new(
-                    Severity::Medium,
-                    "NKP-UNVERIFIED",
-                    format!(
-                        "no opened backup covers provider {name} (scope {scope}), and {} backup file(s) could not be opened and may hold it: give their passwords (see NKP-UNREADABLE-BACKUP) before exporting a new copy",
-                        unreadable.len()
-                    ),
-                )
-                .scope(scope)
-                .provider(name)
-                .key_id(key_id.as_deref()),
-            ),
-            Status::CoveredUnprotected => findings.push(
-                Finding::new(
-                    Severity::High,
-                    "NKP-ONLY-UNPROTECTED",
-                    format!("provider {name} (scope {scope}) is backed up only without a password: re-export it with a strong password (VCFA-9X-000335)"),
-                )
-                .scope(scope)
-                .provider(name)
-                .key_id(key_id.as_deref()),
-            ),
-            _ => {}
-        }
-        let in_matched = |b: &Backup| matched.iter().any(|m| std::ptr::eq(*m, b));
-        let mut rows: Vec<Candidate> = same
-            .iter()
-            .map(|b| {
-                candidate(
-                    b,
-                    // Counted by its key_id only when a live key_id is known; otherwise by name.
-                    if in_matched(b) && key_id.is_some() {
-                        Match::KeyId
+        for key_id in keys {
+            let protected = |b: &Backup| b.verdict != "unprotected";
+            let (mut status, matched): (Status, Vec<&Backup>) = match &key_id {
+                Some(k) => {
+                    let (direct, relabelled) = of_key_id(same, k, &kdks);
+                    // Not stale: backups holding the live key_id's KDK (relabelled).
+                    let relabelled_here =
+                        |b: &Backup| relabelled.iter().any(|r| std::ptr::eq(*r, b));
+                    for b in same
+                        .iter()
+                        .filter(|b| b.key_id.as_deref() != Some(k.as_str()) && !relabelled_here(b))
+                    {
+                        let covered = !direct.is_empty();
+                        findings.push(
+                            Finding::new(
+                                if covered { Severity::Info } else { Severity::High },
+                                "NKP-STALE-BACKUP",
+                                format!(
+                                    "{} is named {name} but has key_id {} while the live {name} of scope {scope} has {k}: a backup of a deleted or re-created provider (KB 311922){}",
+                                    b.source,
+                                    b.key_id.as_deref().unwrap_or("unknown"),
+                                    if covered { "; keep it for old VM backups" } else { "; it cannot restore the live provider" }
+                                ),
+                            )
+                            .backup(b)
+                            .scope(scope),
+                        );
+                    }
+                    let conflict = kdks_of(&direct);
+                    let all: Vec<&Backup> = direct.iter().chain(&relabelled).copied().collect();
+                    if conflict.len() > 1 {
+                        findings.push(
+                            Finding::new(
+                                Severity::High,
+                                "NKP-KDK-CONFLICT",
+                                format!(
+                                    "backups of {name} with key_id {k} hold {} different KDKs ({}): name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
+                                    conflict.len(),
+                                    conflict.iter().cloned().collect::<Vec<_>>().join(", "),
+                                    direct.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
+                                ),
+                            )
+                            .scope(scope)
+                            .provider(name)
+                            .key_id(Some(k)),
+                        );
+                        (Status::KdkConflict, all)
+                    } else if all.iter().any(|b| protected(b)) {
+                        (Status::Covered, all)
+                    } else if !all.is_empty() {
+                        (Status::CoveredUnprotected, all)
+                    } else if !same.is_empty() {
+                        (Status::NameCollision, Vec::new())
                     } else {
-                        Match::NameOnly
-                    },
-                )
-            })
-            .collect();
-        // Relabelled backups (same KDK, other name) count for the provider too.
-        rows.extend(
-            matched
+                        (Status::Uncovered, Vec::new())
+                    }
+                }
+                None => {
+                    let ids: BTreeSet<Option<&str>> =
+                        same.iter().map(|b| b.key_id.as_deref()).collect();
+                    if same.is_empty() {
+                        (Status::Uncovered, Vec::new())
+                    } else if ids.len() > 1 {
+                        findings.push(
+                            Finding::new(
+                                Severity::Medium,
+                                "NKP-NAME-COLLISION",
+                                format!(
+                                    "backups named {name} carry {} different key_ids and no live evidence of scope {scope} says which is current: {}",
+                                    ids.len(),
+                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                                ),
+                            )
+                            .scope(scope)
+                            .provider(name),
+                        );
+                        (Status::NameCollision, Vec::new())
+                    } else if kdks_of(same).len() > 1 {
+                        findings.push(
+                            Finding::new(
+                                Severity::High,
+                                "NKP-KDK-CONFLICT",
+                                format!(
+                                    "backups of {name} with the same key_id hold {} different KDKs: name and key_id are labels, the KDK is the key; at most one is the live provider: {}",
+                                    kdks_of(same).len(),
+                                    same.iter().map(|b| format!("{} ({})", b.source, b.kdk_fingerprint)).collect::<Vec<_>>().join(", ")
+                                ),
+                            )
+                            .scope(scope)
+                            .provider(name)
+                            .key_id(same.first().and_then(|b| b.key_id.as_deref())),
+                        );
+                        (Status::KdkConflict, same.clone())
+                    } else {
+                        // A match by name alone: the live key_id is not stated, so whether
+                        // these backups hold the live key cannot be told.
+                        findings.push(
+                            Finding::new(
+                                Severity::Medium,
+                                "NKP-KEYID-UNKNOWN",
+                                format!(
+                                    "the evidence of scope {scope} does not state the live key_id of {name}: its backups ({}) match by name only; add `govc kms.ls -json` or ConfigStore `kms_providers` output to confirm",
+                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                                ),
+                            )
+                            .scope(scope)
+                            .provider(name),
+                        );
+                        (Status::Unconfirmed, same.clone())
+                    }
+                }
+            };
+            if status == Status::Uncovered && !unreadable.is_empty() {
+                status = Status::Unverified;
+            }
+            match status {
+                Status::Uncovered => findings.push(
+                    Finding::new(
+                        Severity::High,
+                        "NKP-UNCOVERED",
+                        format!("no backup of provider {name} (scope {scope}{}) was found: export one with a strong password, through the vCenter's FQDN (not its IP; with `dcli ... kms providers export` if the vCenter's PNID is localhost), and escrow it", key_id.as_deref().map(|k| format!(", key_id {k}")).unwrap_or_default()),
+                    )
+                    .scope(scope)
+                    .provider(name)
+                    .key_id(key_id.as_deref()),
+                ),
+                Status::Unverified => findings.push(
+                    Finding::new(
+                        Severity::Medium,
+                        "NKP-UNVERIFIED",
+                        format!(
+                            "no opened backup covers provider {name} (scope {scope}), and {} backup file(s) could not be opened and may hold it: give their passwords (see NKP-UNREADABLE-BACKUP) before exporting a new copy",
+                            unreadable.len()
+                        ),
+                    )
+                    .scope(scope)
+                    .provider(name)
+                    .key_id(key_id.as_deref()),
+                ),
+                Status::CoveredUnprotected => findings.push(
+                    Finding::new(
+                        Severity::High,
+                        "NKP-ONLY-UNPROTECTED",
+                        format!("provider {name} (scope {scope}) is backed up only without a password: re-export it with a strong password (VCFA-9X-000335)"),
+                    )
+                    .scope(scope)
+                    .provider(name)
+                    .key_id(key_id.as_deref()),
+                ),
+                _ => {}
+            }
+            let in_matched = |b: &Backup| matched.iter().any(|m| std::ptr::eq(*m, b));
+            let mut rows: Vec<Candidate> = same
                 .iter()
-                .filter(|m| m.provider.as_deref() != Some(name))
-                .map(|b| candidate(b, Match::SameKdk)),
-        );
-        providers.push(ProviderCoverage {
-            scope: scope.to_string(),
-            name: name.to_string(),
-            key_id,
-            status,
-            backups: rows,
-        });
+                .map(|b| {
+                    candidate(
+                        b,
+                        // Counted by its key_id only when a live key_id is known (otherwise by
+                        // name); a same-name backup of another key_id with the same KDK is
+                        // relabelled.
+                        match (in_matched(b), key_id.as_deref()) {
+                            (true, Some(k)) if b.key_id.as_deref() == Some(k) => Match::KeyId,
+                            (true, Some(_)) => Match::SameKdk,
+                            _ => Match::NameOnly,
+                        },
+                    )
+                })
+                .collect();
+            // Relabelled backups (same KDK, other name) count for the provider too.
+            rows.extend(
+                matched
+                    .iter()
+                    .filter(|m| m.provider.as_deref() != Some(name))
+                    .map(|b| candidate(b, Match::SameKdk)),
+            );
+            providers.push(ProviderCoverage {
+                scope: scope.to_string(),
+                name: name.to_string(),
+                key_id,
+                status,
+                backups: rows,
+            });
+        }
     }
     // A scope whose hosts include one without a TPM cannot take a provider restored with
     // "Require TPM" (vendor NKP FAQ): restore it with the option unchecked.

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::steps::{steps, subject_steps};
 use super::{
     by_kdk, by_name, candidate, kdks_of, live, of_key_id, Backup, Candidate, Match, SubjectVerdict,
-    Verdict,
+    UnreadableBackup, Verdict,
 };
 use crate::evidence::KeyReference;
 
@@ -17,7 +17,12 @@ struct Plan {
 }
 
 /// Resolve every subject (or only `vms`, by name) against the backups.
-pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec<SubjectVerdict> {
+pub fn resolve(
+    refs: &[KeyReference],
+    backups: &[Backup],
+    unreadable: &[UnreadableBackup],
+    vms: &[String],
+) -> Vec<SubjectVerdict> {
     let live = live(refs);
     let named = by_name(backups);
     let kdks = by_kdk(backups);
@@ -49,7 +54,16 @@ pub fn resolve(refs: &[KeyReference], backups: &[Backup], vms: &[String]) -> Vec
         };
         let plan = plans
             .entry((provider, needed.clone(), by_embedded))
-            .or_insert_with(|| plan(provider, same_name, &kdks, needed.as_deref(), by_embedded));
+            .or_insert_with(|| {
+                plan(
+                    provider,
+                    same_name,
+                    &kdks,
+                    unreadable,
+                    needed.as_deref(),
+                    by_embedded,
+                )
+            });
         let mut steps = plan.steps.clone();
         subject_steps(&mut steps, subject, provider, plan.verdict, rs);
         let source = needed.is_some().then(|| key_id_source(by_embedded));
@@ -82,6 +96,7 @@ fn plan(
     provider: &str,
     same_name: &[&Backup],
     kdks: &HashMap<&str, Vec<&Backup>>,
+    unreadable: &[UnreadableBackup],
     needed: Option<&str>,
     by_embedded: bool,
 ) -> Plan {
@@ -120,6 +135,15 @@ fn plan(
                 same_name.iter().map(|b| b.key_id.as_deref()).collect();
             if same_name.is_empty() {
                 (Verdict::NoBackup, Vec::new())
+            } else if ids.len() == 1 && kdks_of(same_name).len() > 1 {
+                // One key_id, several KDKs: a conflict, whatever the live key_id is.
+                (
+                    Verdict::Ambiguous,
+                    same_name
+                        .iter()
+                        .map(|b| candidate(b, Match::NameOnly))
+                        .collect(),
+                )
             } else if ids.len() == 1 {
                 (
                     Verdict::Probable,
@@ -139,7 +163,24 @@ fn plan(
             }
         }
     };
-    let steps = steps(provider, verdict, &backups, needed);
+    let conflict_id = (verdict == Verdict::Ambiguous && needed.is_none())
+        .then(|| same_name.first().and_then(|b| b.key_id.as_deref()))
+        .flatten()
+        .filter(|k| {
+            same_name.iter().all(|b| b.key_id.as_deref() == Some(*k))
+                && kdks_of(same_name).len() > 1
+        });
+    let mut steps = steps(provider, verdict, &backups, needed.or(conflict_id));
+    if matches!(verdict, Verdict::NoBackup | Verdict::WrongKey) && !unreadable.is_empty() {
+        steps.insert(
+            0,
+            format!(
+                "{} backup file(s) could not be opened and may hold {provider}: {}. Give their passwords (--password-file FILE) and run this again before exporting or importing anything.",
+                unreadable.len(),
+                unreadable.iter().map(|u| format!("{} ({})", u.file, u.reason)).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
     Plan {
         verdict,
         backups: std::sync::Arc::new(backups),
