@@ -264,7 +264,11 @@ fn from_text_with(
             .map(|o| starts.partition_point(|s| *s <= *o).saturating_sub(1))
             .collect();
         flagged.dedup();
-        scan::scan(&lines, &flagged, path, hint, c);
+        let seen = scan::Seen3 {
+            tpm: markers.seen[13],
+            logs: markers.seen[12] || markers.seen[14..].iter().any(|b| *b),
+        };
+        scan::scan(&lines, &flagged, path, hint, seen, c);
     }
     if markers.json() {
         let stem = path

@@ -133,6 +133,16 @@ fn keysafe_at(lines: &[Line<'_>], i: usize, start: usize) -> Result<(Vec<Fqid>, 
     ))
 }
 
+/// Which of the rarer markers the file holds (so that the common lines are not searched for
+/// them one by one).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen3 {
+    /// `Tpm Present`.
+    pub tpm: bool,
+    /// A logged key error phrase (or `encryption.bundle`, which one of them contains).
+    pub logs: bool,
+}
+
 struct BlockFacts {
     display_name: Option<String>,
     vtpm: bool,
@@ -220,7 +230,14 @@ fn file_arg<'a>(command: &'a str, ext: &str) -> Option<&'a str> {
 
 /// Scan the `flagged` lines (indexes, ascending: those holding a marker) for key locators and
 /// host-key answers.
-pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, c: &mut Collector) {
+pub fn scan(
+    lines: &[Line<'_>],
+    flagged: &[usize],
+    path: &Path,
+    hint: FileHint,
+    seen: Seen3,
+    c: &mut Collector,
+) {
     let facts = block_facts(lines, flagged);
     let stem = path
         .file_stem()
@@ -274,7 +291,7 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
             continue;
         }
         // A host's TPM (esxcli hardware trustedboot get).
-        if let Some(present) = tpm_present(l.text) {
+        if let Some(present) = seen.tpm.then(|| tpm_present(l.text)).flatten() {
             let subject = match l.host {
                 Some(h) => host_subject(Some(h)),
                 None => Subject {
@@ -300,8 +317,15 @@ pub fn scan(lines: &[Line<'_>], flagged: &[usize], path: &Path, hint: FileHint, 
             continue;
         }
         // A logged key error, with the locator when the line has one.
-        let lower = l.text.to_ascii_lowercase();
-        if let Some((_, what)) = KEY_ERRORS.iter().find(|(p, _)| lower.contains(p)) {
+        if let Some((_, what)) = seen
+            .logs
+            .then(|| {
+                KEY_ERRORS
+                    .iter()
+                    .find(|(p, _)| find_ci(l.text, p).is_some())
+            })
+            .flatten()
+        {
             let subject = match l.host {
                 Some(h) => host_subject(Some(h)),
                 None => Subject {
