@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Offline reader, escrow vault and evidence tool for VMware vSphere Native Key Provider
 /// backups. Nothing is sent anywhere; secrets are never printed.
 #[derive(Debug, Parser)]
-#[command(name = "nkp-escrow", version, about, long_about = None)]
+#[command(name = "nkp-escrow", version, about, long_about = None, after_help = EXIT_STATUS)]
 pub(crate) struct Cli {
     /// Output format (default: table on a terminal, json when piped).
     #[arg(long, global = true, value_enum)]
@@ -19,6 +19,19 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit codes, shown at the end of `--help`.
+const EXIT_STATUS: &str = "EXIT STATUS:
+  0  done, and nothing wrong was found
+  1  an input could not be processed (missing path, unreadable or unopened file, wrong
+     password, a vault that does not verify) or a named subject does not exist; the other
+     inputs are still reported, and no report control passes
+  2  usage error, or an error that stopped the command
+  3  the check ran and found a problem (coverage gap, vault verification failure, no
+     backup restores the VM, a failed report control)
+
+ENVIRONMENT:
+  NKP_ESCROW_VAULT  the vault folder when --vault is not given (every command that takes one)";
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -336,8 +349,9 @@ pub(crate) struct JoinArgs {
     /// Backups: .p12 files or folders of them.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub backups: Vec<PathBuf>,
-    /// An escrow vault whose entries count as backups (read without a key).
-    #[arg(long, value_name = "DIR")]
+    /// An escrow vault whose entries count as backups (read without a key; it must verify).
+    /// Defaults to $NKP_ESCROW_VAULT when that is set, as in the `vault` commands.
+    #[arg(long, value_name = "DIR", env = "NKP_ESCROW_VAULT")]
     pub vault: Option<PathBuf>,
     /// Passwords for the .p12 backups.
     #[command(flatten)]

@@ -610,3 +610,104 @@ fn crafted_names_unopened_backups_and_conflicts_without_a_key_id() {
         "{r:#}"
     );
 }
+
+/// Issue 12, item 10 (done early, with issue 11's resolve work): the `vault restore` command
+/// that `resolve` prints is complete as printed (it names the vault), and `--vault` falls back
+/// to `$NKP_ESCROW_VAULT` in `resolve`.
+#[test]
+fn the_printed_restore_command_runs_as_printed() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup_named(&backups.join("p.p12"), "NKP-P", K1, "p");
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    kms_ls(&d.path().join("ev/kms.json"), "NKP-P", K1);
+    std::fs::write(
+        d.path().join("ev/vm.vmx"),
+        format!("displayName = \"p-vm\"\nencryption.keySafe = \"vmware:key/list/(pair/(fqid/<VMWARE-NULL>/NKP-P/{K1},HMAC-SHA-256,abc))\"\n"),
+    )
+    .expect("vmx");
+    let v = d.path().join("vault");
+    let id = age::x25519::Identity::generate();
+    let id_file = d.path().join("id.txt");
+    std::fs::write(
+        &id_file,
+        format!(
+            "{}\n",
+            secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    )
+    .expect("id");
+    nkp()
+        .args(["--quiet", "vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("c={}", id.to_public()))
+        .assert()
+        .success();
+    nkp()
+        .args(["--quiet", "vault", "add", "--vault"])
+        .arg(&v)
+        .arg(backups.join("p.p12"))
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .assert()
+        .success();
+    // The vault from the environment, as the `vault` commands take it.
+    let (r, code, err) = json(
+        nkp()
+            .env("NKP_ESCROW_VAULT", &v)
+            .args(["--format", "json", "resolve", "--evidence"])
+            .arg(d.path().join("ev")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let step = r["subjects"][0]["steps"]
+        .as_array()
+        .and_then(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .find(|s| s.contains("vault restore"))
+        })
+        .expect("a vault restore step")
+        .to_string();
+    let cmd = step
+        .split('`')
+        .nth(1)
+        .expect("the command in backticks")
+        .replace("<your identity>", &id_file.display().to_string())
+        .replace("<ticket>", "INC-1")
+        .replace("NKP-P.p12", &d.path().join("out.p12").display().to_string())
+        .replace("NKP-P.pw", &d.path().join("out.pw").display().to_string());
+    let args: Vec<String> = cmd
+        .split_whitespace()
+        .skip(1)
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect();
+    assert!(args.iter().any(|a| a == "--vault"), "{cmd}");
+    let o = nkp().args(&args).output().expect("run");
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("out.p12")).expect("restored"),
+        std::fs::read(backups.join("p.p12")).expect("original")
+    );
+}
+
+/// Issue 12, item 12 (in part): the exit codes are in `--help`.
+#[test]
+fn help_states_the_exit_codes_and_the_vault_variable() {
+    let o = nkp().arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "EXIT STATUS",
+        "  1  an input could not be processed",
+        "NKP_ESCROW_VAULT",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+    let o = nkp().args(["coverage", "--help"]).output().expect("run");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[env: NKP_ESCROW_VAULT"));
+}

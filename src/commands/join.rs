@@ -262,7 +262,16 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
         evidence: g,
         mut problems,
     } = gather(&args.join)?;
-    let verdicts = resolve::resolve(&g.references, &backups, &unreadable, &args.vm);
+    let vault_dir = args.join.vault.as_ref().map(|v| v.display().to_string());
+    let verdicts = resolve::resolve(
+        &g.references,
+        &backups,
+        &resolve::Context {
+            unreadable: &unreadable,
+            vault: vault_dir.as_deref(),
+        },
+        &args.vm,
+    );
     let missing: Vec<&String> = args
         .vm
         .iter()

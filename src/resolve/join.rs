@@ -5,9 +5,20 @@ use std::collections::{BTreeSet, HashMap};
 use super::steps::{steps, subject_steps};
 use super::{
     by_kdk, by_name, candidate, kdks_of, live, of_key_id, Backup, Candidate, Match, SubjectVerdict,
-    UnreadableBackup, Verdict,
+    Verdict,
 };
 use crate::evidence::KeyReference;
+
+/// What `resolve` needs besides the evidence and the backups.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    /// Backup files that could not be opened (named first in the steps of subjects without
+    /// a backup).
+    pub unreadable: &'a [super::UnreadableBackup],
+    /// The vault folder the entries come from, so that the `vault restore` command printed in
+    /// the steps is complete.
+    pub vault: Option<&'a str>,
+}
 
 /// The answer shared by every subject that needs the same provider key.
 struct Plan {
@@ -20,7 +31,7 @@ struct Plan {
 pub fn resolve(
     refs: &[KeyReference],
     backups: &[Backup],
-    unreadable: &[UnreadableBackup],
+    context: &Context<'_>,
     vms: &[String],
 ) -> Vec<SubjectVerdict> {
     let live = live(refs);
@@ -59,7 +70,7 @@ pub fn resolve(
                     provider,
                     same_name,
                     &kdks,
-                    unreadable,
+                    context,
                     needed.as_deref(),
                     by_embedded,
                 )
@@ -96,10 +107,11 @@ fn plan(
     provider: &str,
     same_name: &[&Backup],
     kdks: &HashMap<&str, Vec<&Backup>>,
-    unreadable: &[UnreadableBackup],
+    context: &Context<'_>,
     needed: Option<&str>,
     by_embedded: bool,
 ) -> Plan {
+    let unreadable = context.unreadable;
     let (verdict, backups): (Verdict, Vec<Candidate>) = match needed {
         Some(k) => {
             let (direct, relabelled) = of_key_id(same_name, k, kdks);
@@ -170,7 +182,13 @@ fn plan(
             same_name.iter().all(|b| b.key_id.as_deref() == Some(*k))
                 && kdks_of(same_name).len() > 1
         });
-    let mut steps = steps(provider, verdict, &backups, needed.or(conflict_id));
+    let mut steps = steps(
+        provider,
+        verdict,
+        &backups,
+        needed.or(conflict_id),
+        context.vault,
+    );
     if matches!(verdict, Verdict::NoBackup | Verdict::WrongKey) && !unreadable.is_empty() {
         steps.insert(
             0,

@@ -29,7 +29,7 @@ pub use coverage::{
     add_custodian_findings, coverage, Coverage, CustodianDrills, Finding, ProviderCoverage,
     Severity, Status, DRILL_MAX_AGE_DAYS, KDK_BITS,
 };
-pub use join::resolve;
+pub use join::{resolve, Context};
 
 /// One backup of one provider: a .p12 file or a vault entry.
 #[derive(Clone, Debug, Serialize)]
@@ -434,7 +434,7 @@ mod tests {
             b("a1.p12", "NKP-A", K1, "strong", "2024-01-01T00:00:00Z"),
             b("a2.p12", "NKP-A", K2, "strong", "2024-01-01T00:00:00Z"),
         ];
-        let v = resolve(&refs, &backups, &[], &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &[]);
         assert_eq!(verdict_of(&v, "locked-vm"), "restorable");
         let locked = v.iter().find(|s| s.subject.name == "locked-vm").unwrap();
         assert_eq!(locked.backups[0].source, "NKP2.p12");
@@ -455,7 +455,7 @@ mod tests {
         );
         assert_eq!(verdict_of(&v, "n-vm"), "no-backup");
         // --vm focuses.
-        let only = resolve(&refs, &backups, &[], &["locked-vm".into()]);
+        let only = resolve(&refs, &backups, &Context::default(), &["locked-vm".into()]);
         assert_eq!(only.len(), 1);
     }
 
@@ -595,7 +595,7 @@ mod tests {
             .findings
             .iter()
             .any(|f| f.code == "NKP-STALE-BACKUP" && f.scope.as_deref() == Some("vc02")));
-        let v = resolve(&refs, &backups, &[], &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &[]);
         assert_eq!(&*v[0].scope, "vc02");
         assert_eq!(v[0].verdict.as_str(), "wrong-key");
     }
@@ -652,7 +652,7 @@ mod tests {
         // The relabelled old backup (same KDK as the live key_id's backup) counts: protected.
         assert_eq!(status(&c, "default", "NKP-R"), "covered");
         assert!(c.findings.iter().any(|f| f.code == "NKP-KEYID-RELABELLED"));
-        let v = resolve(&refs, &backups, &[], &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &[]);
         let cvm = v.iter().find(|s| s.subject.name == "c-vm").unwrap();
         assert_eq!(cvm.verdict.as_str(), "ambiguous");
         assert!(

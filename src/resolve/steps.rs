@@ -49,6 +49,7 @@ pub(super) fn steps(
     verdict: Verdict,
     backups: &[Candidate],
     key_id: Option<&str>,
+    vault: Option<&str>,
 ) -> Vec<String> {
     let mut s = Vec::new();
     match verdict {
@@ -62,7 +63,8 @@ pub(super) fn steps(
             }
             if let Some(id) = b.source.strip_prefix("vault:") {
                 s.push(format!(
-                    "Take the backup from the vault: `nkp-escrow vault restore {id} --identity <your identity> --out {provider}.p12 --password-out {provider}.pw` (the password comes with it)."
+                    "Take the backup from the vault: `nkp-escrow vault restore {id}{} --identity <your identity> --out {provider}.p12 --password-out {provider}.pw --reason <ticket>` (the password comes with it).",
+                    vault.map(|v| format!(" --vault '{}'", v.replace('\'', "'\\''"))).unwrap_or_default()
                 ));
             } else {
                 s.push(format!(
