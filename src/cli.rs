@@ -364,7 +364,9 @@ pub(crate) struct ResolveArgs {
     /// Inputs.
     #[command(flatten)]
     pub join: JoinArgs,
-    /// Only this VM (display name); repeatable. Default: every subject that needs a provider.
+    /// Only subjects with this name (VM display name, disk or host), case-insensitively, with
+    /// `*` and `?` as globs (`--vm 'db0*'`); repeatable. A name that matches nothing is an
+    /// input error with the closest names. Default: every subject that needs a provider.
     #[arg(long, value_name = "NAME")]
     pub vm: Vec<String>,
 }

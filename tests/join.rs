@@ -156,3 +156,25 @@ fn report_writes_controls_and_input_hashes_and_is_repeatable() {
     }
     assert_eq!(results[0], results[1], "same inputs, same results");
 }
+
+/// Issue 12, item 11 (in part): `--vm` matches case-insensitively and with globs; a name that
+/// matches nothing is an input error (exit 1) with the closest names, not a coverage gap.
+#[test]
+fn vm_names_are_matched_forgivingly_and_typos_get_suggestions() {
+    let (v, code) = run(&["resolve", "--vm", "WIN11-52 *"]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["subjects"].as_array().map(Vec::len), Some(1));
+    let out = Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["--format", "json", "resolve", "--vm", "db10", "--evidence"])
+        .arg(td("evidence"))
+        .arg("--backups")
+        .arg(td("estate/share"))
+        .arg("--password-file")
+        .arg(td("estate/share/passwords.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean \"db01\""), "{err}");
+}

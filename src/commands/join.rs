@@ -275,11 +275,34 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
     let missing: Vec<&String> = args
         .vm
         .iter()
-        .filter(|v| !verdicts.iter().any(|s| &s.subject.name == *v))
+        .filter(|v| {
+            !verdicts
+                .iter()
+                .any(|s| resolve::name_matches(v, &s.subject.name))
+        })
         .collect();
     for m in &missing {
+        // A typo is not a coverage gap: say which names exist.
+        let names: std::collections::BTreeSet<&str> = g
+            .references
+            .iter()
+            .filter(|r| r.subject.kind != "provider")
+            .map(|r| r.subject.name.as_str())
+            .collect();
+        let near = resolve::closest(m, names.into_iter(), 3);
         problems.push(format!(
-            "no evidence names a VM {m:?} that needs a key provider"
+            "no evidence names a VM {m:?} that needs a key provider{}",
+            if near.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; did you mean {}?",
+                    near.iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         ));
     }
     say_problems(&problems);

@@ -41,7 +41,7 @@ pub fn resolve(
     let mut plans: HashMap<(&str, Option<String>, bool), Plan> = HashMap::new();
     let mut out = Vec::with_capacity(live.needs.len());
     for ((scope, subject, provider), rs) in &live.needs {
-        if !vms.is_empty() && !vms.iter().any(|v| v == &subject.name) {
+        if !vms.is_empty() && !vms.iter().any(|v| super::name_matches(v, &subject.name)) {
             continue;
         }
         let provider: &str = provider;

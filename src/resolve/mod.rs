@@ -255,6 +255,69 @@ pub(super) fn candidate(b: &Backup, matched: Match) -> Candidate {
     }
 }
 
+/// Whether a subject name matches what an operator typed for `--vm`: case-insensitively, with
+/// `*` (any run of characters) and `?` (one character) as globs.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let n: Vec<char> = name.to_lowercase().chars().collect();
+    // Iterative glob match with one backtrack point (linear in practice, never exponential).
+    let (mut pi, mut ni) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The names among `names` closest to `typed` (edit distance, case-insensitive), best first, at
+/// most `n`: for "did you mean".
+pub fn closest<'a>(typed: &str, names: impl Iterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    fn distance(a: &[char], b: &[char]) -> usize {
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let sub = prev[j] + usize::from(ca != cb);
+                cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let t: Vec<char> = typed.to_lowercase().chars().take(256).collect();
+    let mut scored: Vec<(usize, &str)> = names
+        .map(|name| {
+            let c: Vec<char> = name.to_lowercase().chars().take(256).collect();
+            (distance(&t, &c), name)
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .filter(|(d, name)| *d <= (name.chars().count().max(t.len()) / 2).max(2))
+        .take(n)
+        .map(|(_, name)| name)
+        .collect()
+}
+
 /// Index backups by KDK fingerprint (backups whose KDK is unknown are left out).
 pub fn by_kdk(backups: &[Backup]) -> HashMap<&str, Vec<&Backup>> {
     let mut m: HashMap<&str, Vec<&Backup>> = HashMap::new();
@@ -710,5 +773,24 @@ mod tests {
             })
             .collect();
         assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    }
+
+    /// Issue 12, item 11 (in part): `--vm` matches case-insensitively and with globs; a typo
+    /// gets the closest names.
+    #[test]
+    fn vm_names_match_with_globs_and_typos_get_suggestions() {
+        assert!(name_matches("WIN11-52*", "win11-52 \"finance\""));
+        assert!(name_matches("db0?", "db01"));
+        assert!(name_matches("*", "anything"));
+        assert!(name_matches("a*b*c", "aXXbYYc"));
+        assert!(!name_matches("db0?", "db012"));
+        assert!(!name_matches("win11", "win11-52"));
+        assert!(name_matches("Db01", "db01"));
+        // Many stars never take exponential time.
+        assert!(!name_matches(&"*a".repeat(30), &"a".repeat(25)));
+        let names = ["win11-52 \"finance\"", "db01", "app07", "esxi51"];
+        assert_eq!(closest("db10", names.iter().copied(), 3), ["db01"]);
+        assert_eq!(closest("app7", names.iter().copied(), 1), ["app07"]);
+        assert!(closest("zzzzzzzz", names.iter().copied(), 3).is_empty());
     }
 }
