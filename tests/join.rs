@@ -14,6 +14,12 @@ fn td(p: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (Value, i32) {
+    let (v, code, _) = run_with_stderr(args);
+    (v, code)
+}
+
+/// [`run`], with standard error too.
+fn run_with_stderr(args: &[&str]) -> (Value, i32, String) {
     let out = Command::cargo_bin("nkp-escrow")
         .unwrap()
         .args(["--format", "json"])
@@ -29,6 +35,7 @@ fn run(args: &[&str]) -> (Value, i32) {
     (
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
         out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -164,17 +171,7 @@ fn vm_names_are_matched_forgivingly_and_typos_get_suggestions() {
     let (v, code) = run(&["resolve", "--vm", "WIN11-52 *"]);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["subjects"].as_array().map(Vec::len), Some(1));
-    let out = Command::cargo_bin("nkp-escrow")
-        .unwrap()
-        .args(["--format", "json", "resolve", "--vm", "db10", "--evidence"])
-        .arg(td("evidence"))
-        .arg("--backups")
-        .arg(td("estate/share"))
-        .arg("--password-file")
-        .arg(td("estate/share/passwords.txt"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, code, err) = run_with_stderr(&["resolve", "--vm", "db10"]);
+    assert_eq!(code, 1);
     assert!(err.contains("did you mean \"db01\""), "{err}");
 }

@@ -333,36 +333,31 @@ pub fn scan(
                     name: stem.clone(),
                 },
             };
-            let fqids = find_ci(l.text, "vmware:key/")
+            // (provider, key) per locator on the line; one reference without them otherwise.
+            let mut keys: Vec<(Option<String>, Option<String>)> = find_ci(l.text, "vmware:key/")
                 .and_then(|at| KeySafe::parse(token(l.text, at)).ok())
-                .map(|ks| ks.fqids())
+                .map(|ks| {
+                    ks.fqids()
+                        .into_iter()
+                        .map(|f| (f.key_server_id, f.key_id))
+                        .collect()
+                })
                 .unwrap_or_default();
-            if fqids.is_empty() {
+            if keys.is_empty() {
+                keys.push((None, None));
+            }
+            for (provider, key) in keys {
                 c.add(Seen {
                     kind: "log",
                     line: Some(l.no),
-                    subject,
-                    provider: None,
+                    subject: subject.clone(),
+                    provider,
                     provider_key_id: None,
-                    key: None,
+                    key,
                     host: l.host,
                     state: State::KeyError,
                     details: vec![(*what).into()],
                 });
-            } else {
-                for f in fqids {
-                    c.add(Seen {
-                        kind: "log",
-                        line: Some(l.no),
-                        subject: subject.clone(),
-                        provider: f.key_server_id,
-                        provider_key_id: None,
-                        key: f.key_id,
-                        host: l.host,
-                        state: State::KeyError,
-                        details: vec![(*what).into()],
-                    });
-                }
             }
             continue;
         }

@@ -301,11 +301,15 @@ pub fn closest<'a>(typed: &str, names: impl Iterator<Item = &'a str>, n: usize) 
         }
         prev[b.len()]
     }
-    let t: Vec<char> = typed.to_lowercase().chars().take(256).collect();
+    // Bounded work whatever the evidence holds: names are compared on their first 64
+    // characters, and a name whose length alone rules it out is not compared at all.
+    const CAP: usize = 64;
+    let t: Vec<char> = typed.to_lowercase().chars().take(CAP).collect();
     let mut scored: Vec<(usize, &str)> = names
-        .map(|name| {
-            let c: Vec<char> = name.to_lowercase().chars().take(256).collect();
-            (distance(&t, &c), name)
+        .filter_map(|name| {
+            let c: Vec<char> = name.to_lowercase().chars().take(CAP).collect();
+            let limit = (c.len().max(t.len()) / 2).max(2);
+            (c.len().abs_diff(t.len()) <= limit).then(|| (distance(&t, &c), name))
         })
         .collect();
     scored.sort();
