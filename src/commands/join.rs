@@ -18,6 +18,8 @@ pub(crate) struct Gathered {
     pub(crate) unreadable: Vec<resolve::UnreadableBackup>,
     pub(crate) evidence: evidence::Gathered,
     pub(crate) problems: Vec<String>,
+    /// The keyless verification of `--vault`, made once here (`report` shows it).
+    pub(crate) vault_report: Option<nkp_vault::VerifyReport>,
 }
 
 /// What to pass to open a backup that failed with `code`.
@@ -115,23 +117,29 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
     }
     // Vault entries count only from a vault that verifies: an entry whose object is gone or
     // changed restores nothing.
+    let mut vault_report = None;
     let vault = match args.vault.as_deref().map(nkp_vault::Vault::open) {
         None => None,
         Some(Ok(v)) => {
             let r = v.verify();
-            if r.ok {
-                Some(v)
-            } else {
+            let ok = r.ok;
+            if !ok {
                 problems.push(format!(
                     "vault {}: `vault verify` finds {} problem(s); its entries are not counted as backups",
                     v.dir().display(),
                     r.problems.len()
                 ));
-                None
             }
+            vault_report = Some(r);
+            ok.then_some(v)
         }
         Some(Err(e)) => {
             problems.push(format!("vault: {}", e.chain()));
+            // Reported as an unverified vault, never as "no vault given".
+            vault_report = args
+                .vault
+                .as_deref()
+                .map(|dir| nkp_vault::verify::keyless(dir, &Default::default()));
             None
         }
     };
@@ -233,6 +241,7 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
         unreadable,
         evidence: g,
         problems,
+        vault_report,
     })
 }
 
@@ -261,6 +270,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
         unreadable,
         evidence: g,
         mut problems,
+        ..
     } = gather(&args.join)?;
     let vault_dir = args.join.vault.as_ref().map(|v| v.display().to_string());
     let verdicts = resolve::resolve(
@@ -361,6 +371,7 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
         unreadable,
         evidence: g,
         problems,
+        ..
     } = gather(args)?;
     let mut c = resolve::coverage(
         &g.references,
@@ -455,6 +466,7 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         unreadable,
         evidence: g,
         problems,
+        mut vault_report,
     } = gather(&args.join)?;
     say_problems(&problems);
     let now = time::OffsetDateTime::now_utc();
@@ -487,10 +499,9 @@ pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> 
         Some(dir) => {
             // A vault that cannot be opened is an input problem (already named), reported as
             // an unverified vault, never as "no vault given".
-            let rep = match nkp_vault::Vault::open(dir) {
-                Ok(v) => v.verify(),
-                Err(_) => nkp_vault::verify::keyless(dir, &Default::default()),
-            };
+            let rep = vault_report
+                .take()
+                .unwrap_or_else(|| nkp_vault::verify::keyless(dir, &Default::default()));
             let manifest = dir.join("manifest.jsonl").display().to_string();
             inputs.insert(
                 manifest.clone(),
