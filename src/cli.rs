@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "nkp-escrow", version, about, long_about = None, after_help = EXIT_STATUS)]
 pub(crate) struct Cli {
-    /// Output format (default: table on a terminal, json when piped).
+    /// Output format: human text (the default, also when piped), or a JSON or YAML document.
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Print only results and errors (no warnings, no narration).
@@ -69,11 +69,13 @@ pub(crate) enum Command {
     Resolve(ResolveArgs),
     /// Are we covered? Every provider the evidence mentions, with its backups and findings.
     /// Exit 3 on any gap.
-    Coverage(JoinArgs),
-    /// Compliance evidence: writes evidence.json and evidence.md (per-control [PASS]/[FAIL]
-    /// lines for VCFA-9X-000335, VCSA-80-000294, vcenter-9.native-key-provider-backup, mapped to
-    /// NIST CP-9(8), SC-12(1), CP-4 and PCI DSS 3.6.1), with the SHA-256 of every input.
-    /// Never overwrites. Exit 3 when a control fails.
+    Coverage(CoverageArgs),
+    /// Compliance evidence: writes evidence.json, evidence.md and evidence.html (per-control
+    /// PASS / FAIL / NOT-ASSESSED for VCFA-9X-000335, VCSA-80-000294,
+    /// vcenter-9.native-key-provider-backup, NIST-SC-12(1) and NIST-CP-4, with their sources
+    /// and mappings), who made it, every input with its SHA-256 and capture time, and the
+    /// vault's custody facts; signed with --sign-key. `report verify DIR` checks a report.
+    /// Exit 3 when a control fails.
     Report(ReportArgs),
     /// The escrow vault: age-encrypted copies of backups with their passwords, and a
     /// hash-chained manifest anyone can verify without a key.
@@ -371,13 +373,86 @@ pub(crate) struct ResolveArgs {
     pub vm: Vec<String>,
 }
 
-/// `report` arguments.
+/// `--fail-on`: the least severe finding that makes the exit code 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailOn {
+    /// Only high findings.
+    High,
+    /// Medium and high findings.
+    Medium,
+    /// Any finding but info.
+    Low,
+}
+
+impl FailOn {
+    pub(crate) fn severity(self) -> nkp_escrow::resolve::Severity {
+        use nkp_escrow::resolve::Severity;
+        match self {
+            Self::High => Severity::High,
+            Self::Medium => Severity::Medium,
+            Self::Low => Severity::Low,
+        }
+    }
+}
+
+/// `coverage` arguments.
 #[derive(Debug, Args)]
-pub(crate) struct ReportArgs {
+pub(crate) struct CoverageArgs {
     /// Inputs.
     #[command(flatten)]
     pub join: JoinArgs,
-    /// Folder to write evidence.json and evidence.md into (created; existing files are kept).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    /// Exit 3 only for findings this severe or more (default: any provider not fully covered,
+    /// or any finding but info).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct ReportArgs {
+    /// `report verify DIR`.
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+    /// Inputs.
+    #[command(flatten)]
+    pub join: JoinArgs,
+    /// Folder to write evidence.json, evidence.md and evidence.html into (created; an existing
+    /// folder is an error unless --force).
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing report folder, in one step (never a mix of old and new files).
+    #[arg(long)]
+    pub force: bool,
+    /// Sign evidence.json into evidence.json.sig with this OpenSSH Ed25519 private key (as
+    /// `ssh-keygen -t ed25519` writes it); `ssh-keygen -Y verify -n nkp-escrow-report` checks it.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// A vault checkpoint public key you trust (base64, from `vault checkpoint-key`): the report
+    /// states whether a checkpoint signed by it covers the vault's chain. Repeatable.
+    #[arg(long, value_name = "BASE64")]
+    pub trusted_key: Vec<String>,
+    /// Evidence captured longer ago than this many days cannot make a control pass.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub max_evidence_age: u32,
+    /// Also exit 3 when a finding is this severe or more (default: only a failed control).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+}
+
+/// `report` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Check a report folder: the signature over evidence.json (exit 3 when missing, broken or
+    /// by another key; without --signer the signer is not checked, and that is exit 3 too) and
+    /// the SHA-256 of evidence.md and evidence.html that evidence.json records.
+    Verify {
+        /// The report folder.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The signer you expect: an OpenSSH public key file (`KEY.pub`) or an allowed_signers
+        /// file.
+        #[arg(long, value_name = "FILE")]
+        signer: Option<PathBuf>,
+    },
 }

@@ -34,7 +34,13 @@ fn main() {
             } else {
                 let message = format!("{e:#}");
                 eprintln!("error: {}", nkp_escrow::render::terminal_safe(&message));
-                nkp_escrow::exit::USAGE
+                // A usage error is 2; anything else stopped on an input (a file, a key, a
+                // vault) that could not be processed: 1.
+                if e.downcast_ref::<commands::Usage>().is_some() {
+                    nkp_escrow::exit::USAGE
+                } else {
+                    nkp_escrow::exit::INPUT
+                }
             }
         }
     };

@@ -1049,7 +1049,7 @@ fn vault_yaml_and_verify_arguments_are_handled_strictly() {
         .arg(&stranger_id)
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not one of the vault's custodians"));
 
     let (_, r) = verify(&v);

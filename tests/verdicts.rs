@@ -170,7 +170,7 @@ fn a_missing_password_is_not_a_missing_backup() {
         .expect("run");
     assert_eq!(o.status.code(), Some(1));
     let md = std::fs::read_to_string(out.join("evidence.md")).expect("md");
-    assert!(md.contains("NKP-A.p12 (backup-unopened)"), "{md}");
+    assert!(md.contains("NKP-A.p12 | backup-unopened"), "{md}");
     assert!(!md.contains("[PASS] vcenter-9"), "{md}");
 }
 

@@ -191,9 +191,10 @@ fn heading(s: &str) -> Result<()> {
 /// Steps 2-6 on a private copy of the estate in a temporary folder.
 fn walkthrough() -> Result<()> {
     use crate::cli::{
-        EvidenceArgs, JoinArgs, PassphraseFile, PasswordArgs, ReportArgs, ResolveArgs,
-        VaultCommand, VaultDir,
+        CoverageArgs, EvidenceArgs, JoinArgs, PassphraseFile, PasswordArgs, ReportArgs,
+        ReportCommand, ResolveArgs, VaultCommand, VaultDir,
     };
+    use std::path::Path;
     use secrecy::ExposeSecret;
     let base = std::env::temp_dir().join(format!("nkp-escrow-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base)?;
@@ -313,26 +314,50 @@ fn walkthrough() -> Result<()> {
 
         heading("Step 5. The quarterly review: is every provider in use covered, in each vCenter (scope)?")?;
         super::print::text("vc01 and vc02 both have a provider named NKP-DR, with different key_ids: two providers, each needs its own backup.\n\n")?;
-        super::join::coverage(&join(), Format::Table)?;
-
-        heading("Step 6. The audit: evidence with [PASS]/[FAIL] per control and the SHA-256 of every input")?;
-        super::join::report(
-            &ReportArgs {
+        super::join::coverage(
+            &CoverageArgs {
                 join: join(),
-                out: "report".into(),
+                fail_on: None,
             },
+            Format::Table,
+        )?;
+
+        heading("Step 6. The audit: a signed report with a result per control, who made it, and every input")?;
+        // The auditor's signing key: made here for the demo, as `ssh-keygen -t ed25519` would.
+        let (_, private) = nkp_escrow::report::sign::SigningKey::generate("auditor@demo")?;
+        let mut f = nkp_vault::store::create_new(Path::new("auditor.key"), 0o600)?;
+        std::io::Write::write_all(&mut f, private.as_bytes())?;
+        drop(f);
+        super::report::run(&report_args(join(), "report", Some("auditor.key".into())), Format::Table, false)?;
+        super::print::text("\nAnyone can check it (here against the auditor's key; `ssh-keygen -Y verify` works too):\n")?;
+        let key = nkp_escrow::report::sign::SigningKey::from_openssh(
+            &zeroize::Zeroizing::new(private.as_bytes().to_vec()),
+            None,
+        )?;
+        std::fs::write("auditor.key.pub", key.public_openssh() + "\n")?;
+        super::report::run(
+            &ReportArgs {
+                command: Some(ReportCommand::Verify {
+                    dir: "report".into(),
+                    signer: Some("auditor.key.pub".into()),
+                }),
+                ..report_args(join(), "report", None)
+            },
+            Format::Table,
             false,
         )?;
         heading("Step 7. No false PASS: the same audit with a mistyped evidence path")?;
         super::print::text("Nothing was read, so nothing can pass: the controls say NOT-ASSESSED and why, and the exit code is 1.\n\n")?;
-        super::join::report(
-            &ReportArgs {
-                join: JoinArgs {
+        super::report::run(
+            &report_args(
+                JoinArgs {
                     evidence: vec!["evidnce".into()],
                     ..join()
                 },
-                out: "report-typo".into(),
-            },
+                "report-typo",
+                None,
+            ),
+            Format::Table,
             false,
         )?;
         super::print::text(&format!(
@@ -408,4 +433,22 @@ fn story(out: &InspectOutput) -> Vec<String> {
         }
     }
     lines
+}
+
+/// `report` arguments for the demo.
+fn report_args(
+    join: crate::cli::JoinArgs,
+    out: &str,
+    sign_key: Option<std::path::PathBuf>,
+) -> crate::cli::ReportArgs {
+    crate::cli::ReportArgs {
+        command: None,
+        join,
+        out: Some(out.into()),
+        force: false,
+        sign_key,
+        trusted_key: Vec::new(),
+        max_evidence_age: 90,
+        fail_on: None,
+    }
 }

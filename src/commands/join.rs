@@ -2,13 +2,12 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{Format, JoinArgs, ResolveArgs};
+use crate::cli::{CoverageArgs, Format, JoinArgs, ResolveArgs};
 use nkp_escrow::evidence::{self, EvidenceOptions};
 use nkp_escrow::inspect::{self as backup, InspectOptions};
-use nkp_escrow::report;
 use nkp_escrow::resolve::{self, Backup, Severity, Status, Verdict};
 
 /// Everything the join reads: backups (opened), backups that could not be opened, evidence,
@@ -38,7 +37,7 @@ fn hint(code: nkp_escrow::codes::ErrorCode) -> &'static str {
 /// given), from a vault's manifest, and the evidence per scope. Nothing that could not be read
 /// is dropped silently: missing paths, unreadable backups and evidence that names no provider
 /// are problems.
-pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
+pub(crate) fn gather(args: &JoinArgs, options: &nkp_vault::VerifyOptions) -> Result<Gathered> {
     let passwords = super::gather_passwords(&args.passwords)?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
@@ -121,7 +120,7 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
     let vault = match args.vault.as_deref().map(nkp_vault::Vault::open) {
         None => None,
         Some(Ok(v)) => {
-            let r = v.verify();
+            let r = v.verify_with(options);
             let ok = r.ok;
             if !ok {
                 problems.push(format!(
@@ -139,7 +138,7 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
             vault_report = args
                 .vault
                 .as_deref()
-                .map(|dir| nkp_vault::verify::keyless(dir, &Default::default()));
+                .map(|dir| nkp_vault::verify::keyless(dir, options));
             None
         }
     };
@@ -246,14 +245,14 @@ pub(crate) fn gather(args: &JoinArgs) -> Result<Gathered> {
 }
 
 /// Say each input problem on stderr.
-fn say_problems(problems: &[String]) {
+pub(crate) fn say_problems(problems: &[String]) {
     for p in problems {
         say!("error: {p}");
     }
 }
 
 /// Exit code: an input problem (1) before a finding (3).
-fn exit_code(problems: &[String], finding: bool) -> i32 {
+pub(crate) fn exit_code(problems: &[String], finding: bool) -> i32 {
     if !problems.is_empty() {
         nkp_escrow::exit::INPUT
     } else if finding {
@@ -271,7 +270,7 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
         evidence: g,
         mut problems,
         ..
-    } = gather(&args.join)?;
+    } = gather(&args.join, &Default::default())?;
     let vault_dir = args.join.vault.as_ref().map(|v| v.display().to_string());
     let verdicts = resolve::resolve(
         &g.references,
@@ -365,14 +364,15 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
 }
 
 /// `coverage`.
-pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
+pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
+    let args = &cargs.join;
     let Gathered {
         backups,
         unreadable,
         evidence: g,
         problems,
         ..
-    } = gather(args)?;
+    } = gather(args, &Default::default())?;
     let mut c = resolve::coverage(
         &g.references,
         &backups,
@@ -383,8 +383,13 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
         resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
     }
     say_problems(&problems);
-    let gap = c.providers.iter().any(|p| p.status != Status::Covered)
-        || c.findings.iter().any(|f| f.severity != Severity::Info);
+    let gap = match cargs.fail_on {
+        Some(t) => c.findings.iter().any(|f| f.severity.at_least(t.severity())),
+        None => {
+            c.providers.iter().any(|p| p.status != Status::Covered)
+                || c.findings.iter().any(|f| f.severity != Severity::Info)
+        }
+    };
     match format {
         Format::Json => super::print::json(&c)?,
         Format::Yaml => super::print::yaml(&c)?,
@@ -433,7 +438,7 @@ pub(crate) fn coverage(args: &JoinArgs, format: Format) -> Result<i32> {
 
 /// The vault's current custodians and how many recorded drills each ran (by fingerprint).
 /// A format-1 vault records neither: then nobody is listed (the vault's own verify says why).
-fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::CustodianDrills>> {
+pub(crate) fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::CustodianDrills>> {
     let v = nkp_vault::Vault::open(dir)?;
     let Some(set) = v.custodians()? else {
         return Ok(Vec::new());
@@ -453,100 +458,4 @@ fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::CustodianDrill
                 .count(),
         })
         .collect())
-}
-
-fn sha256_file(path: &str) -> Option<String> {
-    std::fs::read(path).ok().map(|b| nkp_escrow::sha256_hex(&b))
-}
-
-/// `report --out DIR`.
-pub(crate) fn report(args: &crate::cli::ReportArgs, quiet: bool) -> Result<i32> {
-    let Gathered {
-        backups,
-        unreadable,
-        evidence: g,
-        problems,
-        mut vault_report,
-    } = gather(&args.join)?;
-    say_problems(&problems);
-    let now = time::OffsetDateTime::now_utc();
-    let mut c = resolve::coverage(&g.references, &backups, &unreadable, now);
-    if let Some(dir) = &args.join.vault {
-        resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
-    }
-    // Inputs and their hashes: every evidence file that yielded a reference, every backup file.
-    let mut inputs: std::collections::BTreeMap<String, (String, Option<String>)> =
-        Default::default();
-    for r in &g.references {
-        for s in &r.sources {
-            inputs
-                .entry(s.path.clone())
-                .or_insert_with(|| ("evidence".into(), sha256_file(&s.path)));
-        }
-    }
-    for b in backups.iter().filter(|b| b.kind == "file") {
-        inputs
-            .entry(b.source.clone())
-            .or_insert_with(|| ("backup".into(), sha256_file(&b.source)));
-    }
-    // Backups that could not be opened are inputs too: listed, hashed, and named as such.
-    for u in &unreadable {
-        inputs
-            .entry(u.file.clone())
-            .or_insert_with(|| ("backup-unopened".into(), sha256_file(&u.file)));
-    }
-    let vault = match &args.join.vault {
-        Some(dir) => {
-            // A vault that cannot be opened is an input problem (already named), reported as
-            // an unverified vault, never as "no vault given".
-            let rep = vault_report
-                .take()
-                .unwrap_or_else(|| nkp_vault::verify::keyless(dir, &Default::default()));
-            let manifest = dir.join("manifest.jsonl").display().to_string();
-            inputs.insert(
-                manifest.clone(),
-                ("vault-manifest".into(), sha256_file(&manifest)),
-            );
-            Some(
-                json!({"path": dir.display().to_string(), "chain_head": rep.head, "verified": rep.ok,
-                        "entries": rep.entries, "problems": rep.problems, "warnings": rep.warnings}),
-            )
-        }
-        None => None,
-    };
-    let inputs: Vec<report::Input> = inputs
-        .into_iter()
-        .map(|(path, (kind, sha256))| report::Input { path, kind, sha256 })
-        .collect();
-    let rep = report::Report::build(report::Inputs {
-        coverage: &c,
-        backups: &backups,
-        unreadable: &unreadable,
-        vault,
-        inputs,
-        input_problems: problems.clone(),
-        skipped: g.skipped,
-        now,
-    });
-    let failed = rep.failed();
-    let doc = rep.document();
-    let md = rep.markdown();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    for (name, body) in [
-        ("evidence.json", serde_json::to_string_pretty(&doc)? + "\n"),
-        ("evidence.md", md),
-    ] {
-        let path = args.out.join(name);
-        let mut f = nkp_vault::store::create_new(&path, 0o644)?;
-        std::io::Write::write_all(&mut f, body.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if !quiet {
-        for ctl in &rep.controls {
-            println!("[{}] {}", ctl.result, ctl.id);
-        }
-        say!("evidence written to {}", args.out.display());
-    }
-    Ok(exit_code(&problems, failed))
 }

@@ -8,13 +8,32 @@ macro_rules! say {
     };
 }
 
+/// A usage error (exit 2): the command line must change, no input was at fault.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::commands::Usage(format!($($arg)*))))
+    };
+}
+
+/// The error type of [`usage!`]: `main` maps it to exit code 2; every other error is an input
+/// that could not be processed (exit code 1).
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 pub(crate) mod demo;
 pub(crate) mod evidence;
 pub(crate) mod inspect;
 pub(crate) mod join;
+pub(crate) mod report;
 pub(crate) mod vault;
-
-use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
 
@@ -23,17 +42,15 @@ use nkp_escrow::secret::Password;
 
 /// Run the parsed command line; returns the exit code.
 pub(crate) fn run(cli: Cli) -> Result<i32> {
-    let format = cli.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
+    // Human output by default, also when piped (as ripgrep, gh and govc do): JSON and YAML
+    // only when asked for.
+    let format = cli.format.unwrap_or(Format::Table);
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
         Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
         Command::Resolve(args) => join::resolve(&args, format),
         Command::Coverage(args) => join::coverage(&args, format),
-        Command::Report(args) => join::report(&args, cli.quiet),
+        Command::Report(args) => report::run(&args, format, cli.quiet),
         Command::Vault(cmd) => vault::run(cmd, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
         Command::Completions { shell } => {
@@ -43,6 +60,25 @@ pub(crate) fn run(cli: Cli) -> Result<i32> {
             Ok(nkp_escrow::exit::OK)
         }
     }
+}
+
+/// The operating-system user (`name (uid N)`) and host name, as the system reports them: a
+/// record for reports and the vault's access log, not an authentication.
+pub(crate) fn who() -> (String, String) {
+    let uid = rustix::process::getuid().as_raw();
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    let user = if name.is_empty() {
+        format!("uid {uid}")
+    } else {
+        format!("{} (uid {uid})", nkp_escrow::render::one_line(&name))
+    };
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    (user, nkp_escrow::render::one_line(&host).into_owned())
 }
 
 /// Gather passwords from every source given, in order: files, environment, stdin.

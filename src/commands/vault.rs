@@ -162,8 +162,8 @@ fn identities_of(identity: Option<&Path>, pf: &PassphraseFile, quiet: bool) -> R
         (Some(p), true) if p == Path::new("-") => {
             Ok(Identities::passphrase(vault_passphrase(pf, false, quiet)?))
         }
-        (Some(_), true) => bail!("give --identity FILE or --passphrase-file FILE, not both"),
-        (None, false) => bail!("--identity FILE (or --passphrase-file FILE) is needed"),
+        (Some(_), true) => usage!("give --identity FILE or --passphrase-file FILE, not both"),
+        (None, false) => usage!("--identity FILE (or --passphrase-file FILE) is needed"),
     }
 }
 
@@ -171,19 +171,7 @@ fn identities_of(identity: Option<&Path>, pf: &PassphraseFile, quiet: bool) -> R
 /// anything is recorded), the operating-system user and the host.
 fn accessor(v: &Vault, ids: &Identities) -> Result<Accessor> {
     let c = v.custodian_of(ids)?;
-    let uid = rustix::process::getuid().as_raw();
-    let name = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_default();
-    let user = if name.is_empty() {
-        format!("uid {uid}")
-    } else {
-        format!("{name} (uid {uid})")
-    };
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
+    let (user, host) = super::who();
     Ok(Accessor {
         custodian: c.label,
         fingerprint: c.fingerprint,
@@ -323,7 +311,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             };
             if let Some(h) = &expect_head {
                 if h.len() != 64 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
-                    bail!("--expect-head: not a SHA-256 (64 hex digits)");
+                    usage!("--expect-head: not a SHA-256 (64 hex digits)");
                 }
             }
             for k in &trusted_key {
@@ -332,7 +320,7 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                     .decode(k.trim())
                     .is_ok_and(|b| b.len() == 32);
                 if !ok {
-                    bail!("--trusted-key: not an Ed25519 public key (base64 of 32 bytes, as `vault checkpoint-key` prints it)");
+                    usage!("--trusted-key: not an Ed25519 public key (base64 of 32 bytes, as `vault checkpoint-key` prints it)");
                 }
             }
             let options = VerifyOptions {
@@ -1076,7 +1064,7 @@ fn restore(
         bail!("--out -: standard output is a terminal; a .p12 is binary: redirect it to a file or a pipe, or give --out FILE");
     }
     if to_stdout && password_out == Some(Path::new("-")) {
-        bail!("--out - and --password-out - cannot both use standard output");
+        usage!("--out - and --password-out - cannot both use standard output");
     }
     let mut created: Vec<&Path> = Vec::new();
     let written = (|| -> Result<()> {

@@ -52,6 +52,11 @@ crate::codes::contract_enum! {
 }
 
 impl Severity {
+    /// True when `self` is as severe as `threshold` or more (`--fail-on`).
+    pub fn at_least(self, threshold: Self) -> bool {
+        self.rank() <= threshold.rank()
+    }
+
     /// Sort rank: high first.
     fn rank(self) -> u8 {
         match self {

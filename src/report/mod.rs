@@ -1,15 +1,22 @@
 //! Compliance evidence: the controls (STIG VCFA-9X-000335 / VCSA-80-000294, the vCenter
 //! backup check, NIST SC-12(1) and CP-4) evaluated from coverage, backups and the vault, and
-//! the report document in JSON and Markdown. The command-line layer gathers the inputs and
-//! writes the files; this module decides.
+//! the report document in JSON, Markdown and HTML, with who made it, from what, and when each
+//! input was captured. The command-line layer gathers the inputs, signs and writes the files;
+//! this module decides and renders.
 
-use std::fmt::Write as _;
+pub mod capture;
+pub mod custody;
+mod html;
+mod markdown;
+pub mod provenance;
+pub mod sign;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::resolve::{Backup, Coverage, Status, UnreadableBackup};
+use crate::resolve::{Backup, Coverage, Finding, Status, UnreadableBackup};
 
+pub use custody::Custody;
 /// The result of one control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Outcome {
@@ -42,23 +49,76 @@ pub struct Control {
     pub id: &'static str,
     /// What it asks, in one line.
     pub title: &'static str,
-    /// Pass or fail.
+    /// Pass, fail or not assessed.
     pub result: Outcome,
-    /// The framework requirements it maps to.
+    /// The framework requirements it maps to, in short (`NIST 800-53 CP-9(8)`); the full
+    /// mappings with framework versions are in `provenance`.
     pub maps_to: Vec<&'static str>,
     /// What was seen, in words.
     pub facts: Vec<String>,
+    /// Where the control comes from: benchmark, rule, check and fix text, mappings.
+    pub provenance: Option<provenance::Provenance>,
 }
 
-/// One input of the report, with its digest.
-#[derive(Clone, Debug)]
+/// Who made the report, where, with what.
+#[derive(Clone, Debug, Serialize)]
+pub struct Attribution {
+    /// The operating-system user (`name (uid N)`), as the system reports it.
+    pub user: String,
+    /// The host name.
+    pub host: String,
+    /// The command line, argument by argument (it never holds a secret: passwords and keys are
+    /// taken from files, the environment or prompts only).
+    pub command_line: Vec<String>,
+    /// The tool's version.
+    pub version: String,
+    /// The git commit the tool was built from (`unknown` when built outside a git checkout;
+    /// `-dirty` when the checkout had changes).
+    pub git_commit: String,
+}
+
+/// One scope (vCenter) and the evidence paths given for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scope {
+    /// The label (`default` when unlabelled).
+    pub scope: String,
+    /// The paths given.
+    pub paths: Vec<String>,
+}
+
+/// One input of the report.
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Input {
     /// Path as read.
     pub path: String,
-    /// `evidence`, `backup` or `vault-manifest`.
+    /// `evidence`, `backup`, `backup-unopened` or `vault-manifest`.
     pub kind: String,
+    /// The scope of an evidence file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Hex SHA-256 of the file, `None` when it could not be read.
     pub sha256: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// Modification time (RFC 3339, UTC, to the second).
+    pub modified: Option<String>,
+    /// When the content was captured: the newest time it states, else its modification time.
+    pub captured_at: Option<String>,
+    /// `content` or `mtime`: where `captured_at` comes from.
+    pub captured_from: Option<&'static str>,
+}
+
+/// The report's signature, as the report states it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Signature {
+    /// The file next to `evidence.json`.
+    pub file: &'static str,
+    /// The SSHSIG namespace.
+    pub namespace: &'static str,
+    /// The signer's public key.
+    pub public_key: String,
+    /// Its SHA-256 fingerprint.
+    pub fingerprint: String,
 }
 
 /// The evidence report.
@@ -66,19 +126,32 @@ pub struct Input {
 pub struct Report {
     /// When it was made.
     pub generated_at: time::OffsetDateTime,
+    /// Who, where, with what.
+    pub attribution: Attribution,
+    /// The scopes and their paths.
+    pub scopes: Vec<Scope>,
     /// Every input, sorted by path.
     pub inputs: Vec<Input>,
     /// The vault's keyless verification, when a vault was given.
     pub vault: Option<Value>,
+    /// The vault's custody facts, when a vault was given.
+    pub custody: Option<Custody>,
     /// The controls, in a fixed order.
     pub controls: Vec<Control>,
     /// The coverage document it was built from.
     pub coverage: Value,
+    /// The findings, most severe first.
+    pub findings: Vec<Finding>,
     /// Inputs that could not be read.
     pub input_problems: Vec<String>,
     /// Inputs passed over, by reason, with counts.
     pub skipped: std::collections::BTreeMap<String, usize>,
-    findings: Vec<(String, String, String, Option<String>)>,
+    /// Evidence older than the age limit: path and capture time.
+    pub stale_evidence: Vec<(String, String)>,
+    /// The age limit, in days.
+    pub max_evidence_age_days: u32,
+    /// The signature, when signed.
+    pub signature: Option<Signature>,
 }
 
 /// What the report is built from.
@@ -91,21 +164,44 @@ pub struct Inputs<'a> {
     pub unreadable: &'a [UnreadableBackup],
     /// The vault's keyless verification, when a vault was given.
     pub vault: Option<Value>,
+    /// The vault's custody facts.
+    pub custody: Option<Custody>,
     /// Every input with its digest.
     pub inputs: Vec<Input>,
     /// Inputs that could not be read, in words.
     pub input_problems: Vec<String>,
     /// Inputs passed over, by reason.
     pub skipped: std::collections::BTreeMap<String, usize>,
+    /// Who, where, with what.
+    pub attribution: Attribution,
+    /// The scopes.
+    pub scopes: Vec<Scope>,
+    /// Evidence captured longer ago than this many days cannot make a control pass.
+    pub max_evidence_age_days: u32,
     /// When.
     pub now: time::OffsetDateTime,
 }
+
+/// RFC 3339, UTC, to the second.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Controls that judge the live evidence (and so cannot pass on stale evidence).
+const EVIDENCE_CONTROLS: [&str; 2] = ["vcenter-9.native-key-provider-backup", "NIST-SC-12(1)"];
 
 impl Report {
     /// Evaluate every control.
     pub fn build(i: Inputs<'_>) -> Self {
         let c = i.coverage;
         let mut controls = controls(c, i.backups, i.unreadable, i.vault.as_ref());
+        for ctl in &mut controls {
+            ctl.provenance = provenance::of(ctl.id);
+        }
         // A pass on partial inputs cannot be defended: what was not read might have failed it.
         if !i.input_problems.is_empty() {
             for ctl in controls.iter_mut().filter(|c| c.result == Outcome::Pass) {
@@ -116,26 +212,50 @@ impl Report {
                 ));
             }
         }
+        // Nor on old evidence: it shows the estate as it was, not as it is.
+        let oldest_allowed = i.now - time::Duration::days(i64::from(i.max_evidence_age_days));
+        let stale_evidence: Vec<(String, String)> = i
+            .inputs
+            .iter()
+            .filter(|x| x.kind == "evidence")
+            .filter_map(|x| {
+                let at = x.captured_at.as_deref()?;
+                let t = time::OffsetDateTime::parse(
+                    at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?;
+                (t < oldest_allowed).then(|| (x.path.clone(), at.to_string()))
+            })
+            .collect();
+        if !stale_evidence.is_empty() {
+            for ctl in controls
+                .iter_mut()
+                .filter(|c| c.result == Outcome::Pass && EVIDENCE_CONTROLS.contains(&c.id))
+            {
+                ctl.result = Outcome::NotAssessed;
+                ctl.facts.push(format!(
+                    "not assessed: {} evidence file(s) were captured more than {} days ago (see Inputs); capture the evidence again",
+                    stale_evidence.len(),
+                    i.max_evidence_age_days
+                ));
+            }
+        }
         Self {
             generated_at: i.now,
+            attribution: i.attribution,
+            scopes: i.scopes,
             inputs: i.inputs,
             vault: i.vault,
+            custody: i.custody,
             controls,
             coverage: serde_json::to_value(c).unwrap_or(Value::Null),
+            findings: c.findings.clone(),
             input_problems: i.input_problems,
             skipped: i.skipped,
-            findings: c
-                .findings
-                .iter()
-                .map(|f| {
-                    (
-                        f.severity.as_str().to_uppercase(),
-                        f.code.to_string(),
-                        f.message.clone(),
-                        f.scope.clone(),
-                    )
-                })
-                .collect(),
+            stale_evidence,
+            max_evidence_age_days: i.max_evidence_age_days,
+            signature: None,
         }
     }
 
@@ -144,95 +264,54 @@ impl Report {
         self.controls.iter().any(|c| c.result == Outcome::Fail)
     }
 
-    fn generated_at_text(&self) -> String {
-        self.generated_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+    /// `generated_at` as written in the documents.
+    pub fn generated_at_text(&self) -> String {
+        rfc3339(self.generated_at)
     }
 
-    /// `evidence.json`.
+    /// `evidence.json`, without the digests of the other files (see [`Report::with_artifacts`]).
     pub fn document(&self) -> Value {
         json!({
             "tool": "nkp-escrow",
             "version": env!("CARGO_PKG_VERSION"),
+            "kind": "report",
             "generated_at": self.generated_at_text(),
-            "inputs": self.inputs.iter().map(|i| json!({"path": i.path, "kind": i.kind, "sha256": i.sha256})).collect::<Vec<_>>(),
-            "vault": self.vault,
+            "attribution": self.attribution,
+            "scopes": self.scopes,
             "controls": self.controls,
-            "coverage": self.coverage,
+            "findings": self.findings,
+            "custody": self.custody,
+            "vault": self.vault,
             "input_problems": self.input_problems,
             "skipped": self.skipped,
+            "max_evidence_age_days": self.max_evidence_age_days,
+            "stale_evidence": self.stale_evidence.iter().map(|(p, t)| json!({"path": p, "captured_at": t})).collect::<Vec<_>>(),
+            "inputs": self.inputs,
+            "signature": self.signature,
+            "coverage": self.coverage,
         })
+    }
+
+    /// The document with the SHA-256 of the human renderings, so that a signature over
+    /// `evidence.json` covers `evidence.md` and `evidence.html` too.
+    pub fn with_artifacts(&self, artifacts: &[(&str, &str)]) -> Value {
+        let mut doc = self.document();
+        let map: serde_json::Map<String, Value> = artifacts
+            .iter()
+            .map(|(name, body)| ((*name).to_string(), json!(crate::sha256_hex(body.as_bytes()))))
+            .collect();
+        doc["artifacts"] = Value::Object(map);
+        doc
     }
 
     /// `evidence.md`.
     pub fn markdown(&self) -> String {
-        let mut md = String::new();
-        let _ = writeln!(md, "# NKP key escrow evidence\n");
-        let _ = writeln!(
-            md,
-            "Generated by nkp-escrow {} at {}.\n",
-            env!("CARGO_PKG_VERSION"),
-            self.generated_at_text()
-        );
-        let _ = writeln!(md, "## Controls\n");
-        for ctl in &self.controls {
-            let _ = writeln!(md, "[{}] {} - {}  ", ctl.result, ctl.id, ctl.title);
-            let _ = writeln!(md, "Maps to: {}\n", ctl.maps_to.join(", "));
-            for f in &ctl.facts {
-                let _ = writeln!(md, "- {f}");
-            }
-            md.push('\n');
-        }
-        if !self.input_problems.is_empty() {
-            let _ = writeln!(md, "## Input problems\n");
-            let _ = writeln!(
-                md,
-                "Each of these was not assessed; a control that depends on it cannot pass.\n"
-            );
-            for p in &self.input_problems {
-                let _ = writeln!(md, "- {p}");
-            }
-            md.push('\n');
-        }
-        if !self.skipped.is_empty() {
-            let _ = writeln!(md, "## Skipped inputs\n");
-            for (why, n) in &self.skipped {
-                let _ = writeln!(md, "- {n} file(s): {why}");
-            }
-            md.push('\n');
-        }
-        let _ = writeln!(md, "## Findings\n");
-        for (severity, code, message, scope) in &self.findings {
-            match scope {
-                Some(s) => {
-                    let _ = writeln!(md, "- [{severity}] {code} (scope {s}): {message}");
-                }
-                None => {
-                    let _ = writeln!(md, "- [{severity}] {code}: {message}");
-                }
-            }
-        }
-        if let Some(v) = &self.vault {
-            let _ = writeln!(
-                md,
-                "\n## Vault\n\n- path: {}\n- verified: {}\n- chain head: {}",
-                v["path"].as_str().unwrap_or(""),
-                v["verified"],
-                v["chain_head"].as_str().unwrap_or("(empty)")
-            );
-        }
-        let _ = writeln!(md, "\n## Inputs (SHA-256)\n");
-        for i in &self.inputs {
-            let _ = writeln!(
-                md,
-                "- `{}` {} ({})",
-                i.sha256.as_deref().unwrap_or("unreadable"),
-                i.path,
-                i.kind
-            );
-        }
-        md
+        markdown::render(self)
+    }
+
+    /// `evidence.html`: one self-contained page (inline style, no script, no external asset).
+    pub fn html(&self) -> String {
+        html::render(self)
     }
 }
 
@@ -318,6 +397,7 @@ fn controls(
             result: prot,
             maps_to: vec!["NIST 800-53 CP-9(8)", "PCI DSS 3.6.1"],
             facts: prot_facts.clone(),
+            provenance: None,
         });
     }
     let backup_failed = c.providers.iter().any(|p| {
@@ -374,6 +454,7 @@ fn controls(
         result: backup_result,
         maps_to: vec!["NIST 800-53 CP-9(8)"],
         facts: backup_facts,
+        provenance: None,
     });
     let escrowed: Vec<&Backup> = backups.iter().filter(|b| b.kind == "vault").collect();
     // Each live provider (scope, name, key_id) needs an entry of its key_id (or of its KDK:
@@ -441,6 +522,7 @@ fn controls(
         result: sc12,
         maps_to: vec!["NIST 800-53 SC-12(1)", "PCI DSS 3.6.1"],
         facts: sc12_facts,
+        provenance: None,
     });
     let drill_fail = fails(&[
         "VAULT-NEVER-DRILLED",
@@ -482,6 +564,10 @@ fn controls(
         result: cp4,
         maps_to: vec!["NIST 800-53 CP-4"],
         facts: cp4_facts,
+        provenance: None,
     });
     controls
 }
+
+/// The git commit this library was built from (`unknown` outside a git checkout).
+pub const GIT_COMMIT: &str = env!("NKP_ESCROW_GIT_COMMIT");
