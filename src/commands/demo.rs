@@ -158,8 +158,8 @@ pub(crate) fn run(format: Format, quiet: bool) -> Result<i32> {
         let _ = writeln!(text, "        (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n", passwords.len());
     }
     match format {
-        Format::Json => super::print::json(&out)?,
-        Format::Yaml => super::print::yaml(&out)?,
+        Format::Json => super::print::json("inspect", &out)?,
+        Format::Yaml => super::print::yaml("inspect", &out)?,
         Format::Table => {
             super::print::text(&text)?;
             text.clear();

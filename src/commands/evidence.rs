@@ -62,6 +62,7 @@ pub(crate) fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i3
             &[
                 ("tool", serde_json::json!(out.tool)),
                 ("version", serde_json::json!(out.version)),
+                ("kind", serde_json::json!("evidence")),
             ],
             "references",
             &out.references,
@@ -72,7 +73,7 @@ pub(crate) fn run(args: &EvidenceArgs, format: Format, quiet: bool) -> Result<i3
                 ("skipped", serde_json::to_value(&out.skipped)?),
             ],
         )?,
-        Format::Yaml => super::print::yaml(&out)?,
+        Format::Yaml => super::print::yaml("evidence", &out)?,
         Format::Table => super::print::text(&render::evidence_table(&out))?,
     }
     Ok(if failed {

@@ -70,8 +70,8 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
         skipped,
     };
     match format {
-        Format::Json => super::print::json(&out)?,
-        Format::Yaml => super::print::yaml(&out)?,
+        Format::Json => super::print::json("inspect", &out)?,
+        Format::Yaml => super::print::yaml("inspect", &out)?,
         Format::Table => super::print::text(&render::inspect_table(&out, args.explain))?,
     }
     Ok(if failed {

@@ -319,8 +319,8 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
         .iter()
         .any(|s| !matches!(s.verdict, Verdict::Restorable | Verdict::Probable));
     match format {
-        Format::Json => super::print::json(&json!({ "subjects": verdicts }))?,
-        Format::Yaml => super::print::yaml(&json!({ "subjects": verdicts }))?,
+        Format::Json => super::print::json("resolve", &json!({ "subjects": verdicts }))?,
+        Format::Yaml => super::print::yaml("resolve", &json!({ "subjects": verdicts }))?,
         Format::Table => {
             let mut s = String::new();
             for v in &verdicts {
@@ -391,8 +391,8 @@ pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
         }
     };
     match format {
-        Format::Json => super::print::json(&c)?,
-        Format::Yaml => super::print::yaml(&c)?,
+        Format::Json => super::print::json("coverage", &c)?,
+        Format::Yaml => super::print::yaml("coverage", &c)?,
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)

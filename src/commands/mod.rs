@@ -110,15 +110,44 @@ pub(crate) mod print {
         std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
     }
 
-    pub(crate) fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    /// The same envelope on every JSON and YAML document: `tool`, `version` and `kind` (what
+    /// document it is: `inspect`, `evidence`, `resolve`, `coverage`, `report`, `vault-list`,
+    /// ...), then the document's own fields.
+    pub(crate) fn envelope<T: serde::Serialize>(
+        kind: &str,
+        v: &T,
+    ) -> anyhow::Result<serde_json::Value> {
+        use serde_json::Value;
+        let mut m = serde_json::Map::new();
+        m.insert("tool".into(), Value::from("nkp-escrow"));
+        m.insert("version".into(), Value::from(env!("CARGO_PKG_VERSION")));
+        m.insert("kind".into(), Value::from(kind));
+        match serde_json::to_value(v)? {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    if !matches!(k.as_str(), "tool" | "version" | "kind") {
+                        m.insert(k, x);
+                    }
+                }
+            }
+            other => {
+                m.insert("data".into(), other);
+            }
+        }
+        Ok(Value::Object(m))
+    }
+
+    pub(crate) fn json<T: serde::Serialize>(kind: &str, v: &T) -> anyhow::Result<()> {
+        let doc = envelope(kind, v)?;
         let mut out = stdout();
-        nkp_escrow::render::write_json(&mut out, v)?;
+        nkp_escrow::render::write_json(&mut out, &doc)?;
         Ok(out.flush()?)
     }
 
-    pub(crate) fn yaml<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    pub(crate) fn yaml<T: serde::Serialize>(kind: &str, v: &T) -> anyhow::Result<()> {
+        let doc = envelope(kind, v)?;
         let mut out = stdout();
-        nkp_escrow::render::write_yaml(&mut out, v)?;
+        nkp_escrow::render::write_yaml(&mut out, &doc)?;
         Ok(out.flush()?)
     }
 

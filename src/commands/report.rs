@@ -241,8 +241,8 @@ fn make(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
             .any(|f| f.severity.at_least(t.severity()))
     });
     match format {
-        Format::Json => super::print::json(&doc)?,
-        Format::Yaml => super::print::yaml(&doc)?,
+        Format::Json => super::print::json("report", &doc)?,
+        Format::Yaml => super::print::yaml("report", &doc)?,
         Format::Table => {
             let mut s = String::new();
             for ctl in &rep.controls {

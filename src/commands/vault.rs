@@ -651,8 +651,8 @@ fn add(
         })
         .collect();
     match format {
-        Format::Json => super::print::json(&json!({ "added": rows }))?,
-        Format::Yaml => super::print::yaml(&json!({ "added": rows }))?,
+        Format::Json => super::print::json("vault-add", &json!({ "added": rows }))?,
+        Format::Yaml => super::print::yaml("vault-add", &json!({ "added": rows }))?,
         Format::Table => {
             for r in &rows {
                 println!(
@@ -727,8 +727,8 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
         .collect();
     let doc = ListDoc { entries: rows };
     match format {
-        Format::Json => super::print::json(&doc)?,
-        Format::Yaml => super::print::yaml(&doc)?,
+        Format::Json => super::print::json("vault-list", &doc)?,
+        Format::Yaml => super::print::yaml("vault-list", &doc)?,
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
@@ -798,8 +798,8 @@ fn verify(
         Err(e) => return Err(e.into()),
     };
     match format {
-        Format::Json => super::print::json(&report)?,
-        Format::Yaml => super::print::yaml(&report)?,
+        Format::Json => super::print::json("vault-verify", &report)?,
+        Format::Yaml => super::print::yaml("vault-verify", &report)?,
         Format::Table => {
             let mut s = String::new();
             for p in &report.problems {
@@ -946,8 +946,8 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
         rows.push(row);
     }
     match format {
-        Format::Json => super::print::json(&json!({ "events": rows }))?,
-        Format::Yaml => super::print::yaml(&json!({ "events": rows }))?,
+        Format::Json => super::print::json("vault-log", &json!({ "events": rows }))?,
+        Format::Yaml => super::print::yaml("vault-log", &json!({ "events": rows }))?,
         Format::Table => {
             let mut s = String::new();
             for r in &rows {
@@ -1218,8 +1218,8 @@ fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> 
         );
     }
     match format {
-        Format::Json => super::print::json(&json!({ "drills": results }))?,
-        Format::Yaml => super::print::yaml(&json!({ "drills": results }))?,
+        Format::Json => super::print::json("vault-drill", &json!({ "drills": results }))?,
+        Format::Yaml => super::print::yaml("vault-drill", &json!({ "drills": results }))?,
         Format::Table => {
             let mut s = String::new();
             for r in &results {

@@ -15,9 +15,74 @@ pub fn write_json<T: Serialize>(out: &mut dyn std::io::Write, v: &T) -> std::io:
     writeln!(out)
 }
 
-/// Write a value as YAML.
+/// Write a value as YAML. Timestamps are quoted: a YAML 1.1 reader (PyYAML, Ruby's Psych)
+/// would otherwise turn a plain `2026-11-30T10:15:02Z` into a date object, not the string the
+/// JSON document has.
 pub fn write_yaml<T: Serialize>(out: &mut dyn std::io::Write, v: &T) -> std::io::Result<()> {
-    serde_norway::to_writer(&mut *out, v).map_err(std::io::Error::other)
+    let text = serde_norway::to_string(v).map_err(std::io::Error::other)?;
+    out.write_all(quote_yaml_timestamps(&text).as_bytes())
+}
+
+/// Quote plain scalars that look like YAML 1.1 timestamps (outside block scalars).
+pub fn quote_yaml_timestamps(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 64);
+    let mut block: Option<usize> = None;
+    for line in yaml.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let indent = body.len() - body.trim_start().len();
+        if let Some(b) = block {
+            if body.trim().is_empty() || indent > b {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        // The value part: after "key: " or "- ".
+        let trimmed = body.trim_start();
+        let value_at = if let Some(rest) = trimmed.strip_prefix("- ") {
+            let after_dash = body.len() - rest.len();
+            match rest.find(": ") {
+                Some(k) if !rest.starts_with(['\'', '"']) => after_dash + k + 2,
+                _ => after_dash,
+            }
+        } else {
+            match trimmed.find(": ") {
+                Some(k) if !trimmed.starts_with(['\'', '"']) => indent + k + 2,
+                _ => {
+                    out.push_str(line);
+                    continue;
+                }
+            }
+        };
+        let value = &body[value_at..];
+        if matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+") {
+            block = Some(indent);
+            out.push_str(line);
+        } else if looks_like_timestamp(value) {
+            out.push_str(&body[..value_at]);
+            out.push('\'');
+            out.push_str(value);
+            out.push('\'');
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DD`, optionally followed by `T` or a space and a time (YAML 1.1's timestamp).
+fn looks_like_timestamp(v: &str) -> bool {
+    let b = v.as_bytes();
+    let date = b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit);
+    date && (b.len() == 10 || matches!(b[10], b'T' | b't' | b' '))
+        && !v.contains(": ")
+        && !v.contains(" #")
 }
 
 /// The first `n` characters of `s` (never splits a character: `s` may be untrusted text).
@@ -459,5 +524,37 @@ mod terminal_tests {
         );
         assert_eq!(terminal_safe("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
         assert_eq!(terminal_safe("tab\tok"), "tab\tok");
+    }
+}
+
+#[cfg(test)]
+mod yaml_tests {
+    use super::quote_yaml_timestamps;
+
+    #[test]
+    fn timestamps_are_quoted_outside_block_scalars_only() {
+        let v = serde_json::json!({
+            "generated_at": "2026-11-30T10:15:02Z",
+            "inputs": [{"captured_at": "2026-11-30T10:15:02Z", "path": "a"}],
+            "dates": ["2026-01-01", "not 2026-01-01"],
+            "note": "line one\n2026-11-30T10:15:02Z stays as typed\n",
+        });
+        let y = quote_yaml_timestamps(&serde_norway::to_string(&v).expect("yaml"));
+        assert!(y.contains("generated_at: '2026-11-30T10:15:02Z'"), "{y}");
+        assert!(y.contains("- captured_at: '2026-11-30T10:15:02Z'"), "{y}");
+        assert!(y.contains("- '2026-01-01'"), "{y}");
+        // Still the same document.
+        let back: serde_json::Value = serde_norway::from_str(&y).expect("parse");
+        assert_eq!(back, v);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoting_never_changes_the_document(s in "[0-9T:Z -]{0,24}", k in "[a-z]{1,6}") {
+            let v = serde_json::json!({ k: s, "list": [s.clone()] });
+            let y = quote_yaml_timestamps(&serde_norway::to_string(&v).expect("yaml"));
+            let back: serde_json::Value = serde_norway::from_str(&y).expect("parse");
+            proptest::prop_assert_eq!(back, v);
+        }
     }
 }

@@ -59,8 +59,11 @@ pub struct Vault {
     pub config: Config,
 }
 
+/// Now, RFC 3339 in UTC to the second (every timestamp the vault writes).
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
