@@ -15,6 +15,13 @@ pub(crate) struct Cli {
     /// Print only results and errors (no warnings, no narration).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Show every table column and never wrap (default: fit the terminal's width, or
+    /// $COLUMNS, or 80 columns when not on a terminal).
+    #[arg(long, global = true)]
+    pub wide: bool,
+    /// Draw tables with ASCII instead of box-drawing characters (also when TERM=dumb).
+    #[arg(long, global = true)]
+    pub ascii: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,7 +38,9 @@ const EXIT_STATUS: &str = "EXIT STATUS:
      backup restores the VM, a failed report control)
 
 ENVIRONMENT:
-  NKP_ESCROW_VAULT  the vault folder when --vault is not given (every command that takes one)";
+  NKP_ESCROW_VAULT  the vault folder when --vault is not given (every command that takes one)
+  COLUMNS           the width human output fits when it is not on a terminal (default 80)
+  TERM              TERM=dumb draws tables in ASCII";
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,7 +8,7 @@ fn demo_tells_the_story_of_the_bundled_share() {
     Command::cargo_bin("nkp-escrow")
         .unwrap()
         .current_dir(std::env::temp_dir())
-        .args(["--format", "table", "demo"])
+        .args(["--wide", "--format", "table", "demo"])
         .assert()
         .success()
         .stdout(contains(
@@ -54,4 +54,41 @@ fn demo_json_is_the_inspect_document() {
         .filter(|i| i["type"] == "nkp-backup")
         .count();
     assert_eq!(nkp, 5);
+}
+
+/// Issue 12, item 8: every line the demo prints (standard output and error) fits an 80-column
+/// terminal, and `TERM=dumb` gets no box-drawing.
+#[test]
+fn every_line_of_the_demo_fits_80_columns() {
+    for (term, columns) in [("xterm-256color", "80"), ("dumb", "80")] {
+        let out = Command::cargo_bin("nkp-escrow")
+            .unwrap()
+            .current_dir(std::env::temp_dir())
+            .env("TERM", term)
+            .env("COLUMNS", columns)
+            .arg("demo")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{} columns: {line:?}",
+                    line.chars().count()
+                );
+            }
+            if term == "dumb" {
+                assert!(
+                    !text.chars().any(|c| ('\u{2500}'..='\u{257f}').contains(&c)),
+                    "box-drawing with TERM=dumb"
+                );
+            }
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        // Narrowed, not cut: the facts are all there.
+        assert!(text.contains("e8668ae1-6373-44c2-a6fd-af848f23acb9"));
+        assert!(text.contains("[FAIL] VCFA-9X-000335"));
+    }
 }

@@ -92,7 +92,7 @@ fn a_clear_key_derivation_key_is_never_output() {
     for format in ["json", "yaml", "table"] {
         let out = Command::cargo_bin("nkp-escrow")
             .unwrap()
-            .args(["--format", format, "evidence"])
+            .args(["--wide", "--format", format, "evidence"])
             .arg(d.path())
             .output()
             .unwrap();

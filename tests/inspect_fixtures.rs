@@ -422,7 +422,7 @@ fn binary_bag_attributes_are_shown_as_length_and_fingerprint_only() {
     std::fs::write(&f, pfx).unwrap();
     let out = Command::cargo_bin("nkp-escrow")
         .unwrap()
-        .args(["--format", "table", "inspect", "--explain"])
+        .args(["--wide", "--format", "table", "inspect", "--explain"])
         .arg(&f)
         .output()
         .unwrap();

@@ -17,7 +17,9 @@ fn nkp() -> Command {
 }
 
 fn td(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(p)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(p)
 }
 
 fn tool(name: &str) -> Option<PathBuf> {
@@ -42,7 +44,11 @@ fn vault(dir: &Path) -> PathBuf {
             .arg(&v)
             .output()
             .expect("run");
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     run(&["init", "--recipient", &format!("alice={}", id.to_public())]);
     let p12 = td("estate/share/NKP-LAB.p12");
@@ -99,7 +105,16 @@ fn ssh_key(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     };
     let key = dir.join("auditor");
     let ok = std::process::Command::new(keygen)
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "auditor@example", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "auditor@example",
+            "-f",
+        ])
         .arg(&key)
         .status()
         .expect("ssh-keygen")
@@ -114,7 +129,12 @@ fn the_report_says_who_what_from_where_and_the_custody_facts() {
     let v = vault(d.path());
     let out = d.path().join("r");
     let o = report(&["--vault", v.to_str().expect("utf-8")], &out);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let j = doc(&out);
     assert_eq!(j["tool"], "nkp-escrow");
     assert_eq!(j["kind"], "report");
@@ -134,7 +154,10 @@ fn the_report_says_who_what_from_where_and_the_custody_facts() {
     let inputs = j["inputs"].as_array().expect("inputs");
     for i in inputs {
         assert!(i["sha256"].as_str().is_some_and(|h| h.len() == 64), "{i}");
-        assert!(i["size"].as_u64().is_some() && i["modified"].as_str().is_some(), "{i}");
+        assert!(
+            i["size"].as_u64().is_some() && i["modified"].as_str().is_some(),
+            "{i}"
+        );
         if i["kind"] == "evidence" {
             assert!(i["captured_at"].as_str().is_some(), "{i}");
             assert_eq!(i["scope"], "vc01");
@@ -143,7 +166,11 @@ fn the_report_says_who_what_from_where_and_the_custody_facts() {
     // The ticket states when it was captured; the other files have only their mtime.
     let ticket = inputs
         .iter()
-        .find(|i| i["path"].as_str().is_some_and(|p| p.ends_with("INC0077-esxi53.txt")))
+        .find(|i| {
+            i["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("INC0077-esxi53.txt"))
+        })
         .expect("ticket");
     assert_eq!(ticket["captured_from"], "content");
     assert_eq!(ticket["captured_at"], "2026-11-30T02:10:11Z");
@@ -157,7 +184,15 @@ fn the_report_says_who_what_from_where_and_the_custody_facts() {
         assert!(p["maps_to"].as_array().is_some_and(|m| !m.is_empty()));
     }
     let text = j.to_string();
-    for needle in ["NIST SP 800-53 Rev. 5", "PCI DSS v4.0.1", "CP-9(8)", "SC-12(1)", "CP-4", "3.6.1", "3.7.3"] {
+    for needle in [
+        "NIST SP 800-53 Rev. 5",
+        "PCI DSS v4.0.1",
+        "CP-9(8)",
+        "SC-12(1)",
+        "CP-4",
+        "3.6.1",
+        "3.7.3",
+    ] {
         assert!(text.contains(needle), "{needle}");
     }
     // 3. Custody.
@@ -203,7 +238,15 @@ fn a_trusted_checkpoint_key_is_reported_as_the_anchor() {
         .assert()
         .success();
     let out = d.path().join("r");
-    report(&["--vault", v.to_str().expect("utf-8"), "--trusted-key", &public], &out);
+    report(
+        &[
+            "--vault",
+            v.to_str().expect("utf-8"),
+            "--trusted-key",
+            &public,
+        ],
+        &out,
+    );
     let c = &doc(&out)["custody"];
     assert_eq!(c["anchor"], "trusted-checkpoint", "{c}");
     assert!(c["trusted_checkpoint"].as_str().is_some());
@@ -217,17 +260,33 @@ fn the_signature_is_checked_by_ssh_keygen_and_by_report_verify() {
     };
     let out = d.path().join("r");
     let o = report(&["--sign-key", key.to_str().expect("utf-8")], &out);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.join("evidence.json.sig").is_file());
     let allowed = d.path().join("allowed_signers");
     std::fs::write(
         &allowed,
-        format!("auditor@example {}", std::fs::read_to_string(&public).expect("pub")),
+        format!(
+            "auditor@example {}",
+            std::fs::read_to_string(&public).expect("pub")
+        ),
     )
     .expect("write");
     let keygen_verify = || {
         std::process::Command::new("ssh-keygen")
-            .args(["-Y", "verify", "-n", "nkp-escrow-report", "-I", "auditor@example", "-f"])
+            .args([
+                "-Y",
+                "verify",
+                "-n",
+                "nkp-escrow-report",
+                "-I",
+                "auditor@example",
+                "-f",
+            ])
             .arg(&allowed)
             .arg("-s")
             .arg(out.join("evidence.json.sig"))
@@ -245,7 +304,11 @@ fn the_signature_is_checked_by_ssh_keygen_and_by_report_verify() {
     };
     assert!(keygen_verify().status.success());
     assert_eq!(ours(Some(&public)), Some(0));
-    assert_eq!(ours(Some(&allowed)), Some(0), "an allowed_signers file works too");
+    assert_eq!(
+        ours(Some(&allowed)),
+        Some(0),
+        "an allowed_signers file works too"
+    );
     // Without a signer the signature proves only that someone signed: not verified.
     assert_eq!(ours(None), Some(3));
     // A stranger's key.
@@ -286,10 +349,16 @@ fn the_html_page_is_self_contained_and_renders_in_headless_chromium() {
     for banned in ["<script", "src=", "href=", "@import", "url("] {
         assert!(!html.contains(banned), "not self-contained: {banned}");
     }
-    let order: Vec<usize> = ["id=\"controls\"", "id=\"findings\"", "id=\"custody\"", "id=\"scope\"", "id=\"inputs\""]
-        .iter()
-        .map(|s| html.find(s).unwrap_or_else(|| panic!("{s}")))
-        .collect();
+    let order: Vec<usize> = [
+        "id=\"controls\"",
+        "id=\"findings\"",
+        "id=\"custody\"",
+        "id=\"scope\"",
+        "id=\"inputs\"",
+    ]
+    .iter()
+    .map(|s| html.find(s).unwrap_or_else(|| panic!("{s}")))
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "sections in order");
     assert!(html.contains("@media print"));
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
@@ -319,16 +388,30 @@ fn the_html_page_is_self_contained_and_renders_in_headless_chromium() {
     };
     let dom = run(&["--dump-dom"]);
     let dom_text = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     // The browser parsed it into the table rows the report holds: five controls, the findings.
-    assert_eq!(dom_text.matches("<tr class=\"control\">").count(), 5, "{dom_text}");
+    assert_eq!(
+        dom_text.matches("<tr class=\"control\">").count(),
+        5,
+        "{dom_text}"
+    );
     assert!(dom_text.matches("<tr class=\"finding\">").count() >= 5);
     assert!(dom_text.contains("VCFA-9X-000335") && dom_text.contains("Unsigned."));
     let png = d.path().join("page.png");
-    let shot = run(&[&format!("--screenshot={}", png.display()), "--window-size=1024,2000"]);
+    let shot = run(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1024,2000",
+    ]);
     assert!(shot.status.success());
     let bytes = std::fs::read(&png).expect("screenshot");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "a rendered page");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "a rendered page"
+    );
 }
 
 #[test]
@@ -344,7 +427,10 @@ fn re_runs_format_quiet_and_force() {
     let before = std::fs::read(out.join("evidence.json")).expect("json");
     let o = report(&[], &out);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(std::fs::read(out.join("evidence.json")).expect("json"), before);
+    assert_eq!(
+        std::fs::read(out.join("evidence.json")).expect("json"),
+        before
+    );
     // --format json prints the document; --force replaces the folder.
     let o = report(&["--format", "json", "--force"], &out);
     assert_eq!(o.status.code(), Some(3));
@@ -366,7 +452,10 @@ fn re_runs_format_quiet_and_force() {
     let o = report(&["--force"], &home);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a report file"));
-    assert_eq!(std::fs::read_to_string(home.join("thesis.tex")).expect("kept"), "precious");
+    assert_eq!(
+        std::fs::read_to_string(home.join("thesis.tex")).expect("kept"),
+        "precious"
+    );
 }
 
 #[test]
@@ -380,7 +469,10 @@ fn stale_evidence_cannot_pass() {
     let result = |j: &Value| {
         j["controls"]
             .as_array()
-            .and_then(|c| c.iter().find(|c| c["id"] == "vcenter-9.native-key-provider-backup"))
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c["id"] == "vcenter-9.native-key-provider-backup")
+            })
             .map(|c| c["result"].clone())
     };
     let run = |force: bool| {
@@ -409,7 +501,11 @@ fn stale_evidence_cannot_pass() {
         .and_then(|f| f.set_modified(two_years))
         .expect("set mtime");
     let stale = run(true);
-    assert_eq!(result(&stale), Some(Value::from("NOT-ASSESSED")), "{stale:#}");
+    assert_eq!(
+        result(&stale),
+        Some(Value::from("NOT-ASSESSED")),
+        "{stale:#}"
+    );
     assert!(stale["stale_evidence"][0]["path"]
         .as_str()
         .is_some_and(|p| p.ends_with("NKP-PROD.json")));

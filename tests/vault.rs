@@ -434,7 +434,11 @@ fn rekey_moves_every_object_to_the_new_recipients_and_removes_the_old() {
         .arg(&old_id)
         .output()
         .unwrap();
-    assert_eq!(old.status.code(), Some(1), "an identity that opens nothing: an input error");
+    assert_eq!(
+        old.status.code(),
+        Some(1),
+        "an identity that opens nothing: an input error"
+    );
     let err = String::from_utf8_lossy(&old.stderr);
     assert!(
         err.contains("not one of the vault's custodians (custodian-b)"),

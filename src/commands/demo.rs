@@ -152,10 +152,10 @@ pub(crate) fn run(format: Format, quiet: bool) -> Result<i32> {
         );
         let _ = writeln!(
             text,
-            "Step 1. Inspect the share ({} files, names as people leave them) with its password file",
-            SHARE.len()
+            "Step 1. Inspect the share ({} files, names as people leave them) with its password file (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n",
+            SHARE.len(),
+            passwords.len()
         );
-        let _ = writeln!(text, "        (share/passwords.txt, {} lines). Passwords are never shown: only which line opened a file.\n", passwords.len());
     }
     match format {
         Format::Json => super::print::json("inspect", &out)?,
@@ -184,7 +184,7 @@ fn heading(s: &str) -> Result<()> {
     super::print::text(&format!(
         "\n{}\n{}\n",
         s,
-        "-".repeat(s.chars().count().min(100))
+        "-".repeat(s.chars().count().min(render::layout::width()))
     ))
 }
 
@@ -194,8 +194,8 @@ fn walkthrough() -> Result<()> {
         CoverageArgs, EvidenceArgs, JoinArgs, PassphraseFile, PasswordArgs, ReportArgs,
         ReportCommand, ResolveArgs, VaultCommand, VaultDir,
     };
-    use std::path::Path;
     use secrecy::ExposeSecret;
+    use std::path::Path;
     let base = std::env::temp_dir().join(format!("nkp-escrow-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base)?;
     #[cfg(unix)]
@@ -328,7 +328,11 @@ fn walkthrough() -> Result<()> {
         let mut f = nkp_vault::store::create_new(Path::new("auditor.key"), 0o600)?;
         std::io::Write::write_all(&mut f, private.as_bytes())?;
         drop(f);
-        super::report::run(&report_args(join(), "report", Some("auditor.key".into())), Format::Table, false)?;
+        super::report::run(
+            &report_args(join(), "report", Some("auditor.key".into())),
+            Format::Table,
+            false,
+        )?;
         super::print::text("\nAnyone can check it (here against the auditor's key; `ssh-keygen -Y verify` works too):\n")?;
         let key = nkp_escrow::report::sign::SigningKey::from_openssh(
             &zeroize::Zeroizing::new(private.as_bytes().to_vec()),

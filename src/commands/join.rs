@@ -347,13 +347,16 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
                         "    backup {} [{}] key_id {} exported {} ({})",
                         b.source,
                         b.matched,
-                        b.key_id.as_deref().unwrap_or("?"),
-                        b.export_time.as_deref().unwrap_or("?"),
+                        b.key_id.as_deref().unwrap_or("-"),
+                        b.export_time.as_deref().unwrap_or("-"),
                         b.verdict
                     );
                 }
                 for (i, st) in v.steps.iter().enumerate() {
-                    let _ = writeln!(s, "    {}. {st}", i + 1);
+                    // A step of several lines (a shell snippet) keeps the step's indentation.
+                    let n = format!("{}. ", i + 1);
+                    let pad = format!("\n    {}", " ".repeat(n.len()));
+                    let _ = writeln!(s, "    {n}{}", st.replace('\n', &pad));
                 }
                 s.push('\n');
             }
@@ -394,29 +397,28 @@ pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
         Format::Json => super::print::json("coverage", &c)?,
         Format::Yaml => super::print::yaml("coverage", &c)?,
         Format::Table => {
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_header(vec![
-                    "scope",
-                    "provider",
-                    "live key_id",
-                    "status",
-                    "backups",
-                ]);
-            for p in &c.providers {
-                t.add_row(vec![
-                    p.scope.clone(),
-                    p.name.clone(),
-                    p.key_id.clone().unwrap_or_else(|| "unknown".into()),
-                    p.status.to_string(),
-                    p.backups
-                        .iter()
-                        .map(|b| format!("{} [{}]", b.source, b.matched))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ]);
-            }
-            let mut s = format!("{t}\n");
+            let rows: Vec<Vec<String>> = c
+                .providers
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.scope.clone(),
+                        p.name.clone(),
+                        p.key_id.clone().unwrap_or_default(),
+                        p.status.to_string(),
+                        p.backups
+                            .iter()
+                            .map(|b| format!("{} [{}]", b.source, b.matched))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ]
+                })
+                .collect();
+            let mut s = nkp_escrow::render::layout::table(
+                &["scope", "provider", "live key_id", "status", "backups"],
+                &rows,
+                &[4],
+            );
             for f in &c.findings {
                 let _ = writeln!(
                     s,

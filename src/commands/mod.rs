@@ -3,9 +3,19 @@
 /// `eprintln!` for messages that may quote untrusted text (file names, provider names, labels,
 /// errors from parsers): control characters reach the terminal as visible escapes.
 macro_rules! say {
-    ($($arg:tt)*) => {
-        eprintln!("{}", nkp_escrow::render::terminal_safe(&format!($($arg)*)))
-    };
+    ($($arg:tt)*) => {{
+        let line = format!(
+            "{}\n",
+            nkp_escrow::render::terminal_safe(&format!($($arg)*))
+        );
+        // Wrapped for a person at a terminal (or for an explicit $COLUMNS); one line per
+        // message in a log.
+        if $crate::commands::WRAP_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            eprint!("{}", nkp_escrow::render::layout::wrap(&line));
+        } else {
+            eprint!("{line}");
+        }
+    }};
 }
 
 /// A usage error (exit 2): the command line must change, no input was at fault.
@@ -14,6 +24,10 @@ macro_rules! usage {
         return Err(anyhow::Error::new($crate::commands::Usage(format!($($arg)*))))
     };
 }
+
+/// Whether `say!` wraps: standard error is a terminal or `$COLUMNS` is set (and not `--wide`).
+pub(crate) static WRAP_STDERR: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// The error type of [`usage!`]: `main` maps it to exit code 2; every other error is an input
 /// that could not be processed (exit code 1).
@@ -45,6 +59,16 @@ pub(crate) fn run(cli: Cli) -> Result<i32> {
     // Human output by default, also when piped (as ripgrep, gh and govc do): JSON and YAML
     // only when asked for.
     let format = cli.format.unwrap_or(Format::Table);
+    WRAP_STDERR.store(
+        !cli.wide
+            && (std::io::IsTerminal::is_terminal(&std::io::stderr())
+                || std::env::var_os("COLUMNS").is_some()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    nkp_escrow::render::layout::set(
+        (!cli.wide).then(terminal_width),
+        cli.ascii || std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
+    );
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, format, cli.quiet),
         Command::Evidence(args) => evidence::run(&args, format, cli.quiet),
@@ -60,6 +84,26 @@ pub(crate) fn run(cli: Cli) -> Result<i32> {
             Ok(nkp_escrow::exit::OK)
         }
     }
+}
+
+/// The width to fit: the terminal's (standard output, else standard error), else `$COLUMNS`,
+/// else 80.
+fn terminal_width() -> usize {
+    let tty = |fd: std::os::fd::BorrowedFd<'_>| {
+        rustix::termios::tcgetwinsize(fd)
+            .ok()
+            .map(|w| usize::from(w.ws_col))
+            .filter(|w| *w > 0)
+    };
+    tty(rustix::stdio::stdout())
+        .or_else(|| tty(rustix::stdio::stderr()))
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok())
+                .filter(|w| *w > 0)
+        })
+        .unwrap_or(80)
 }
 
 /// The operating-system user (`name (uid N)`) and host name, as the system reports them: a
@@ -155,7 +199,8 @@ pub(crate) mod print {
     /// as an escape, never obeyed by the terminal.
     pub(crate) fn text(s: &str) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
-        out.write_all(nkp_escrow::render::terminal_safe(s).as_bytes())?;
+        let safe = nkp_escrow::render::terminal_safe(s);
+        out.write_all(nkp_escrow::render::layout::wrap(&safe).as_bytes())?;
         Ok(out.flush()?)
     }
 

@@ -36,7 +36,12 @@ fn rfc3339_of(t: std::time::SystemTime) -> String {
 }
 
 /// One input's digest, size, modification and capture time (read at most once, capped).
-fn describe(path: &str, kind: &str, scope: Option<String>, now: time::OffsetDateTime) -> report::Input {
+fn describe(
+    path: &str,
+    kind: &str,
+    scope: Option<String>,
+    now: time::OffsetDateTime,
+) -> report::Input {
     let mut i = report::Input {
         path: path.to_string(),
         kind: kind.to_string(),
@@ -90,7 +95,10 @@ fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_KEY_FILE + 1), &mut buf)
         .with_context(|| format!("cannot read {what} {}", path.display()))?;
     if buf.len() as u64 > MAX_KEY_FILE {
-        bail!("{what} {} is larger than {MAX_KEY_FILE} bytes", path.display());
+        bail!(
+            "{what} {} is larger than {MAX_KEY_FILE} bytes",
+            path.display()
+        );
     }
     Ok(buf)
 }
@@ -172,15 +180,15 @@ fn make(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
             let rep = vault_report.unwrap_or_else(|| nkp_vault::verify::keyless(dir, &options));
             let manifest = dir.join("manifest.jsonl").display().to_string();
             inputs.insert(manifest, ("vault-manifest", None));
-            let events = nkp_vault::Vault::open(dir)
-                .and_then(|v| v.events())
-                .ok();
+            let events = nkp_vault::Vault::open(dir).and_then(|v| v.events()).ok();
             let custody =
                 report::Custody::new(dir, &rep, events.as_deref(), args.trusted_key.len());
             (
-                Some(serde_json::json!({"path": dir.display().to_string(), "chain_head": rep.head,
+                Some(
+                    serde_json::json!({"path": dir.display().to_string(), "chain_head": rep.head,
                     "verified": rep.ok, "entries": rep.entries, "problems": rep.problems,
-                    "warnings": rep.warnings})),
+                    "warnings": rep.warnings}),
+                ),
                 Some(custody),
             )
         }
@@ -235,11 +243,9 @@ fn make(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
     }
     write_folder(out, &files, args.force)?;
     let failed = rep.failed();
-    let over = args.fail_on.is_some_and(|t| {
-        c.findings
-            .iter()
-            .any(|f| f.severity.at_least(t.severity()))
-    });
+    let over = args
+        .fail_on
+        .is_some_and(|t| c.findings.iter().any(|f| f.severity.at_least(t.severity())));
     match format {
         Format::Json => super::print::json("report", &doc)?,
         Format::Yaml => super::print::yaml("report", &doc)?,
@@ -410,7 +416,10 @@ fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
             let sig = read_small(&sig_path, "signature")?;
             match sign::verify(&String::from_utf8_lossy(&sig), &json, signer_key.as_ref()) {
                 Ok(v) if v.signer_pinned => {
-                    lines.push(format!("signature: valid, by {} (the signer given)", v.fingerprint));
+                    lines.push(format!(
+                        "signature: valid, by {} (the signer given)",
+                        v.fingerprint
+                    ));
                 }
                 Ok(v) => {
                     lines.push(format!("signature: valid, by {}", v.fingerprint));
@@ -454,7 +463,10 @@ fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
         say!("problem: {p}");
     }
     if problems.is_empty() {
-        println!("report {}: verified", nkp_escrow::render::one_line(&dir.display().to_string()));
+        println!(
+            "report {}: verified",
+            nkp_escrow::render::one_line(&dir.display().to_string())
+        );
         Ok(nkp_escrow::exit::OK)
     } else {
         println!(

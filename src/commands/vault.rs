@@ -730,9 +730,28 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
         Format::Json => super::print::json("vault-list", &doc)?,
         Format::Yaml => super::print::yaml("vault-list", &doc)?,
         Format::Table => {
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_header(vec![
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.id.clone(),
+                        e.provider.clone().unwrap_or_default(),
+                        e.key_id.clone().unwrap_or_default(),
+                        e.export_time.clone().unwrap_or_default(),
+                        e.verdict.clone(),
+                        e.added_at.clone(),
+                        e.last_drill
+                            .as_ref()
+                            .map(|(at, ok)| {
+                                format!("{} {at}", if *ok { "passed" } else { "FAILED" })
+                            })
+                            .unwrap_or_else(|| "never".into()),
+                    ]
+                })
+                .collect();
+            // Narrow terminals lose exported, added, then verdict.
+            let t = render::layout::table(
+                &[
                     "id",
                     "provider",
                     "key_id",
@@ -740,23 +759,12 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
                     "verdict",
                     "added",
                     "last drill",
-                ]);
-            for e in &entries {
-                t.add_row(vec![
-                    e.id.clone(),
-                    e.provider.clone().unwrap_or_else(|| "?".into()),
-                    e.key_id.clone().unwrap_or_else(|| "?".into()),
-                    e.export_time.clone().unwrap_or_else(|| "?".into()),
-                    e.verdict.clone(),
-                    e.added_at.clone(),
-                    e.last_drill
-                        .as_ref()
-                        .map(|(at, ok)| format!("{} {at}", if *ok { "passed" } else { "FAILED" }))
-                        .unwrap_or_else(|| "never".into()),
-                ]);
-            }
+                ],
+                &rows,
+                &[3, 5, 4],
+            );
             super::print::text(&format!(
-                "{t}\n{} entr{}\n",
+                "{t}{} entr{}\n",
                 entries.len(),
                 if entries.len() == 1 { "y" } else { "ies" }
             ))?;
@@ -958,9 +966,9 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                     } else {
                         format!(
                             "{} as {} on {}",
-                            b["custodian"].as_str().unwrap_or("?"),
-                            b["user"].as_str().unwrap_or("?"),
-                            b["host"].as_str().unwrap_or("?")
+                            b["custodian"].as_str().unwrap_or("-"),
+                            b["user"].as_str().unwrap_or("-"),
+                            b["host"].as_str().unwrap_or("-")
                         )
                     }
                 };
@@ -968,8 +976,8 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                     "add" => format!(
                         "added {} ({} {})",
                         r["entry"].as_str().unwrap_or(""),
-                        r["provider"].as_str().unwrap_or("?"),
-                        r["key_id"].as_str().unwrap_or("?")
+                        r["provider"].as_str().unwrap_or("-"),
+                        r["key_id"].as_str().unwrap_or("-")
                     ),
                     "drill" => format!(
                         "drill {} of {} by {}",
@@ -1019,7 +1027,7 @@ fn labels(list: &serde_json::Value) -> String {
     list.as_array()
         .map(|a| {
             a.iter()
-                .map(|c| c["label"].as_str().unwrap_or("?"))
+                .map(|c| c["label"].as_str().unwrap_or("-"))
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -1126,8 +1134,8 @@ fn restore(
         say!(
             "restored entry {} ({} {}) to {}{}",
             entry.id,
-            entry.provider.as_deref().unwrap_or("?"),
-            entry.key_id.as_deref().unwrap_or("?"),
+            entry.provider.as_deref().unwrap_or("-"),
+            entry.key_id.as_deref().unwrap_or("-"),
             if to_stdout {
                 "standard output".to_string()
             } else {
@@ -1199,8 +1207,8 @@ fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> 
                 } else {
                     "with the escrowed password"
                 },
-                p.name.as_deref().unwrap_or("?"),
-                p.key_id.as_deref().unwrap_or("?"),
+                p.name.as_deref().unwrap_or("-"),
+                p.key_id.as_deref().unwrap_or("-"),
                 render::prefix(&e.kdk_fingerprint, 19)
             ))
         })();
@@ -1227,7 +1235,7 @@ fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> 
                     "{} {} {}: {}\n",
                     if r["ok"] == true { "[PASS]" } else { "[FAIL]" },
                     r["entry"].as_str().unwrap_or(""),
-                    r["provider"].as_str().unwrap_or("?"),
+                    r["provider"].as_str().unwrap_or("-"),
                     r["detail"].as_str().unwrap_or("")
                 ));
             }

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+pub mod layout;
+
 use serde::Serialize;
 
 use crate::model::{InputReport, InspectOutput};
@@ -127,10 +128,7 @@ fn password_line(r: &InputReport) -> Option<String> {
 
 /// The human table of `inspect`, followed by errors, notes and (with `explain`) the trees.
 pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(vec![
+    let headers = [
         "file",
         "type",
         "protection",
@@ -139,7 +137,8 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
         "exported",
         "tpm",
         "kdk",
-    ]);
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &out.inputs {
         let kind = match &r.error {
             Some(e) => format!("{}\n({})", r.kind, e.code),
@@ -147,7 +146,7 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
         };
         if r.providers.is_empty() {
             let what = r.holds.clone().unwrap_or_else(|| "not readable".into());
-            t.add_row(vec![
+            rows.push(vec![
                 r.path.clone(),
                 kind.clone(),
                 protection_cell(r),
@@ -159,17 +158,17 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
             ]);
         }
         for p in &r.providers {
-            t.add_row(vec![
+            rows.push(vec![
                 r.path.clone(),
                 kind.clone(),
                 protection_cell(r),
                 p.name.clone().unwrap_or_else(|| "(unnamed)".into()),
-                p.key_id.clone().unwrap_or_else(|| "(unknown)".into()),
-                p.export_time.clone().unwrap_or_else(|| "(unknown)".into()),
+                p.key_id.clone().unwrap_or_default(),
+                p.export_time.clone().unwrap_or_default(),
                 match p.tpm_required {
                     Some(true) => "yes".into(),
                     Some(false) => "no".into(),
-                    None => "?".into(),
+                    None => String::new(),
                 },
                 match &p.kdk_fingerprint {
                     Some(fp) => format!("{}-bit {}", p.kdk_bits, short_fp(fp)),
@@ -178,7 +177,9 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
             ]);
         }
     }
-    let mut s = format!("{t}\n");
+    // Narrow terminals lose tpm, exported, kdk, then type (in that order).
+    let t = layout::table(&headers, &rows, &[6, 5, 7, 1]);
+    let mut s = t;
     if out.skipped > 0 {
         let _ = writeln!(
             s,
@@ -210,7 +211,7 @@ pub fn inspect_table(out: &InspectOutput, explain: bool) -> String {
                     s,
                     "note: {}: {}: {n}",
                     r.path,
-                    p.name.as_deref().unwrap_or("?")
+                    p.name.as_deref().unwrap_or("-")
                 );
             }
         }
@@ -232,7 +233,7 @@ pub fn explain_text(r: &InputReport) -> String {
         "{}  ({} bytes, sha256 {})",
         r.path,
         r.size.unwrap_or(0),
-        r.sha256.as_deref().unwrap_or("?")
+        r.sha256.as_deref().unwrap_or("-")
     );
     let _ = writeln!(s, "  type: {}", r.kind);
     if let Some(h) = &r.hint {
@@ -338,23 +339,21 @@ fn bag_text(s: &mut String, b: &BagNode, indent: usize) {
 
 /// The human table of `evidence`.
 pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "subject",
-            "provider",
-            "provider key_id",
-            "key",
-            "state",
-            "sources",
-        ]);
+    let headers = [
+        "subject",
+        "provider",
+        "provider key_id",
+        "key",
+        "state",
+        "sources",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &out.references {
         let key = match (&r.key, &r.embedded_uuid()) {
             (_, Some(u)) => format!("NKP blob, embedded UUID {u} (unverified)"),
             (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", prefix(k, 24)),
             (Some(k), None) => k.clone(),
-            (None, None) => "-".into(),
+            (None, None) => String::new(),
         };
         let sources: Vec<String> = r
             .sources
@@ -364,16 +363,17 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
                 None => format!("{} ({})", s.path, s.kind),
             })
             .collect();
-        t.add_row(vec![
+        rows.push(vec![
             format!("{} {}", r.subject.kind, r.subject.name),
-            r.provider.clone().unwrap_or_else(|| "-".into()),
-            r.provider_key_id.clone().unwrap_or_else(|| "-".into()),
+            r.provider.clone().unwrap_or_default(),
+            r.provider_key_id.clone().unwrap_or_default(),
             key,
             r.state.to_string(),
             sources.join("\n"),
         ]);
     }
-    let mut s = format!("{t}\n");
+    // Narrow terminals lose sources, key, then the provider key_id.
+    let mut s = layout::table(&headers, &rows, &[5, 3, 2]);
     let _ = writeln!(
         s,
         "{} reference(s) from {} file(s).",
@@ -551,7 +551,7 @@ mod yaml_tests {
     proptest::proptest! {
         #[test]
         fn quoting_never_changes_the_document(s in "[0-9T:Z -]{0,24}", k in "[a-z]{1,6}") {
-            let v = serde_json::json!({ k: s, "list": [s.clone()] });
+            let v = serde_json::json!({ k: &s, "list": [&s] });
             let y = quote_yaml_timestamps(&serde_norway::to_string(&v).expect("yaml"));
             let back: serde_json::Value = serde_norway::from_str(&y).expect("parse");
             proptest::prop_assert_eq!(back, v);

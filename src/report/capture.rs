@@ -129,7 +129,11 @@ fn date_1(s: &[u8]) -> Option<(OffsetDateTime, usize)> {
     while s.get(p) == Some(&b' ') {
         p += 1;
     }
-    let day_len = if s.get(p + 1).is_some_and(u8::is_ascii_digit) { 2 } else { 1 };
+    let day_len = if s.get(p + 1).is_some_and(u8::is_ascii_digit) {
+        2
+    } else {
+        1
+    };
     let day = digits(s.get(p..)?, day_len)?;
     p += day_len;
     if s.get(p) != Some(&b' ') {
@@ -208,9 +212,13 @@ mod tests {
 
     #[test]
     fn date_output_and_the_newest_wins() {
-        let t = "$ date\nMon Nov 30 10:15:02 UTC 2026\n$ govc kms.ls\n created 2024-02-01 00:00:00\n";
+        let t =
+            "$ date\nMon Nov 30 10:15:02 UTC 2026\n$ govc kms.ls\n created 2024-02-01 00:00:00\n";
         assert_eq!(at(t).as_deref(), Some("2026-11-30T10:15:02Z"));
-        assert_eq!(at("Tue Feb  3 01:02:03 UTC 2026").as_deref(), Some("2026-02-03T01:02:03Z"));
+        assert_eq!(
+            at("Tue Feb  3 01:02:03 UTC 2026").as_deref(),
+            Some("2026-02-03T01:02:03Z")
+        );
     }
 
     #[test]

@@ -88,9 +88,9 @@ impl Custody {
                 let drills: Vec<&str> = events
                     .iter()
                     .filter_map(|e| match e {
-                        Event::Drill { by: Some(b), at, .. } if b.fingerprint == c.fingerprint => {
-                            Some(at.as_str())
-                        }
+                        Event::Drill {
+                            by: Some(b), at, ..
+                        } if b.fingerprint == c.fingerprint => Some(at.as_str()),
                         _ => None,
                     })
                     .collect();

@@ -154,7 +154,12 @@ pub(super) fn render(r: &Report) -> String {
             h,
             "<table><thead><tr><th>Severity</th><th>Code</th><th>Scope</th><th>Finding</th></tr></thead><tbody>"
         );
-        for sev in [Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+        for sev in [
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ] {
             for f in r.findings.iter().filter(|f| f.severity == sev) {
                 let _ = writeln!(
                     h,
@@ -233,7 +238,11 @@ pub(super) fn render(r: &Report) -> String {
             }
         }
     }
-    let _ = writeln!(h, "<h2 id=\"scope\">Scope</h2><p>Command: <code>{}</code></p><ul>", esc(&a.command_line.join(" ")));
+    let _ = writeln!(
+        h,
+        "<h2 id=\"scope\">Scope</h2><p>Command: <code>{}</code></p><ul>",
+        esc(&a.command_line.join(" "))
+    );
     for s in &r.scopes {
         let _ = writeln!(
             h,

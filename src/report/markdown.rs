@@ -25,11 +25,7 @@ pub(super) fn render(r: &Report) -> String {
         inline(&a.version),
         inline(&a.git_commit)
     );
-    let _ = writeln!(
-        md,
-        "| Command | `{}` |",
-        inline(&a.command_line.join(" "))
-    );
+    let _ = writeln!(md, "| Command | `{}` |", inline(&a.command_line.join(" ")));
     let scopes: Vec<String> = r
         .scopes
         .iter()
@@ -118,7 +114,12 @@ pub(super) fn render(r: &Report) -> String {
     if r.findings.is_empty() {
         let _ = writeln!(md, "None.");
     }
-    for sev in [Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+    for sev in [
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
         for f in r.findings.iter().filter(|f| f.severity == sev) {
             let _ = writeln!(
                 md,
@@ -163,7 +164,10 @@ pub(super) fn render(r: &Report) -> String {
                 .map(|t| format!(" (checkpoint {t})"))
                 .unwrap_or_default()
         );
-        let _ = writeln!(md, "\n| Custodian | Fingerprint | Drills | Last drill |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "\n| Custodian | Fingerprint | Drills | Last drill |\n|---|---|---|---|"
+        );
         for k in &c.custodians {
             let _ = writeln!(
                 md,
@@ -174,7 +178,11 @@ pub(super) fn render(r: &Report) -> String {
                 k.last_drill.as_deref().unwrap_or("never")
             );
         }
-        let _ = writeln!(md, "\nRestores recorded (the whole history): {}\n", c.restores.len());
+        let _ = writeln!(
+            md,
+            "\nRestores recorded (the whole history): {}\n",
+            c.restores.len()
+        );
         for x in &c.restores {
             let _ = writeln!(
                 md,
@@ -185,7 +193,9 @@ pub(super) fn render(r: &Report) -> String {
                 x.fingerprint,
                 inline(&x.user),
                 inline(&x.host),
-                x.reason.as_deref().map_or("no reason given".to_string(), inline)
+                x.reason
+                    .as_deref()
+                    .map_or("no reason given".to_string(), inline)
             );
         }
         md.push('\n');

@@ -220,11 +220,9 @@ impl Report {
             .filter(|x| x.kind == "evidence")
             .filter_map(|x| {
                 let at = x.captured_at.as_deref()?;
-                let t = time::OffsetDateTime::parse(
-                    at,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .ok()?;
+                let t =
+                    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                        .ok()?;
                 (t < oldest_allowed).then(|| (x.path.clone(), at.to_string()))
             })
             .collect();
@@ -298,7 +296,12 @@ impl Report {
         let mut doc = self.document();
         let map: serde_json::Map<String, Value> = artifacts
             .iter()
-            .map(|(name, body)| ((*name).to_string(), json!(crate::sha256_hex(body.as_bytes()))))
+            .map(|(name, body)| {
+                (
+                    (*name).to_string(),
+                    json!(crate::sha256_hex(body.as_bytes())),
+                )
+            })
             .collect();
         doc["artifacts"] = Value::Object(map);
         doc
@@ -364,7 +367,7 @@ fn controls(
         prot_facts.push(format!(
             "{} ({}): {}{}",
             b.source,
-            b.provider.as_deref().unwrap_or("?"),
+            b.provider.as_deref().unwrap_or("-"),
             b.verdict,
             b.weak_password
                 .as_deref()
@@ -547,13 +550,13 @@ fn controls(
             Some((at, ok)) => format!(
                 "{} ({}): last drill {at}: {}",
                 b.source,
-                b.provider.as_deref().unwrap_or("?"),
+                b.provider.as_deref().unwrap_or("-"),
                 if *ok { "passed" } else { "FAILED" }
             ),
             None => format!(
                 "{} ({}): never drilled",
                 b.source,
-                b.provider.as_deref().unwrap_or("?")
+                b.provider.as_deref().unwrap_or("-")
             ),
         }));
         (if failed { Outcome::Fail } else { Outcome::Pass }, f)

@@ -63,11 +63,13 @@ const PCI_3_7_3: Mapping = Mapping {
     subject: "Secure storage of cryptographic keys",
 };
 
-const PROTECTION_CHECK: &str = "Every NKP backup found (.p12 file or vCenter backup bundle) is opened offline. \
+const PROTECTION_CHECK: &str =
+    "Every NKP backup found (.p12 file or vCenter backup bundle) is opened offline. \
 The check fails when a backup's KDK is readable without a password, when the password does not \
 meet the STIG's complexity (15 characters, four character classes), or when a provider's only \
 copies are unprotected. Backups that cannot be opened are not assessed.";
-const PROTECTION_FIX: &str = "Export the provider again from vCenter with a strong password, escrow the \
+const PROTECTION_FIX: &str =
+    "Export the provider again from vCenter with a strong password, escrow the \
 protected copy (`nkp-escrow vault add`), and delete every unprotected copy.";
 
 /// The provenance of the control `id`, or `None` for an id this table does not know.
@@ -146,8 +148,10 @@ mod tests {
             let p = of(id).expect(id);
             assert!(!p.maps_to.is_empty());
             assert!(matches!(p.origin, "stig" | "tool"));
-            assert!(p.maps_to.iter().all(|m| m.framework.contains("Rev. 5")
-                || m.framework.contains("v4.0.1")));
+            assert!(p
+                .maps_to
+                .iter()
+                .all(|m| m.framework.contains("Rev. 5") || m.framework.contains("v4.0.1")));
         }
         assert!(of("nope").is_none());
     }

@@ -287,7 +287,7 @@ pub fn coverage(
                                 format!(
                                     "backups named {name} carry {} different key_ids and no live evidence of scope {scope} says which is current: {}",
                                     ids.len(),
-                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join(", ")
                                 ),
                             )
                             .scope(scope)
@@ -319,7 +319,7 @@ pub fn coverage(
                                 "NKP-KEYID-UNKNOWN",
                                 format!(
                                     "the evidence of scope {scope} does not state the live key_id of {name}: its backups ({}) match by name only; add `govc kms.ls -json` or ConfigStore `kms_providers` output to confirm",
-                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                                    same.iter().map(|b| format!("{} ({})", b.source, b.key_id.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join(", ")
                                 ),
                             )
                             .scope(scope)
@@ -514,7 +514,7 @@ fn backup_findings(
                     format!(
                         "one KDK ({kdk}) appears under {} labels: {}: the same provider renamed or given another key_id (the API allows both); they count as one provider",
                         labels.len(),
-                        group.iter().map(|b| format!("{} ({} {})", b.source, b.provider.as_deref().unwrap_or("?"), b.key_id.as_deref().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+                        group.iter().map(|b| format!("{} ({} {})", b.source, b.provider.as_deref().unwrap_or("-"), b.key_id.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join(", ")
                     ),
                 )
                 .kdk(kdk),
@@ -530,7 +530,7 @@ fn backup_findings(
                 format!(
                     "{} ({}) holds the KDK without a password: delete this copy after escrowing a protected one (VCFA-9X-000335 / VCSA-80-000294)",
                     b.source,
-                    b.provider.as_deref().unwrap_or("?")
+                    b.provider.as_deref().unwrap_or("-")
                 ),
             ).backup(b));
         }
@@ -541,7 +541,7 @@ fn backup_findings(
                 format!(
                     "{} ({}) is protected only with legacy algorithms (see `nkp-escrow inspect`): re-export it (vCenter uses a strong scheme) or keep it only in the vault",
                     b.source,
-                    b.provider.as_deref().unwrap_or("?")
+                    b.provider.as_deref().unwrap_or("-")
                 ),
             ).backup(b));
         }
@@ -552,7 +552,7 @@ fn backup_findings(
                 format!(
                     "{} ({}) was opened with a password below STIG complexity ({why}; 15+ characters with upper, lower, digit and symbol): re-export it with a strong password (VCFA-9X-000335 / VCSA-80-000294)",
                     b.source,
-                    b.provider.as_deref().unwrap_or("?")
+                    b.provider.as_deref().unwrap_or("-")
                 ),
             ).backup(b));
         }
@@ -563,7 +563,7 @@ fn backup_findings(
                 format!(
                     "{} ({}) holds a {bits}-bit KDK; NKP keys are 256-bit AES: check that this is the backup you think it is",
                     b.source,
-                    b.provider.as_deref().unwrap_or("?")
+                    b.provider.as_deref().unwrap_or("-")
                 ),
             ).backup(b));
         }
@@ -577,7 +577,7 @@ fn backup_findings(
                 format!(
                     "{} ({}) is not referenced by the evidence given: keep it for replicas and old VM backups",
                     b.source,
-                    b.provider.as_deref().unwrap_or("?")
+                    b.provider.as_deref().unwrap_or("-")
                 ),
             ).backup(b));
         }
@@ -590,7 +590,7 @@ fn backup_findings(
                         format!(
                             "{} ({}) has never been restore-drilled: run `nkp-escrow vault drill`",
                             b.source,
-                            b.provider.as_deref().unwrap_or("?")
+                            b.provider.as_deref().unwrap_or("-")
                         ),
                     )
                     .backup(b),

@@ -36,12 +36,39 @@ pub(super) fn subject_steps(
         )),
     }
     if let Some(k) = refs.iter().find_map(|r| r.key.as_deref()) {
-        s.push(format!(
-            "Confirm on the host: `crypto-util keys iskeyincache 'vmware:key/fqid/<VMWARE-NULL>/{}/{}'` must answer YES.",
+        let locator = format!(
+            "vmware:key/fqid/<VMWARE-NULL>/{}/{}",
             crate::evidence::keysafe::escape(provider.as_bytes()),
             crate::evidence::keysafe::escape(k.as_bytes())
-        ));
+        );
+        s.push(key_check(&locator));
     }
+}
+
+/// The host check of a key locator. A long locator (a key-ID blob is ~190 characters) is built
+/// in a shell variable from pieces of 56 characters, so that the step fits an
+/// 80-column terminal and still pastes into the ESXi shell as it is printed.
+fn key_check(locator: &str) -> String {
+    const PIECE: usize = 56;
+    if locator.len() <= PIECE || !locator.is_ascii() || locator.contains('\'') {
+        return format!(
+            "Confirm on the host: `crypto-util keys iskeyincache '{locator}'` must answer YES."
+        );
+    }
+    let mut lines = Vec::new();
+    for (i, piece) in locator.as_bytes().chunks(PIECE).enumerate() {
+        let piece = String::from_utf8_lossy(piece);
+        lines.push(if i == 0 {
+            format!("K='{piece}'")
+        } else {
+            format!("K=\"$K\"'{piece}'")
+        });
+    }
+    format!(
+        "Confirm on the host (paste these lines into its shell; the key locator is built in \
+pieces to fit the screen):\n{}\ncrypto-util keys iskeyincache \"$K\"\nmust answer YES.",
+        lines.join("\n")
+    )
 }
 
 pub(super) fn steps(
@@ -93,7 +120,7 @@ pub(super) fn steps(
         Verdict::WrongKey => {
             s.push(format!(
                 "Every backup named {provider} here has a different key_id than the one needed ({}): they belong to a provider that was deleted and re-created under the same name (KB 311922). Importing them will succeed and unlock nothing.",
-                key_id.unwrap_or("?")
+                key_id.unwrap_or("-")
             ));
             s.push(format!(
                 "Find the backup exported before {provider} was re-created (older .p12 files, vCenter file-based backups, the vault of another team) and check its key_id with `nkp-escrow inspect`."
@@ -107,7 +134,7 @@ pub(super) fn steps(
                 .collect();
             s.push(format!(
                 "NKP-KDK-CONFLICT: the backups of {provider} with key_id {} hold {} different KDKs ({}): the name and key_id are labels anyone can set on import, the KDK is the key. At most one of them is the provider the VM needs; do not import either blindly.",
-                key_id.unwrap_or("?"),
+                key_id.unwrap_or("-"),
                 kdks.len(),
                 kdks.into_iter().collect::<Vec<_>>().join(", ")
             ));
@@ -131,4 +158,28 @@ pub(super) fn steps(
         }
     }
     s
+}
+
+#[cfg(test)]
+mod key_check_tests {
+    use super::key_check;
+
+    #[test]
+    fn a_long_locator_is_rebuilt_exactly_by_the_shell_lines() {
+        let loc = format!(
+            "vmware:key/fqid/<VMWARE-NULL>/NKP%2dPROD/{}",
+            "A%2fb".repeat(40)
+        );
+        let step = key_check(&loc);
+        // What `sh` would build from the K= lines.
+        let mut k = String::new();
+        for line in step.lines().filter(|l| l.starts_with("K=")) {
+            let quoted = line.rsplit_once('\'').map(|(a, _)| a).unwrap_or("");
+            let piece = quoted.rsplit_once('\'').map(|(_, p)| p).unwrap_or("");
+            k.push_str(piece);
+            assert!(line.len() <= 64, "{line}");
+        }
+        assert_eq!(k, loc);
+        assert!(key_check("vmware:key/fqid/x/y").contains("iskeyincache 'vmware:key/fqid/x/y'"));
+    }
 }
