@@ -121,7 +121,8 @@ pub(crate) struct PasswordArgs {
 /// `inspect` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// .p12 files, or folders of them.
+    /// .p12 files (binary, or armored as PEM, certutil -encode or bare base64), folders of
+    /// them, or `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Show the full structure (safes, bags, attributes, algorithms) with every secret value
@@ -143,7 +144,8 @@ pub(crate) struct InspectArgs {
 #[derive(Debug, Args)]
 pub(crate) struct EvidenceArgs {
     /// Files or folders to read, optionally `LABEL=PATH` to name the vCenter (scope) they came
-    /// from.
+    /// from; `-` reads standard input (a pasted ticket, a `govc ... -json` pipe). Text in UTF-8
+    /// or UTF-16 (with a byte-order mark, as PowerShell 5.1 writes it) is read.
     #[arg(required = true, value_name = "[LABEL=]PATH")]
     pub paths: Vec<String>,
     /// Pass over text files larger than this many bytes.
@@ -201,7 +203,8 @@ pub(crate) enum VaultCommand {
         /// Vault folder.
         #[command(flatten)]
         dir: VaultDir,
-        /// The .p12 files.
+        /// The .p12 files (also PEM- or base64-armored), folders of them, or `-` for standard
+        /// input.
         #[arg(required = true, value_name = "P12")]
         files: Vec<PathBuf>,
         /// Where the backups come from (default: the file name).

@@ -131,3 +131,22 @@ pub fn age_header(data: &[u8]) {
         let _ = set.check_stanzas(&stanzas);
     }
 }
+
+/// The text readers added for reports and standard input: armor around a `.p12` (PEM, certutil,
+/// bare base64), evidence in UTF-16 or with a BOM, capture times stated in text, and report
+/// signatures and signer files.
+pub fn text_inputs(data: &[u8]) {
+    let _ = crate::inspect::armor::unarmor(data);
+    let _ = evidence::read_bytes(
+        Path::new("fuzz.txt"),
+        data,
+        &evidence::EvidenceOptions::default(),
+    );
+    let _ = crate::report::capture::stated_time(
+        data,
+        time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+    );
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::report::sign::verify(&text, data, None);
+    let _ = crate::report::sign::parse_signer(&text);
+}

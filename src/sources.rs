@@ -2,44 +2,76 @@
 //! process hardening done before any secret is read. Binary-only: a library caller brings
 //! its own passwords as [`nkp_escrow::secret::Password`] values.
 
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use nkp_escrow::secret::{Password, PasswordOrigin};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
+/// Secret text as UTF-8: a UTF-8 byte-order mark is dropped and UTF-16 with its BOM (what
+/// Windows PowerShell 5.1's `>` and `Out-File` write) is decoded. Every copy is zeroized.
+pub(crate) fn decode_secret_text(bytes: &[u8]) -> std::io::Result<Zeroizing<String>> {
+    let units = |le: bool| {
+        bytes[2..].chunks_exact(2).map(move |c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+    };
+    let utf16 = |le: bool| -> std::io::Result<Zeroizing<String>> {
+        let mut out = Zeroizing::new(String::with_capacity(bytes.len() / 2));
+        for c in char::decode_utf16(units(le)) {
+            match c {
+                Ok(c) => out.push(c),
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "not valid UTF-16 text",
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    };
+    match bytes {
+        [0xff, 0xfe, ..] => utf16(true),
+        [0xfe, 0xff, ..] => utf16(false),
+        _ => {
+            let b = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+            let text = std::str::from_utf8(b).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not valid UTF-8 text (at byte {})", e.valid_up_to()),
+                )
+            })?;
+            Ok(Zeroizing::new(text.to_string()))
+        }
+    }
+}
+
 /// Read a password file: one password per line, each tried in turn; an empty line is the
-/// empty password. Trailing `\r` is removed (files edited on Windows).
+/// empty password. Trailing `\r` is removed (files edited on Windows); UTF-8 with a BOM and
+/// UTF-16 with a BOM are read as text.
 pub(crate) fn read_password_file(path: &Path) -> std::io::Result<Vec<Password>> {
     let file = std::fs::File::open(path)?;
-    let mut reader = std::io::BufReader::new(file.take(1 << 20));
+    let mut raw = Zeroizing::new(Vec::new());
+    file.take(1 << 20).read_to_end(&mut raw)?;
+    let text = decode_secret_text(&raw)?;
     let mut out = Vec::new();
-    let mut line_no = 0;
-    loop {
-        let mut buf = Zeroizing::new(Vec::new());
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
-        let text = String::from_utf8(buf.to_vec()).map_err(|e| {
-            let mut bytes = e.into_bytes();
-            zeroize::Zeroize::zeroize(&mut bytes);
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line {line_no} is not valid UTF-8"),
-            )
-        })?;
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    for (i, line) in lines.into_iter().enumerate() {
         out.push(Password::new(
             PasswordOrigin::File {
                 path: path.to_path_buf(),
-                line: line_no,
+                line: i + 1,
             },
-            SecretString::from(text),
+            SecretString::from(line.trim_end_matches('\r')),
         ));
     }
     Ok(out)

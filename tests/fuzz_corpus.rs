@@ -75,3 +75,8 @@ fn every_fuzz_target_has_a_corpus_and_a_replay() {
         );
     }
 }
+
+#[test]
+fn text_inputs_corpus() {
+    replay("text_inputs", nkp_escrow::fuzzing::text_inputs);
+}

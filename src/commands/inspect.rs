@@ -22,12 +22,26 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
         max_file_size: args.max_size,
         explain: args.explain,
     };
+    // `-` is standard input (a .p12 piped in, or pasted base64): read once, capped.
+    let (stdin, paths): (Vec<_>, Vec<_>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.as_os_str() == "-");
+    let from_stdin = if stdin.is_empty() {
+        None
+    } else {
+        if args.passwords.password_stdin {
+            usage!("`inspect -` reads the file from standard input: give passwords with --password-file or --password-env");
+        }
+        Some(read_stdin(args.max_size)?)
+    };
     let backup::Inputs {
         files,
         skipped,
         errors: walk_errors,
         warnings,
-    } = backup::collect_inputs(&args.paths);
+    } = backup::collect_inputs(&paths);
     for e in &walk_errors {
         say!("error: {e}");
     }
@@ -62,6 +76,14 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
         }
     }
 
+    if let Some(bytes) = &from_stdin {
+        reports.push(backup::inspect_bytes(
+            nkp_escrow::evidence::STDIN_NAME,
+            bytes,
+            &passwords,
+            &opts,
+        ));
+    }
     let failed = reports.iter().any(|r| r.error.is_some()) || !walk_errors.is_empty();
     let out = InspectOutput {
         tool: "nkp-escrow",
@@ -79,4 +101,21 @@ pub(crate) fn run(args: &InspectArgs, format: Format, quiet: bool) -> Result<i32
     } else {
         nkp_escrow::exit::OK
     })
+}
+
+/// Standard input, whole, up to `max` bytes (a backup is sensitive: zeroized).
+pub(crate) fn read_stdin(max: u64) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(max.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| anyhow::anyhow!("standard input: cannot read: {e}"))?;
+    if buf.len() as u64 > max {
+        anyhow::bail!(
+            "standard input: more than {max} bytes (raise --max-size if this is really a backup)"
+        );
+    }
+    Ok(buf)
 }

@@ -132,8 +132,8 @@ fn vault_passphrase(pf: &PassphraseFile, confirm: bool, quiet: bool) -> Result<S
         let bytes = Zeroizing::new(
             std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
         );
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| anyhow!("{}: the passphrase is not UTF-8 text", f.display()))?;
+        let text = crate::sources::decode_secret_text(&bytes)
+            .map_err(|e| anyhow!("{}: the passphrase is {e}", f.display()))?;
         let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
         if line.is_empty() {
             bail!("{}: the first line is empty: no passphrase", f.display());
@@ -488,6 +488,8 @@ struct Checked {
     report: nkp_escrow::model::InputReport,
     /// The file inspected again with only the password about to be escrowed.
     again: Option<nkp_escrow::model::InputReport>,
+    /// How the file was armored, when it was.
+    unwrapped: Option<String>,
 }
 
 /// The password that opened the file (never shown; escrowed with it): the reader says which
@@ -502,9 +504,32 @@ fn escrowed_password<'p>(
         .and_then(|i| passwords.get(i))
 }
 
-fn check_for_escrow(f: &Path, passwords: &[Password], opts: &InspectOptions) -> Checked {
-    let shown = f.display().to_string();
-    let bytes = std::fs::read(f).map(Zeroizing::new);
+fn check_for_escrow(
+    f: &Path,
+    stdin: Option<&Zeroizing<Vec<u8>>>,
+    passwords: &[Password],
+    opts: &InspectOptions,
+) -> Checked {
+    let (shown, bytes) = match stdin {
+        Some(b) if f.as_os_str() == "-" => (
+            nkp_escrow::evidence::STDIN_NAME.to_string(),
+            Ok(Zeroizing::new(b.to_vec())),
+        ),
+        _ => (
+            f.display().to_string(),
+            std::fs::read(f).map(Zeroizing::new),
+        ),
+    };
+    // A .p12 that arrived armored (PEM, certutil -encode, pasted base64): the PKCS#12 inside is
+    // what is escrowed.
+    let mut unwrapped = None;
+    let bytes = bytes.map(|b| match nkp_escrow::inspect::armor::unarmor(&b) {
+        Some((der, how)) => {
+            unwrapped = Some(how);
+            der
+        }
+        None => b,
+    });
     let empty = Zeroizing::new(Vec::new());
     let b = bytes.as_ref().unwrap_or(&empty);
     let report = backup::inspect_bytes(&shown, b, passwords, opts);
@@ -521,6 +546,7 @@ fn check_for_escrow(f: &Path, passwords: &[Password], opts: &InspectOptions) -> 
         bytes,
         report,
         again,
+        unwrapped,
     }
 }
 
@@ -552,11 +578,31 @@ fn add(
     let mut refused = 0;
     // Reading, inspecting and the re-opening check run on every core; the messages and the
     // entries then follow the order of the files given.
+    // Folders are walked for .p12 files (as `inspect` does); `-` is standard input.
+    let stdin = if files.iter().any(|f| f.as_os_str() == "-") {
+        if pw.password_stdin {
+            usage!("`vault add -` reads the backup from standard input: give its password with --password-file or --password-env");
+        }
+        Some(super::inspect::read_stdin(opts.max_file_size)?)
+    } else {
+        None
+    };
+    let (given, folders): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.iter().cloned().partition(|f| !f.is_dir());
+    let walked = backup::collect_inputs(&folders);
+    for e in &walked.errors {
+        say!("error: {e}");
+    }
+    refused += walked.errors.len();
+    let files: Vec<PathBuf> = given
+        .into_iter()
+        .chain(walked.files.into_iter().filter(|f| f.is_file()))
+        .collect();
     let checked: Vec<Checked> = {
         use rayon::prelude::*;
         files
             .par_iter()
-            .map(|f| check_for_escrow(f, &passwords, &opts))
+            .map(|f| check_for_escrow(f, stdin.as_ref(), &passwords, &opts))
             .collect()
     };
     for (f, c) in files.iter().zip(checked) {
@@ -565,7 +611,11 @@ fn add(
             bytes,
             report: r,
             again,
+            unwrapped,
         } = c;
+        if let (Some(how), false) = (&unwrapped, quiet) {
+            say!("note: {shown}: unwrapped from {how}; the PKCS#12 inside is escrowed");
+        }
         let bytes = match bytes {
             Ok(b) => b,
             Err(e) => {
@@ -633,9 +683,13 @@ fn add(
                 verdict: verdict.to_string(),
                 export_time: p.export_time.clone(),
                 label: label.clone().unwrap_or_else(|| {
-                    f.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
+                    if f.as_os_str() == "-" {
+                        nkp_escrow::evidence::STDIN_NAME.to_string()
+                    } else {
+                        f.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    }
                 }),
             },
         ));

@@ -395,7 +395,8 @@ fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> Fil
         let (input, refs) = c.finish(None);
         return FileResult::Read(input, refs);
     }
-    if memchr_nul(sniff) {
+    // UTF-16 text (Windows PowerShell 5.1's `>` writes it) has NULs but is not binary.
+    if utf16_bom(head).is_none() && memchr_nul(sniff) {
         return FileResult::Skipped(Skip::Binary);
     }
     let mut big = Vec::new();
@@ -413,6 +414,56 @@ fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> Fil
         &big
     } else {
         head
+    };
+    text_result(path, bytes)
+}
+
+/// Read evidence that is already in memory (standard input, a pasted ticket), named `name` in
+/// the results. Decoded and recognised exactly as a file with that content would be.
+pub fn read_bytes(name: &Path, bytes: &[u8], opts: &EvidenceOptions) -> FileResult {
+    if bytes.len() as u64 > opts.max_text_size {
+        return FileResult::Skipped(Skip::TooLarge);
+    }
+    if utf16_bom(bytes).is_none() && memchr_nul(&bytes[..bytes.len().min(8192)]) {
+        return FileResult::Skipped(Skip::Binary);
+    }
+    text_result(name, bytes)
+}
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// `Some(true)` for UTF-16 LE with its byte-order mark, `Some(false)` for UTF-16 BE.
+fn utf16_bom(b: &[u8]) -> Option<bool> {
+    match b {
+        [0xff, 0xfe, ..] => Some(true),
+        [0xfe, 0xff, ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-16 (after its BOM) as UTF-8; unpaired surrogates become U+FFFD.
+fn decode_utf16(b: &[u8], little_endian: bool) -> String {
+    let units = b.chunks_exact(2).map(|c| {
+        if little_endian {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// Recognise the sources in a text file's bytes: UTF-8 (a BOM is dropped) or UTF-16 with a BOM.
+fn text_result(path: &Path, bytes: &[u8]) -> FileResult {
+    let decoded;
+    let bytes = match utf16_bom(bytes) {
+        Some(le) => {
+            decoded = decode_utf16(&bytes[2..], le);
+            decoded.as_bytes()
+        }
+        None => bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes),
     };
     let mut markers = Markers::find(bytes);
     if !markers.any() {
@@ -435,7 +486,7 @@ fn read_file_with(path: &Path, opts: &EvidenceOptions, buf: &mut Vec<u8>) -> Fil
         }
         _ => scan::FileHint::Other,
     };
-    let mut c = Collector::new(&shown());
+    let mut c = Collector::new(&path.display().to_string());
     from_text_with(&text, &markers, path, hint, &mut c);
     let (input, refs) = c.finish(None);
     FileResult::Read(input, refs)
@@ -603,9 +654,26 @@ pub fn gather(
     follow_symlinks: bool,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Gathered {
-    let mut g = Gathered::default();
+    let g = Gathered::default();
+    // `-` is standard input: read once, capped, and recognised like a file.
+    let (stdin, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        paths.iter().partition(|p| p.as_os_str() == "-");
+    let mut from_stdin = Acc::default();
+    if !stdin.is_empty() {
+        let mut buf = Vec::new();
+        let read = std::io::stdin()
+            .lock()
+            .take(opts.max_text_size.saturating_add(1))
+            .read_to_end(&mut buf);
+        match read {
+            Ok(_) => from_stdin.add(read_bytes(Path::new(STDIN_NAME), &buf, opts)),
+            Err(e) => from_stdin
+                .errors
+                .push(format!("{STDIN_NAME}: cannot read: {e}")),
+        }
+    }
     let Some((first, rest)) = paths.split_first() else {
-        return g;
+        return finish(g, vec![from_stdin]);
     };
     let mut wb = ignore::WalkBuilder::new(first);
     for p in rest {
@@ -659,8 +727,17 @@ pub fn gather(
         })
     });
     drop(tx);
-    let mut all: Vec<KeyReference> = Vec::new();
     let mut accs: Vec<Acc> = rx.into_iter().collect();
+    accs.push(from_stdin);
+    finish(g, accs)
+}
+
+/// The name standard input has in results (`evidence -`).
+pub const STDIN_NAME: &str = "(standard input)";
+
+/// Combine the walker threads' accumulators.
+fn finish(mut g: Gathered, mut accs: Vec<Acc>) -> Gathered {
+    let mut all: Vec<KeyReference> = Vec::new();
     // The largest thread's references become the result; the others are appended (no full copy).
     accs.sort_by_key(|a| std::cmp::Reverse(a.refs.len()));
     for mut acc in accs {

@@ -5,6 +5,7 @@
 //! bundle reader ([`crate::bundle`], through a [`MemberSink`]). Each of those can be tested
 //! and changed on its own; none of them knows the report.
 
+pub mod armor;
 pub mod sniff;
 
 use std::path::{Path, PathBuf};
@@ -111,6 +112,22 @@ pub fn inspect_bytes(
     passwords: &[Password],
     opts: &InspectOptions,
 ) -> InputReport {
+    // A .p12 that arrived as text (PEM, certutil -encode, pasted base64): read what is inside,
+    // and say so.
+    if let Some((der, how)) = armor::unarmor(bytes) {
+        let mut report = inspect_bytes(path, &der, passwords, opts);
+        report.notes.insert(
+            0,
+            format!(
+                "unwrapped from {how}: the PKCS#12 inside ({} bytes, sha256 {}) was read",
+                der.len(),
+                crate::sha256_hex(&der)
+            ),
+        );
+        report.size = Some(bytes.len() as u64);
+        report.sha256 = Some(crate::sha256_hex(bytes));
+        return report;
+    }
     let mut report = empty_report(path);
     report.size = Some(bytes.len() as u64);
     report.sha256 = Some(crate::sha256_hex(bytes));
