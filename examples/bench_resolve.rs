@@ -96,7 +96,7 @@ fn main() {
             details: Vec::new(),
         }));
         let t = std::time::Instant::now();
-        let v = resolve(&refs, &backups, &Default::default(), &[]);
+        let v = resolve(&refs, &backups, &Default::default(), &Default::default());
         let tr = t.elapsed();
         let t = std::time::Instant::now();
         let c = coverage(&refs, &backups, &[], time::OffsetDateTime::now_utc());

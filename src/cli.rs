@@ -353,12 +353,13 @@ pub(crate) enum VaultCommand {
 }
 
 /// Inputs of the join (`resolve`, `coverage`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct JoinArgs {
     /// Live evidence: files or folders (as for `evidence`), optionally `LABEL=PATH` to name the
     /// vCenter (scope) they came from, e.g. `--evidence vc01=out/vc01 --evidence vc02=out/vc02`.
-    /// Unlabelled evidence is in scope `default`.
-    #[arg(long, required = true, num_args = 1.., value_name = "[LABEL=]PATH")]
+    /// Unlabelled evidence is in scope `default`. `-` reads standard input. Needed (except by
+    /// `resolve --file`).
+    #[arg(long, num_args = 1.., value_name = "[LABEL=]PATH")]
     pub evidence: Vec<String>,
     /// Backups: .p12 files or folders of them.
     #[arg(long, num_args = 1.., value_name = "PATH")]
@@ -383,6 +384,17 @@ pub(crate) struct ResolveArgs {
     /// input error with the closest names. Default: every subject that needs a provider.
     #[arg(long, value_name = "NAME")]
     pub vm: Vec<String>,
+    /// Only this host and the VMs and disks the evidence places on it (name or glob, as
+    /// --vm); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub host: Vec<String>,
+    /// Only subjects that need this provider (name or glob); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Vec<String>,
+    /// Only the subjects of this file (a `.vmx` copied from the datastore, a ticket): it is
+    /// read as evidence too, so `resolve --file vm.vmx --vault DIR` needs no --evidence.
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
 }
 
 /// `--fail-on`: the least severe finding that makes the exit code 3.

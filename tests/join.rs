@@ -182,3 +182,53 @@ fn vm_names_are_matched_forgivingly_and_typos_get_suggestions() {
     assert_eq!(code, 1);
     assert!(err.contains("did you mean \"db01\""), "{err}");
 }
+
+/// Issue 12, item 11: `--host`, `--provider` and `--file` select subjects as `--vm` does;
+/// `--file` reads the file as evidence, so it needs no `--evidence`.
+#[test]
+fn subjects_are_found_by_host_provider_and_file() {
+    let names = |v: &Value| -> Vec<String> {
+        v["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["subject"]["kind"].as_str().unwrap(),
+                    s["subject"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let (v, _) = run(&["resolve", "--provider", "nkp-dr"]);
+    assert!(!names(&v).is_empty());
+    assert!(
+        v["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["provider"] == "NKP-DR"),
+        "{v:#}"
+    );
+    let (v, _) = run(&["resolve", "--host", "ESXI51"]);
+    assert!(names(&v).iter().any(|n| n == "host esxi51"), "{v:#}");
+    assert!(names(&v).iter().all(|n| !n.contains("esxi53")), "{v:#}");
+    // --file alone: the .vmx is the evidence.
+    let vmx = td("evidence/datastore1/db01/db01.vmx");
+    let out = Command::cargo_bin("nkp-escrow")
+        .unwrap()
+        .args(["--format", "json", "resolve", "--file"])
+        .arg(&vmx)
+        .arg("--backups")
+        .arg(td("estate/share"))
+        .arg("--password-file")
+        .arg(td("estate/share/passwords.txt"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(names(&v), vec!["vm db01".to_string()], "{v:#}");
+    // Combined with the whole evidence, still only that file's subjects.
+    let (v, _) = run(&["resolve", "--file", vmx.to_str().unwrap()]);
+    assert_eq!(names(&v), vec!["vm db01".to_string()], "{v:#}");
+}

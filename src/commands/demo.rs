@@ -308,6 +308,9 @@ fn walkthrough() -> Result<()> {
             &ResolveArgs {
                 join: join(),
                 vm: vec!["win11-52 \"finance\"".into()],
+                host: Vec::new(),
+                provider: Vec::new(),
+                file: Vec::new(),
             },
             Format::Table,
         )?;

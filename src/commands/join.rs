@@ -38,6 +38,9 @@ fn hint(code: nkp_escrow::codes::ErrorCode) -> &'static str {
 /// is dropped silently: missing paths, unreadable backups and evidence that names no provider
 /// are problems.
 pub(crate) fn gather(args: &JoinArgs, options: &nkp_vault::VerifyOptions) -> Result<Gathered> {
+    if args.evidence.is_empty() {
+        usage!("--evidence PATH is needed: the live evidence to check (files or folders)");
+    }
     let passwords = super::gather_passwords(&args.passwords)?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
@@ -264,14 +267,32 @@ pub(crate) fn exit_code(problems: &[String], finding: bool) -> i32 {
 
 /// `resolve`.
 pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
+    // `--file` is read as evidence too (in the default scope unless it is already given).
+    let mut join = args.join.clone();
+    let files: Vec<String> = args.file.iter().map(|f| f.display().to_string()).collect();
+    for f in &files {
+        if !join
+            .evidence
+            .iter()
+            .any(|e| e == f || e.ends_with(&format!("={f}")))
+        {
+            join.evidence.push(f.clone());
+        }
+    }
     let Gathered {
         backups,
         unreadable,
         evidence: g,
         mut problems,
         ..
-    } = gather(&args.join, &Default::default())?;
-    let vault_dir = args.join.vault.as_ref().map(|v| v.display().to_string());
+    } = gather(&join, &Default::default())?;
+    let vault_dir = join.vault.as_ref().map(|v| v.display().to_string());
+    let select = resolve::Selector {
+        vms: args.vm.clone(),
+        hosts: args.host.clone(),
+        providers: args.provider.clone(),
+        files: files.clone(),
+    };
     let verdicts = resolve::resolve(
         &g.references,
         &backups,
@@ -279,40 +300,91 @@ pub(crate) fn resolve(args: &ResolveArgs, format: Format) -> Result<i32> {
             unreadable: &unreadable,
             vault: vault_dir.as_deref(),
         },
-        &args.vm,
+        &select,
     );
-    let missing: Vec<&String> = args
-        .vm
-        .iter()
-        .filter(|v| {
-            !verdicts
-                .iter()
-                .any(|s| resolve::name_matches(v, &s.subject.name))
-        })
-        .collect();
-    for m in &missing {
-        // A typo is not a coverage gap: say which names exist.
-        let names: std::collections::BTreeSet<&str> = g
-            .references
+    // A name that selects nothing is an input error with the closest names (a typo is not a
+    // coverage gap).
+    let subjects = |kind: Option<&str>| -> std::collections::BTreeSet<&str> {
+        g.references
             .iter()
-            .filter(|r| r.subject.kind != "provider")
+            .filter(|r| r.subject.kind != "provider" && kind.is_none_or(|k| r.subject.kind == k))
             .map(|r| r.subject.name.as_str())
-            .collect();
-        let near = resolve::closest(m, names.into_iter(), 3);
-        problems.push(format!(
-            "no evidence names a VM {m:?} that needs a key provider{}",
-            if near.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; did you mean {}?",
-                    near.iter()
-                        .map(|n| format!("{n:?}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+            .chain(
+                g.references
+                    .iter()
+                    .filter(|_| kind == Some("host"))
+                    .filter_map(|r| r.host.as_deref()),
+            )
+            .collect()
+    };
+    let providers: std::collections::BTreeSet<&str> = g
+        .references
+        .iter()
+        .filter_map(|r| r.provider.as_deref())
+        .collect();
+    let mut missing =
+        |what: &str, typed: &str, selected: bool, names: &std::collections::BTreeSet<&str>| {
+            if selected {
+                return;
             }
-        ));
+            let near = resolve::closest(typed, names.iter().copied(), 3);
+            problems.push(format!(
+                "no evidence names {what} {typed:?} that needs a key provider{}",
+                if near.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; did you mean {}?",
+                        near.iter()
+                            .map(|n| format!("{n:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        };
+    let one = |f: &dyn Fn(&resolve::Selector) -> resolve::Selector| {
+        let s = f(&select);
+        verdicts.iter().any(|v| {
+            s.selects(
+                &v.subject,
+                &v.provider,
+                &g.references
+                    .iter()
+                    .filter(|r| r.subject == v.subject && *r.scope == *v.scope)
+                    .collect::<Vec<_>>(),
+            )
+        })
+    };
+    let all_subjects = subjects(None);
+    let hosts = subjects(Some("host"));
+    for v in &args.vm {
+        let hit = one(&|_| resolve::Selector {
+            vms: vec![v.clone()],
+            ..Default::default()
+        });
+        missing("a VM", v, hit, &all_subjects);
+    }
+    for h in &args.host {
+        let hit = one(&|_| resolve::Selector {
+            hosts: vec![h.clone()],
+            ..Default::default()
+        });
+        missing("a host", h, hit, &hosts);
+    }
+    for p in &args.provider {
+        let hit = one(&|_| resolve::Selector {
+            providers: vec![p.clone()],
+            ..Default::default()
+        });
+        missing("a provider", p, hit, &providers);
+    }
+    for f in &files {
+        let hit = one(&|_| resolve::Selector {
+            files: vec![f.clone()],
+            ..Default::default()
+        });
+        missing("a file", f, hit, &std::collections::BTreeSet::new());
     }
     say_problems(&problems);
     let bad = verdicts

@@ -27,12 +27,51 @@ struct Plan {
     steps: Vec<String>,
 }
 
-/// Resolve every subject (or only `vms`, by name) against the backups.
+/// Which subjects to resolve (`resolve --vm/--host/--provider/--file`). Each list that is not
+/// empty must match (names case-insensitively, with `*` and `?` globs); within a list, any.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Subject names (VM display name, disk, host).
+    pub vms: Vec<String>,
+    /// Hosts: the host itself, and the VMs and disks the evidence places on it.
+    pub hosts: Vec<String>,
+    /// Provider names.
+    pub providers: Vec<String>,
+    /// Evidence files (a `.vmx` path, as given): subjects read from them.
+    pub files: Vec<String>,
+}
+
+impl Selector {
+    /// Whether this subject, needing `provider`, with these references, is selected.
+    pub fn selects(
+        &self,
+        subject: &crate::evidence::Subject,
+        provider: &str,
+        refs: &[&KeyReference],
+    ) -> bool {
+        let any = |list: &[String], f: &dyn Fn(&str) -> bool| {
+            list.is_empty() || list.iter().any(|p| f(p))
+        };
+        any(&self.vms, &|p| super::name_matches(p, &subject.name))
+            && any(&self.hosts, &|p| {
+                (subject.kind == "host" && super::name_matches(p, &subject.name))
+                    || refs
+                        .iter()
+                        .any(|r| r.host.as_deref().is_some_and(|h| super::name_matches(p, h)))
+            })
+            && any(&self.providers, &|p| super::name_matches(p, provider))
+            && any(&self.files, &|p| {
+                refs.iter().any(|r| r.sources.iter().any(|s| s.path == p))
+            })
+    }
+}
+
+/// Resolve every subject (or only those `select` selects) against the backups.
 pub fn resolve(
     refs: &[KeyReference],
     backups: &[Backup],
     context: &Context<'_>,
-    vms: &[String],
+    select: &Selector,
 ) -> Vec<SubjectVerdict> {
     let live = live(refs);
     let named = by_name(backups);
@@ -41,7 +80,7 @@ pub fn resolve(
     let mut plans: HashMap<(&str, Option<String>, bool), Plan> = HashMap::new();
     let mut out = Vec::with_capacity(live.needs.len());
     for ((scope, subject, provider), rs) in &live.needs {
-        if !vms.is_empty() && !vms.iter().any(|v| super::name_matches(v, &subject.name)) {
+        if !select.selects(subject, provider, rs) {
             continue;
         }
         let provider: &str = provider;

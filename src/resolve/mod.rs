@@ -29,7 +29,7 @@ pub use coverage::{
     add_custodian_findings, coverage, Coverage, CustodianDrills, Finding, ProviderCoverage,
     Severity, Status, DRILL_MAX_AGE_DAYS, KDK_BITS,
 };
-pub use join::{resolve, Context};
+pub use join::{resolve, Context, Selector};
 
 /// One backup of one provider: a .p12 file or a vault entry.
 #[derive(Clone, Debug, Serialize)]
