@@ -27,13 +27,14 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
-/// The exit codes, shown at the end of `--help`.
-const EXIT_STATUS: &str = "EXIT STATUS:
+/// The exit codes, shown at the end of `--help` (and as sections of the man pages).
+pub(crate) const EXIT_STATUS: &str = "EXIT STATUS:
   0  done, and nothing wrong was found
   1  an input could not be processed (missing path, unreadable or unopened file, wrong
      password, a vault that does not verify) or a named subject does not exist; the other
      inputs are still reported, and no report control passes
-  2  usage error, or an error that stopped the command
+  2  usage error: an unknown option, a missing or bad argument, an output that exists
+     (the command line must change)
   3  the check ran and found a problem (coverage gap, vault verification failure, no
      backup restores the VM, a failed report control)
 
@@ -92,6 +93,13 @@ pub(crate) enum Command {
     Vault(VaultCommand),
     /// Run the whole workflow on the bundled sample estate, explaining each step.
     Demo,
+    /// Write a man page for every command (nkp-escrow.1, nkp-escrow-vault-add.1, ...) into
+    /// DIR, from these definitions. Install with: nkp-escrow man ~/.local/share/man/man1
+    Man {
+        /// The folder (created); existing pages of the same names are replaced.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.

@@ -46,6 +46,7 @@ pub(crate) mod demo;
 pub(crate) mod evidence;
 pub(crate) mod inspect;
 pub(crate) mod join;
+pub(crate) mod man;
 pub(crate) mod report;
 pub(crate) mod vault;
 
@@ -77,6 +78,7 @@ pub(crate) fn run(cli: Cli) -> Result<i32> {
         Command::Report(args) => report::run(&args, format, cli.quiet),
         Command::Vault(cmd) => vault::run(cmd, format, cli.quiet),
         Command::Demo => demo::run(cli.format.unwrap_or(Format::Table), cli.quiet),
+        Command::Man { dir } => man::write_pages(&dir, cli.quiet),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
