@@ -501,7 +501,7 @@ mod tests {
             b("a1.p12", "NKP-A", K1, "strong", "2024-01-01T00:00:00Z"),
             b("a2.p12", "NKP-A", K2, "strong", "2024-01-01T00:00:00Z"),
         ];
-        let v = resolve(&refs, &backups, &Context::default(), &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &Selector::default());
         assert_eq!(verdict_of(&v, "locked-vm"), "restorable");
         let locked = v.iter().find(|s| s.subject.name == "locked-vm").unwrap();
         assert_eq!(locked.backups[0].source, "NKP2.p12");
@@ -522,7 +522,15 @@ mod tests {
         );
         assert_eq!(verdict_of(&v, "n-vm"), "no-backup");
         // --vm focuses.
-        let only = resolve(&refs, &backups, &Context::default(), &["locked-vm".into()]);
+        let only = resolve(
+            &refs,
+            &backups,
+            &Context::default(),
+            &Selector {
+                vms: vec!["locked-vm".into()],
+                ..Default::default()
+            },
+        );
         assert_eq!(only.len(), 1);
     }
 
@@ -662,7 +670,7 @@ mod tests {
             .findings
             .iter()
             .any(|f| f.code == "NKP-STALE-BACKUP" && f.scope.as_deref() == Some("vc02")));
-        let v = resolve(&refs, &backups, &Context::default(), &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &Selector::default());
         assert_eq!(&*v[0].scope, "vc02");
         assert_eq!(v[0].verdict.as_str(), "wrong-key");
     }
@@ -719,7 +727,7 @@ mod tests {
         // The relabelled old backup (same KDK as the live key_id's backup) counts: protected.
         assert_eq!(status(&c, "default", "NKP-R"), "covered");
         assert!(c.findings.iter().any(|f| f.code == "NKP-KEYID-RELABELLED"));
-        let v = resolve(&refs, &backups, &Context::default(), &[]);
+        let v = resolve(&refs, &backups, &Context::default(), &Selector::default());
         let cvm = v.iter().find(|s| s.subject.name == "c-vm").unwrap();
         assert_eq!(cvm.verdict.as_str(), "ambiguous");
         assert!(
