@@ -74,6 +74,17 @@ pub(super) fn render(r: &Report) -> String {
     }
     // Controls first.
     let _ = writeln!(h, "<h2 id=\"controls\">Controls</h2>");
+    let count = |o: Outcome| r.controls.iter().filter(|c| c.result == o).count();
+    let _ = writeln!(
+        h,
+        "<p class=\"summary\">{} controls: <span class=\"r PASS\">{} PASS</span> <span class=\"r FAIL\">{} FAIL</span> <span class=\"r NOT-ASSESSED\">{} NOT-ASSESSED</span>; {} finding(s), {} input problem(s).</p>",
+        r.controls.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::NotAssessed),
+        r.findings.len(),
+        r.input_problems.len()
+    );
     let _ = writeln!(
         h,
         "<table><thead><tr><th>Result</th><th>Control</th><th>What was seen</th></tr></thead><tbody>"
