@@ -36,12 +36,16 @@ pub(crate) const EXIT_STATUS: &str = "EXIT STATUS:
   2  usage error: an unknown option, a missing or bad argument, an output that exists
      (the command line must change)
   3  the check ran and found a problem (coverage gap, vault verification failure, no
-     backup restores the VM, a failed report control)
+     backup restores the VM, a failed report control, a report that does not verify, a
+     finding at or above --fail-on)
 
 ENVIRONMENT:
-  NKP_ESCROW_VAULT  the vault folder when --vault is not given (every command that takes one)
-  COLUMNS           the width human output fits when it is not on a terminal (default 80)
-  TERM              TERM=dumb draws tables in ASCII";
+  NKP_ESCROW_VAULT     the vault folder when --vault is not given (every command that takes
+                       one)
+  NKP_ESCROW_IDENTITY  the custodian's identity file when --identity is not given (vault
+                       restore, vault drill)
+  COLUMNS              the width human output fits when it is not on a terminal (default 80)
+  TERM                 TERM=dumb draws tables in ASCII";
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -281,8 +285,13 @@ pub(crate) enum VaultCommand {
         dir: VaultDir,
         /// Entry id (or prefix), provider name or key_id.
         entry: String,
-        /// Identity file (`-`: passphrase prompt).
-        #[arg(long, value_name = "FILE", required_unless_present = "passphrase_file")]
+        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY.
+        #[arg(
+            long,
+            value_name = "FILE",
+            env = "NKP_ESCROW_IDENTITY",
+            required_unless_present = "passphrase_file"
+        )]
         identity: Option<PathBuf>,
         /// Passphrase vaults: read the passphrase from this file (instead of --identity).
         #[command(flatten)]
@@ -303,8 +312,13 @@ pub(crate) enum VaultCommand {
         /// Vault folder.
         #[command(flatten)]
         dir: VaultDir,
-        /// Identity file (`-`: passphrase prompt).
-        #[arg(long, value_name = "FILE", required_unless_present = "passphrase_file")]
+        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY.
+        #[arg(
+            long,
+            value_name = "FILE",
+            env = "NKP_ESCROW_IDENTITY",
+            required_unless_present = "passphrase_file"
+        )]
         identity: Option<PathBuf>,
         /// Passphrase vaults: read the passphrase from this file (instead of --identity).
         #[command(flatten)]

@@ -10,7 +10,9 @@ use assert_cmd::Command;
 use secrecy::ExposeSecret;
 
 fn td(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(p)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(p)
 }
 
 fn have(tool: &str) -> bool {
@@ -22,9 +24,11 @@ fn have(tool: &str) -> bool {
 
 /// The shell block between the break-glass markers of the README.
 fn procedure() -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
-    let start = readme.find("<!-- break-glass:begin -->").expect("begin marker");
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let start = readme
+        .find("<!-- break-glass:begin -->")
+        .expect("begin marker");
     let end = readme.find("<!-- break-glass:end -->").expect("end marker");
     let block = &readme[start..end];
     let code_start = block.find("```sh\n").expect("sh block") + 6;
@@ -53,7 +57,13 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
     let (old_key, old_r) = identity("old.age");
     let (key, r) = identity("custodian.age");
     let v = d.path().join("vault");
-    nkp().args(["-q", "vault", "init", "--vault"]).arg(&v).arg("--recipient").arg(&old_r).assert().success();
+    nkp()
+        .args(["-q", "vault", "init", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(&old_r)
+        .assert()
+        .success();
     let p12 = td("estate/share/NKP-PROD (1).p12");
     let o = nkp()
         .args(["--format", "json", "vault", "add", "--no-prompt", "--vault"])
@@ -64,7 +74,10 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
         .output()
         .expect("add");
     let added: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    let entry = added["added"][0]["entry"].as_str().expect("entry").to_string();
+    let entry = added["added"][0]["entry"]
+        .as_str()
+        .expect("entry")
+        .to_string();
     // A rekey moves the entry to a new object: the procedure must find that one.
     nkp()
         .args(["-q", "vault", "rekey", "--yes", "--vault"])
@@ -85,7 +98,11 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
         .env("KEY", &key)
         .output()
         .expect("bash");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         std::fs::read(work.join("restored.p12")).expect("p12"),
         std::fs::read(&p12).expect("original"),
@@ -97,7 +114,10 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
         .next()
         .expect("line")
         .to_string();
-    assert_eq!(std::fs::read_to_string(work.join("restored.pw")).expect("pw"), first_line);
+    assert_eq!(
+        std::fs::read_to_string(work.join("restored.pw")).expect("pw"),
+        first_line
+    );
     // A changed object is refused before it is decrypted.
     let obj = std::fs::read_dir(v.join("objects"))
         .expect("objects")

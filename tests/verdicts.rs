@@ -674,22 +674,40 @@ fn the_printed_restore_command_runs_as_printed() {
         .split('`')
         .nth(1)
         .expect("the command in backticks")
-        .replace("<your identity>", &id_file.display().to_string())
-        .replace("<ticket>", "INC-1")
-        .replace("NKP-P.p12", &d.path().join("out.p12").display().to_string())
-        .replace("NKP-P.pw", &d.path().join("out.pw").display().to_string());
-    let args: Vec<String> = cmd
-        .split_whitespace()
-        .skip(1)
-        .map(|a| a.trim_matches('\'').to_string())
-        .collect();
-    assert!(args.iter().any(|a| a == "--vault"), "{cmd}");
-    let o = nkp().args(&args).output().expect("run");
+        .to_string();
+    assert!(
+        cmd.contains("--vault") && !cmd.contains('<'),
+        "no placeholder: {cmd}"
+    );
+    // Run exactly as printed, by a shell, with the custodian's identity in the environment and
+    // the binary first on PATH.
+    let bin = assert_cmd::cargo::cargo_bin("nkp-escrow");
+    let path = format!(
+        "{}:{}",
+        bin.parent().expect("bin dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .current_dir(d.path())
+        .env("PATH", path)
+        .env("NKP_ESCROW_IDENTITY", &id_file)
+        .output()
+        .expect("sh");
     assert!(
         o.status.success(),
         "{cmd}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // The restore was recorded with the reason the command carries.
+    let log = nkp()
+        .args(["--format", "json", "vault", "log", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("log");
+    assert!(String::from_utf8_lossy(&log.stdout).contains("resolve: restore NKP-P"));
+    std::fs::rename(d.path().join("NKP-P.p12"), d.path().join("out.p12")).expect("restored file");
     assert_eq!(
         std::fs::read(d.path().join("out.p12")).expect("restored"),
         std::fs::read(backups.join("p.p12")).expect("original")

@@ -82,7 +82,12 @@ pub(crate) fn run(cli: Cli) -> Result<i32> {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "nkp-escrow", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a closed pipe (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "nkp-escrow", &mut script);
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, &script)?;
+            std::io::Write::flush(&mut out)?;
             Ok(nkp_escrow::exit::OK)
         }
     }

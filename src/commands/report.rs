@@ -26,7 +26,9 @@ const MAX_KEY_FILE: u64 = 64 << 10;
 /// `report ...`.
 pub(crate) fn run(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
     match &args.command {
-        Some(ReportCommand::Verify { dir, signer }) => verify(dir, signer.as_deref(), quiet),
+        Some(ReportCommand::Verify { dir, signer }) => {
+            verify(dir, signer.as_deref(), format, quiet)
+        }
         None => make(args, format, quiet),
     }
 }
@@ -388,7 +390,7 @@ fn write_folder(out: &Path, files: &[(&str, String)], force: bool) -> Result<()>
 }
 
 /// `report verify DIR`.
-fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
+fn verify(dir: &Path, signer: Option<&Path>, format: Format, quiet: bool) -> Result<i32> {
     let json_path = dir.join("evidence.json");
     let json = read_capped(&json_path)?;
     let signer_key = match signer {
@@ -407,6 +409,8 @@ fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
     };
     let mut problems: Vec<String> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
+    let mut signed_by: Option<String> = None;
+    let mut pinned = false;
     let sig_path = dir.join("evidence.json.sig");
     match std::fs::symlink_metadata(&sig_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -416,12 +420,15 @@ fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
             let sig = read_small(&sig_path, "signature")?;
             match sign::verify(&String::from_utf8_lossy(&sig), &json, signer_key.as_ref()) {
                 Ok(v) if v.signer_pinned => {
+                    signed_by = Some(v.fingerprint.clone());
+                    pinned = true;
                     lines.push(format!(
                         "signature: valid, by {} (the signer given)",
                         v.fingerprint
                     ));
                 }
                 Ok(v) => {
+                    signed_by = Some(v.fingerprint.clone());
                     lines.push(format!("signature: valid, by {}", v.fingerprint));
                     problems.push(format!(
                         "signer not checked: anyone can sign; give --signer KEY.pub (expected {})",
@@ -453,6 +460,26 @@ fn verify(dir: &Path, signer: Option<&Path>, quiet: bool) -> Result<i32> {
                 }
             }
         }
+    }
+    if format != Format::Table {
+        let doc = serde_json::json!({
+            "dir": dir.display().to_string(),
+            "verified": problems.is_empty(),
+            "signer": signed_by,
+            "signer_pinned": pinned,
+            "checked": lines,
+            "problems": problems,
+        });
+        if format == Format::Json {
+            super::print::json("report-verify", &doc)?;
+        } else {
+            super::print::yaml("report-verify", &doc)?;
+        }
+        return Ok(if problems.is_empty() {
+            nkp_escrow::exit::OK
+        } else {
+            nkp_escrow::exit::FINDING
+        });
     }
     if !quiet {
         for l in &lines {

@@ -45,6 +45,31 @@ pub(super) fn subject_steps(
     }
 }
 
+/// `s` quoted for a POSIX shell (single quotes; a `'` inside is closed, escaped and reopened).
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A provider name made safe as a file name: letters, digits, `.`, `_` and `-` are kept, anything
+/// else becomes `_`; never empty, never starting with `.` or `-`.
+fn safe_file_name(name: &str) -> String {
+    let mut f: String = name
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if f.is_empty() || f.starts_with(['.', '-']) {
+        f.insert_str(0, "provider");
+    }
+    f
+}
+
 /// The host check of a key locator. A long locator (a key-ID blob is ~190 characters) is built
 /// in a shell variable from pieces of 56 characters, so that the step fits an
 /// 80-column terminal and still pastes into the ESXi shell as it is printed.
@@ -89,9 +114,20 @@ pub(super) fn steps(
                 ));
             }
             if let Some(id) = b.source.strip_prefix("vault:") {
+                // Everything in the command is quoted for the shell or made of safe characters:
+                // provider names and paths come from files.
+                let file = safe_file_name(provider);
+                let reason = format!(
+                    "resolve: restore {provider}{}",
+                    b.key_id
+                        .as_deref()
+                        .map(|k| format!(" key_id {k}"))
+                        .unwrap_or_default()
+                );
                 s.push(format!(
-                    "Take the backup from the vault: `nkp-escrow vault restore {id}{} --identity <your identity> --out {provider}.p12 --password-out {provider}.pw --reason <ticket>` (the password comes with it).",
-                    vault.map(|v| format!(" --vault '{}'", v.replace('\'', "'\\''"))).unwrap_or_default()
+                    "Take the backup from the vault, with your custodian identity file in NKP_ESCROW_IDENTITY (or add --identity FILE), and add the ticket to the reason: `nkp-escrow vault restore {id}{} --out {file}.p12 --password-out {file}.pw --reason {}` (the password comes with it).",
+                    vault.map(|v| format!(" --vault {}", shell_quote(v))).unwrap_or_default(),
+                    shell_quote(&reason)
                 ));
             } else {
                 s.push(format!(
@@ -162,7 +198,17 @@ pub(super) fn steps(
 
 #[cfg(test)]
 mod key_check_tests {
-    use super::key_check;
+    use super::{key_check, safe_file_name, shell_quote};
+
+    #[test]
+    fn printed_commands_are_quoted_and_file_names_safe() {
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(safe_file_name("NKP-PROD"), "NKP-PROD");
+        assert_eq!(safe_file_name("x; rm -rf ~/"), "x__rm_-rf___");
+        assert_eq!(safe_file_name("../etc"), "provider.._etc");
+        assert_eq!(safe_file_name("-n"), "provider-n");
+        assert_eq!(safe_file_name(""), "provider");
+    }
 
     #[test]
     fn a_long_locator_is_rebuilt_exactly_by_the_shell_lines() {
