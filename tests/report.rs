@@ -450,7 +450,7 @@ fn re_runs_format_quiet_and_force() {
     std::fs::create_dir(&home).expect("mkdir");
     std::fs::write(home.join("thesis.tex"), "precious").expect("write");
     let o = report(&["--force"], &home);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a report file"));
     assert_eq!(
         std::fs::read_to_string(home.join("thesis.tex")).expect("kept"),

@@ -670,11 +670,11 @@ fn the_printed_restore_command_runs_as_printed() {
         })
         .expect("a vault restore step")
         .to_string();
+    // The command is the lines after the sentence, with shell line continuations.
     let cmd = step
-        .split('`')
-        .nth(1)
-        .expect("the command in backticks")
-        .to_string();
+        .split_once('\n')
+        .map(|(_, c)| c.to_string())
+        .expect("the command on its own lines");
     assert!(
         cmd.contains("--vault") && !cmd.contains('<'),
         "no placeholder: {cmd}"

@@ -81,17 +81,43 @@ fn describe(
     i
 }
 
+/// Open a file that may be hostile (a report folder from elsewhere, a key file): without
+/// blocking (a FIFO), only a regular file, at most `cap` bytes.
+fn open_regular(path: &Path, cap: u64) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a FIFO, device or folder)",
+        ));
+    }
+    if meta.len() > cap {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, larger than the {cap}-byte cap",
+            meta.len()
+        )));
+    }
+    Ok(f)
+}
+
+/// The largest report file hashed or read (a report of a large estate is a few MB).
+const MAX_REPORT_FILE: u64 = 256 << 20;
+
 fn sha256_file(path: &Path) -> Option<String> {
     use sha2::Digest;
-    let mut f = std::fs::File::open(path).ok()?;
+    let f = open_regular(path, MAX_REPORT_FILE).ok()?;
     let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h).ok()?;
+    std::io::copy(&mut std::io::Read::take(f, MAX_REPORT_FILE), &mut h).ok()?;
     Some(nkp_pkcs12::describe::hex(&h.finalize()))
 }
 
 /// Read a small file whole (keys, signatures), refusing anything larger than the cap.
 fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let f = std::fs::File::open(path)
+    let f = open_regular(path, MAX_KEY_FILE)
         .with_context(|| format!("cannot open {what} {}", path.display()))?;
     let mut buf = Zeroizing::new(Vec::new());
     std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_KEY_FILE + 1), &mut buf)
@@ -107,6 +133,18 @@ fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
 
 fn signing_key(path: &Path, quiet: bool) -> Result<sign::SigningKey> {
     let text = read_small(path, "signing key")?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 && !quiet {
+                say!(
+                    "warning: {}: the signing key is readable by other users (mode {:o}): chmod 600 it",
+                    path.display(),
+                    m.permissions().mode() & 0o777
+                );
+            }
+        }
+    }
     let passphrase = if sign::SigningKey::is_encrypted(&text) {
         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             bail!(
@@ -115,7 +153,6 @@ fn signing_key(path: &Path, quiet: bool) -> Result<sign::SigningKey> {
                 sign::SignError::Encrypted
             );
         }
-        let _ = quiet;
         Some(secrecy::SecretString::from(
             rpassword::prompt_password(format!("Passphrase for {}: ", path.display()))
                 .context("cannot read the passphrase")?,
@@ -134,6 +171,15 @@ fn make(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
     // Refuse early, before any work: an existing folder without --force, or one that holds
     // anything but a report.
     check_target(out, args.force)?;
+    for k in &args.trusted_key {
+        use base64::Engine;
+        let ok = base64::engine::general_purpose::STANDARD
+            .decode(k.trim())
+            .is_ok_and(|b| b.len() == 32);
+        if !ok {
+            usage!("--trusted-key: not an Ed25519 public key (base64 of 32 bytes, as `vault checkpoint-key` prints it); the value is not shown");
+        }
+    }
     let key = args
         .sign_key
         .as_deref()
@@ -314,13 +360,16 @@ fn check_target(out: &Path, force: bool) -> Result<()> {
         );
     }
     if !meta.is_dir() {
-        bail!("{} exists and is not a folder: not replaced", out.display());
+        usage!("{} exists and is not a folder: not replaced", out.display());
     }
     for e in std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))? {
         let e = e.with_context(|| format!("cannot read {}", out.display()))?;
         let name = e.file_name();
-        if !FILES.iter().any(|f| name == std::ffi::OsStr::new(f)) {
-            bail!(
+        // Only the report's own files, and only as plain files: a folder or link of the same
+        // name may hold anything.
+        let plain = e.file_type().is_ok_and(|t| t.is_file());
+        if !plain || !FILES.iter().any(|f| name == std::ffi::OsStr::new(f)) {
+            usage!(
                 "{} holds {:?}, which is not a report file: not replaced",
                 out.display(),
                 name
@@ -397,12 +446,8 @@ fn verify(dir: &Path, signer: Option<&Path>, format: Format, quiet: bool) -> Res
         Some(p) => {
             let text = read_small(p, "signer file")?;
             Some(
-                sign::parse_signer(&String::from_utf8_lossy(&text)).with_context(|| {
-                    format!(
-                        "{}: no OpenSSH public key (ssh-ed25519 AAAA...) in it",
-                        p.display()
-                    )
-                })?,
+                sign::parse_signer(&String::from_utf8_lossy(&text))
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
             )
         }
         None => None,
@@ -416,28 +461,30 @@ fn verify(dir: &Path, signer: Option<&Path>, format: Format, quiet: bool) -> Res
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             problems.push("unsigned: there is no evidence.json.sig".into());
         }
-        _ => {
-            let sig = read_small(&sig_path, "signature")?;
-            match sign::verify(&String::from_utf8_lossy(&sig), &json, signer_key.as_ref()) {
-                Ok(v) if v.signer_pinned => {
-                    signed_by = Some(v.fingerprint.clone());
-                    pinned = true;
-                    lines.push(format!(
-                        "signature: valid, by {} (the signer given)",
-                        v.fingerprint
-                    ));
-                }
-                Ok(v) => {
-                    signed_by = Some(v.fingerprint.clone());
-                    lines.push(format!("signature: valid, by {}", v.fingerprint));
-                    problems.push(format!(
+        _ => match read_small(&sig_path, "signature") {
+            Err(e) => problems.push(format!("signature: {e:#}")),
+            Ok(sig) => {
+                match sign::verify(&String::from_utf8_lossy(&sig), &json, signer_key.as_ref()) {
+                    Ok(v) if v.signer_pinned => {
+                        signed_by = Some(v.fingerprint.clone());
+                        pinned = true;
+                        lines.push(format!(
+                            "signature: valid, by {} (the signer given)",
+                            v.fingerprint
+                        ));
+                    }
+                    Ok(v) => {
+                        signed_by = Some(v.fingerprint.clone());
+                        lines.push(format!("signature: valid, by {}", v.fingerprint));
+                        problems.push(format!(
                         "signer not checked: anyone can sign; give --signer KEY.pub (expected {})",
                         v.fingerprint
                     ));
+                    }
+                    Err(e) => problems.push(format!("signature: {e}")),
                 }
-                Err(e) => problems.push(format!("signature: {e}")),
             }
-        }
+        },
     }
     // The human renderings are covered through their digests in evidence.json.
     let doc: serde_json::Value = serde_json::from_slice(&json)
@@ -507,8 +554,8 @@ fn verify(dir: &Path, signer: Option<&Path>, format: Format, quiet: bool) -> Res
 
 /// evidence.json, read with a cap (a report of a large estate is a few MB).
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    const MAX: u64 = 256 << 20;
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    const MAX: u64 = MAX_REPORT_FILE;
+    let f = open_regular(path, MAX).with_context(|| format!("cannot open {}", path.display()))?;
     let mut buf = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX + 1), &mut buf)
         .with_context(|| format!("cannot read {}", path.display()))?;

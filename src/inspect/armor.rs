@@ -18,7 +18,29 @@ pub fn unarmor(b: &[u8]) -> Option<(Zeroizing<Vec<u8>>, String)> {
     if b.len() > MAX_TEXT || crate::inspect::sniff::may_be_pkcs12(b) {
         return None;
     }
-    let text = std::str::from_utf8(b).ok()?;
+    // UTF-16 with a BOM (PowerShell 5.1's `>`): base64 text, decoded first.
+    let decoded: Option<Zeroizing<String>> = match b {
+        [0xff, 0xfe, rest @ ..] | [0xfe, 0xff, rest @ ..] => {
+            let le = b[0] == 0xff;
+            let units = rest.chunks_exact(2).map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            });
+            Some(Zeroizing::new(
+                char::decode_utf16(units)
+                    .collect::<Result<String, _>>()
+                    .ok()?,
+            ))
+        }
+        _ => None,
+    };
+    let text = match &decoded {
+        Some(t) => t.as_str(),
+        None => std::str::from_utf8(b).ok()?,
+    };
     let text = text.trim_start_matches('\u{feff}');
     let (body, how) = match pem_body(text) {
         Some((label, body)) => {
@@ -100,6 +122,12 @@ mod tests {
         let (der, how) = unarmor(pasted.as_bytes()).expect("bare");
         assert_eq!(der.as_slice(), p.as_slice());
         assert_eq!(how, "base64");
+        let mut utf16 = vec![0xff, 0xfe];
+        for u in pem.encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        let (der, _) = unarmor(&utf16).expect("UTF-16 PEM");
+        assert_eq!(der.as_slice(), p.as_slice());
     }
 
     #[test]

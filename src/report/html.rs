@@ -10,6 +10,7 @@ use crate::resolve::Severity;
 /// HTML text: escaped, control characters shown as escapes.
 fn esc(s: &str) -> String {
     let s = crate::render::one_line(s);
+    let s = crate::render::terminal_safe(&s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -299,8 +300,12 @@ mod tests {
 
     #[test]
     fn markup_and_control_characters_are_escaped() {
-        let e = esc("<script>alert('x')</script>\u{1b}[2J & \"");
+        let e = esc("<script>alert('x')</script>\u{1b}[2J & \" \u{202e}");
         assert!(!e.contains('<') && !e.contains('\u{1b}') && !e.contains('"'));
+        assert!(
+            !e.contains('\u{202e}'),
+            "bidirectional override shown, not obeyed"
+        );
         assert!(e.contains("&lt;script&gt;") && e.contains("&amp;"));
     }
 }

@@ -14,7 +14,7 @@ pub const NAMESPACE: &str = "nkp-escrow-report";
 #[non_exhaustive]
 pub enum SignError {
     /// Not an OpenSSH private key.
-    #[error("not an OpenSSH private key (expected the file `ssh-keygen -t ed25519` writes)")]
+    #[error("not an OpenSSH Ed25519 private key (report signing takes the file `ssh-keygen -t ed25519` writes; other key types are not supported)")]
     NotOpenSsh,
     /// Not Ed25519.
     #[error("the key is {0}; report signing takes an Ed25519 key (`ssh-keygen -t ed25519`)")]
@@ -140,21 +140,40 @@ pub enum VerifyError {
 }
 
 /// Parse a signer given by the verifier: an OpenSSH public key line (`ssh-ed25519 AAAA...
-/// [comment]`) or an `allowed_signers` line (`principal[,principal] [options] ssh-ed25519
-/// AAAA...`). Returns `None` when no key is found in it.
-pub fn parse_signer(text: &str) -> Option<PublicKey> {
-    text.lines()
+/// [comment]`) or an `allowed_signers` file. An `allowed_signers` line with options
+/// (`namespaces=`, `valid-before=`, `cert-authority`, ...) or a `@revoked` marker is refused:
+/// those restrictions are not evaluated here, and ignoring them would accept what `ssh-keygen -Y
+/// verify` refuses. Exactly one key must be given.
+pub fn parse_signer(text: &str) -> Result<PublicKey, String> {
+    let mut found: Vec<PublicKey> = Vec::new();
+    for l in text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .find_map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            words.iter().enumerate().find_map(|(i, w)| {
-                w.starts_with("ssh-").then(|| {
-                    let line = words[i..words.len().min(i + 2)].join(" ");
-                    PublicKey::from_openssh(&line).ok()
-                })?
-            })
-        })
+    {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let Some(k) = words
+            .iter()
+            .position(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-") || w.starts_with("sk-"))
+        else {
+            return Err("a line holds no OpenSSH public key".into());
+        };
+        if words.iter().any(|w| w.starts_with('@')) || k > 1 {
+            return Err(
+                "an allowed_signers line with options or a marker (namespaces=, valid-before=, cert-authority, @revoked): not evaluated here; check with `ssh-keygen -Y verify`, or give the signer's plain public key".into(),
+            );
+        }
+        let line = words[k..words.len().min(k + 2)].join(" ");
+        found.push(
+            PublicKey::from_openssh(&line)
+                .map_err(|_| "not a readable OpenSSH public key".to_string())?,
+        );
+    }
+    match found.len() {
+        0 => Err("no OpenSSH public key (ssh-ed25519 AAAA...) in it".into()),
+        1 => Ok(found.remove(0)),
+        n => Err(format!("{n} keys: give the one signer expected")),
+    }
 }
 
 /// Check `armored` (the `.sig` file) over `message`. With `signer`, the signature must be by
@@ -201,8 +220,16 @@ mod tests {
         let k = key();
         let sig = k.sign(b"{\"a\":1}\n").expect("sign");
         assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
-        let pinned = parse_signer(&format!("auditor@example {}", k.public_openssh()));
+        let pinned = parse_signer(&format!("auditor@example {}", k.public_openssh())).ok();
         let v = verify(&sig, b"{\"a\":1}\n", pinned.as_ref()).expect("verify");
+        for restricted in [
+            format!("a@x namespaces=\"file\" {}", k.public_openssh()),
+            format!("a@x valid-before=\"20000101\" {}", k.public_openssh()),
+            format!("a@x cert-authority {}", k.public_openssh()),
+            format!("@revoked {}", k.public_openssh()),
+        ] {
+            assert!(parse_signer(&restricted).is_err(), "{restricted}");
+        }
         assert!(v.signer_pinned);
         assert_eq!(v.fingerprint, k.fingerprint());
         assert_eq!(
@@ -229,6 +256,6 @@ mod tests {
             SigningKey::from_openssh(&z, None),
             Err(SignError::NotOpenSsh)
         ));
-        assert!(parse_signer("no key here").is_none());
+        assert!(parse_signer("no key here").is_err());
     }
 }

@@ -50,6 +50,26 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// A command as shell lines that fit a terminal: arguments (already quoted) joined by spaces,
+/// a line continued with ` \` before it would pass 64 columns; an argument is never split.
+fn shell_lines(args: &[String]) -> String {
+    let mut out = String::new();
+    let mut line = 0usize;
+    for (i, a) in args.iter().enumerate() {
+        let w = a.chars().count();
+        if i > 0 && line + 1 + w > 64 {
+            out.push_str(" \\\n    ");
+            line = 4;
+        } else if i > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(a);
+        line += w;
+    }
+    out
+}
+
 /// A provider name made safe as a file name: letters, digits, `.`, `_` and `-` are kept, anything
 /// else becomes `_`; never empty, never starting with `.` or `-`.
 fn safe_file_name(name: &str) -> String {
@@ -124,10 +144,26 @@ pub(super) fn steps(
                         .map(|k| format!(" key_id {k}"))
                         .unwrap_or_default()
                 );
+                let mut args = vec![
+                    "nkp-escrow".to_string(),
+                    "vault".into(),
+                    "restore".into(),
+                    id.to_string(),
+                ];
+                if let Some(v) = vault {
+                    args.extend(["--vault".into(), shell_quote(v)]);
+                }
+                args.extend([
+                    "--out".into(),
+                    format!("{file}.p12"),
+                    "--password-out".into(),
+                    format!("{file}.pw"),
+                    "--reason".into(),
+                    shell_quote(&reason),
+                ]);
                 s.push(format!(
-                    "Take the backup from the vault, with your custodian identity file in NKP_ESCROW_IDENTITY (or add --identity FILE), and add the ticket to the reason: `nkp-escrow vault restore {id}{} --out {file}.p12 --password-out {file}.pw --reason {}` (the password comes with it).",
-                    vault.map(|v| format!(" --vault {}", shell_quote(v))).unwrap_or_default(),
-                    shell_quote(&reason)
+                    "Take the backup from the vault (the password comes with it), with your custodian identity file in NKP_ESCROW_IDENTITY (or add --identity FILE); add the ticket to the reason. Paste these lines as they are:\n{}",
+                    shell_lines(&args)
                 ));
             } else {
                 s.push(format!(
@@ -189,7 +225,8 @@ pub(super) fn steps(
                 "No backup of {provider} was found in the files or vault given. Look for other .p12 exports, a vCenter file-based backup from before the provider was lost, or another vCenter that still has {provider}."
             ));
             s.push(format!(
-                "If a vCenter still has {provider}, export a backup now, through the vCenter's FQDN (https://<vcenter FQDN>/ui), not its IP: the download is built from the name. If the vSphere Client's backup fails because the vCenter's PNID is `localhost`, export with `dcli +server <vcenter FQDN> +skip-server-verification com vmware vcenter cryptomanager kms providers export --provider {provider}` and download the token URL it returns. Then escrow it: `nkp-escrow vault add`."
+                "If a vCenter still has {provider}, export a backup now, through the vCenter's FQDN (https://<vcenter FQDN>/ui), not its IP: the download is built from the name. If the vSphere Client's backup fails because the vCenter's PNID is `localhost`, export with `dcli +server <vcenter FQDN> +skip-server-verification com vmware vcenter cryptomanager kms providers export --provider {}` and download the token URL it returns. Then escrow it: `nkp-escrow vault add`.",
+                shell_quote(provider)
             ));
         }
     }
@@ -199,6 +236,28 @@ pub(super) fn steps(
 #[cfg(test)]
 mod key_check_tests {
     use super::{key_check, safe_file_name, shell_quote};
+
+    #[test]
+    fn shell_lines_break_between_arguments_only() {
+        let args: Vec<String> = [
+            "nkp-escrow",
+            "vault",
+            "restore",
+            "0123456789abcdef",
+            "--vault",
+            "'/srv/a b/vault'",
+            "--out",
+            "NKP-PROD.p12",
+            "--reason",
+            "'resolve: restore NKP-PROD key_id e8668ae1-6373-44c2-a6fd-af848f23acb9'",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        let text = super::shell_lines(&args);
+        assert!(text.lines().count() > 1, "{text}");
+        assert_eq!(text.replace(" \\\n    ", " "), args.join(" "));
+    }
 
     #[test]
     fn printed_commands_are_quoted_and_file_names_safe() {
