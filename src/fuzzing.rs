@@ -133,8 +133,8 @@ pub fn age_header(data: &[u8]) {
 }
 
 /// The text readers added for reports and standard input: armor around a `.p12` (PEM, certutil,
-/// bare base64), evidence in UTF-16 or with a BOM, capture times stated in text, and report
-/// signatures and signer files.
+/// bare base64), evidence in UTF-16 or with a BOM, capture times stated in text, report
+/// signatures and signer files, and Shamir shares.
 pub fn text_inputs(data: &[u8]) {
     let _ = crate::inspect::armor::unarmor(data);
     let _ = evidence::read_bytes(
@@ -149,4 +149,12 @@ pub fn text_inputs(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = crate::report::sign::verify(&text, data, None);
     let _ = crate::report::sign::parse_signer(&text);
+    // Shamir shares as `ssss-combine` reads them: one per line, any two combined.
+    let shares: Vec<nkp_vault::shamir::Share> = text
+        .lines()
+        .take(8)
+        .enumerate()
+        .filter_map(|(i, l)| nkp_vault::shamir::Share::parse(l, i + 1).ok())
+        .collect();
+    let _ = nkp_vault::shamir::combine(&shares, 2);
 }

@@ -45,6 +45,7 @@ mod envelope;
 mod error;
 pub mod header;
 mod manifest;
+pub mod shamir;
 pub mod store;
 mod vault;
 pub mod verify;
