@@ -451,6 +451,10 @@ pub(crate) struct CoverageArgs {
     /// or any finding but info).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+    /// A vault where one custodian can restore alone is a medium finding, not info
+    /// (VAULT-SINGLE-CONTROL; PCI DSS v4.0.1 3.7.6 dual control).
+    #[arg(long)]
+    pub require_dual_control: bool,
 }
 
 /// `report` arguments.
@@ -484,6 +488,10 @@ pub(crate) struct ReportArgs {
     /// Also exit 3 when a finding is this severe or more (default: only a failed control).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+    /// A vault where one custodian can restore alone is a medium finding, not info
+    /// (VAULT-SINGLE-CONTROL; PCI DSS v4.0.1 3.7.6 dual control).
+    #[arg(long)]
+    pub require_dual_control: bool,
 }
 
 /// `report` subcommands.

@@ -510,3 +510,48 @@ fn stale_evidence_cannot_pass() {
         .as_str()
         .is_some_and(|p| p.ends_with("NKP-PROD.json")));
 }
+
+/// Issue 13, item 5: coverage and the report state the custody model of the vault (threshold,
+/// custodians and what their keys are) and raise VAULT-SINGLE-CONTROL when one custodian can
+/// restore alone: info by default, medium with --require-dual-control.
+#[test]
+fn the_custody_model_and_single_control_are_stated() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let v = vault(d.path());
+    let vs = v.to_str().expect("utf-8").to_string();
+    let coverage = |extra: &[&str]| -> Value {
+        let o = nkp()
+            .args(["--format", "json", "coverage", "--no-prompt", "--evidence"])
+            .arg(td("evidence"))
+            .args(["--vault", &vs])
+            .args(extra)
+            .output()
+            .expect("run");
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    let single = |c: &Value| -> Option<String> {
+        c["findings"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["code"] == "VAULT-SINGLE-CONTROL"))
+            .map(|f| f["severity"].as_str().unwrap_or("").to_string())
+    };
+    let c = coverage(&[]);
+    assert_eq!(c["custody"]["threshold"], 1, "{c:#}");
+    assert_eq!(c["custody"]["custodians"][0]["key_type"], "age-x25519");
+    assert_eq!(c["custody"]["custodians"][0]["storage"], "file");
+    assert_eq!(single(&c).as_deref(), Some("info"));
+    assert_eq!(
+        single(&coverage(&["--require-dual-control"])).as_deref(),
+        Some("medium")
+    );
+    let out = d.path().join("r");
+    report(&["--vault", &vs], &out);
+    let j = doc(&out);
+    assert_eq!(j["custody"]["threshold"], 1);
+    assert_eq!(j["custody"]["custodians"][0]["key_type"], "age-x25519");
+    assert!(j["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .any(|f| f["code"] == "VAULT-SINGLE-CONTROL"));
+}

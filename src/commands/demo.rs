@@ -321,6 +321,7 @@ fn walkthrough() -> Result<()> {
             &CoverageArgs {
                 join: join(),
                 fail_on: None,
+                require_dual_control: false,
             },
             Format::Table,
         )?;
@@ -457,5 +458,6 @@ fn report_args(
         trusted_key: Vec::new(),
         max_evidence_age: 90,
         fail_on: None,
+        require_dual_control: false,
     }
 }

@@ -456,6 +456,9 @@ pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
     );
     if let Some(dir) = &args.vault {
         resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
+        if let Some(m) = custody_model(dir) {
+            resolve::add_custody_findings(&mut c, m, cargs.require_dual_control);
+        }
     }
     say_problems(&problems);
     let gap = match cargs.fail_on {
@@ -491,6 +494,30 @@ pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
                 &rows,
                 &[4],
             );
+            if let Some(m) = &c.custody {
+                let keys: Vec<String> = m
+                    .custodians
+                    .iter()
+                    .map(|k| format!("{} ({}, {})", k.label, k.key_type, k.storage))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "vault {}: {} of {} custodian(s) restore{}: {}",
+                    m.vault,
+                    m.threshold,
+                    m.custodians.len(),
+                    if m.threshold < 2 {
+                        " alone (single control)"
+                    } else {
+                        ""
+                    },
+                    if keys.is_empty() {
+                        m.mode.clone()
+                    } else {
+                        keys.join(", ")
+                    }
+                );
+            }
             for f in &c.findings {
                 let _ = writeln!(
                     s,
@@ -512,6 +539,43 @@ pub(crate) fn coverage(cargs: &CoverageArgs, format: Format) -> Result<i32> {
 
 /// The vault's current custodians and how many recorded drills each ran (by fingerprint).
 /// A format-1 vault records neither: then nobody is listed (the vault's own verify says why).
+/// The vault's custody model (`None` when it cannot be opened: that is already an input problem).
+pub(crate) fn custody_model(dir: &std::path::Path) -> Option<resolve::CustodyModel> {
+    let v = nkp_vault::Vault::open(dir).ok()?;
+    let set = v.custodians().ok()?;
+    let entries = v.entries().map(|e| e.len()).unwrap_or(0);
+    let (mode, custodians) = match &set {
+        Some(s) => (
+            if s.mode == nkp_vault::Mode::Passphrase {
+                "passphrase"
+            } else {
+                "recipients"
+            },
+            s.custodians
+                .iter()
+                .map(|c| {
+                    let (key_type, storage) = resolve::key_kind(&c.recipient);
+                    resolve::CustodianKey {
+                        label: c.label.clone(),
+                        fingerprint: c.fingerprint.clone(),
+                        key_type,
+                        storage,
+                    }
+                })
+                .collect(),
+        ),
+        None => ("recipients", Vec::new()),
+    };
+    Some(resolve::CustodyModel {
+        vault: dir.display().to_string(),
+        mode: mode.to_string(),
+        // Every vault format so far lets any one custodian restore alone.
+        threshold: 1,
+        custodians,
+        entries,
+    })
+}
+
 pub(crate) fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::CustodianDrills>> {
     let v = nkp_vault::Vault::open(dir)?;
     let Some(set) = v.custodians()? else {

@@ -201,6 +201,9 @@ fn make(args: &ReportArgs, format: Format, quiet: bool) -> Result<i32> {
     let mut c = resolve::coverage(&g.references, &backups, &unreadable, now);
     if let Some(dir) = &args.join.vault {
         resolve::add_custodian_findings(&mut c, &custodian_drills(dir)?);
+        if let Some(m) = super::join::custody_model(dir) {
+            resolve::add_custody_findings(&mut c, m, args.require_dual_control);
+        }
     }
     // Every input: evidence files that yielded a reference or an error, backup files (opened or
     // not), the vault's manifest.

@@ -18,6 +18,11 @@ pub struct CustodianFacts {
     pub drills: usize,
     /// When the newest of them ran (RFC 3339), `None` when never.
     pub last_drill: Option<String>,
+    /// The key type the recipient states (`age-x25519`, `ssh-ed25519`, `age-plugin-yubikey`,
+    /// ...).
+    pub key_type: String,
+    /// `file`, `hardware` or `unknown`, as far as the recipient type says.
+    pub storage: &'static str,
 }
 
 /// One recorded restore (the key left the vault).
@@ -54,6 +59,8 @@ pub struct Custody {
     pub chain_head: Option<String>,
     /// Live entries.
     pub entries: usize,
+    /// How many custodians must take part in a restore (1: any one alone).
+    pub threshold: usize,
     /// The custodians the chain records now.
     pub custodians: Vec<CustodianFacts>,
     /// Every restore the chain records (the whole history).
@@ -81,6 +88,7 @@ impl Custody {
         trusted_keys_given: usize,
     ) -> Self {
         let events = events.unwrap_or(&[]);
+        let set = events.iter().rev().find_map(Event::custodian_set);
         let custodians = report
             .custodians
             .iter()
@@ -94,11 +102,18 @@ impl Custody {
                         _ => None,
                     })
                     .collect();
+                let recipient = set
+                    .and_then(|s| s.custodians.iter().find(|k| k.fingerprint == c.fingerprint))
+                    .map(|k| k.recipient.as_str())
+                    .unwrap_or("");
+                let (key_type, storage) = crate::resolve::key_kind(recipient);
                 CustodianFacts {
                     label: c.label.clone(),
                     fingerprint: c.fingerprint.clone(),
                     drills: drills.len(),
                     last_drill: drills.iter().max().map(|s| (*s).to_string()),
+                    key_type,
+                    storage,
                 }
             })
             .collect();
@@ -139,6 +154,8 @@ impl Custody {
             verified: report.ok,
             chain_head: report.head.clone(),
             entries: report.entries,
+            // Every vault format so far lets any one custodian restore alone.
+            threshold: 1,
             custodians,
             restores,
             trusted_keys_given,

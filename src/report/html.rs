@@ -196,7 +196,7 @@ pub(super) fn render(r: &Report) -> String {
                 h,
                 "<table><tbody><tr><th>Vault</th><td><code>{}</code> ({}, {}), {} entries</td></tr>\
 <tr><th>Verified without a key</th><td>{}</td></tr><tr><th>Chain head</th><td><code>{}</code></td></tr>\
-<tr><th>Trust anchor</th><td>{}{}</td></tr></tbody></table>",
+<tr><th>Trust anchor</th><td>{}{}</td></tr><tr><th>Restore needs</th><td>{} custodian(s){}</td></tr></tbody></table>",
                 esc(&c.path),
                 esc(c.format.as_deref().unwrap_or("format unknown")),
                 esc(c.mode.as_deref().unwrap_or("mode not recorded")),
@@ -207,18 +207,22 @@ pub(super) fn render(r: &Report) -> String {
                 c.trusted_checkpoint
                     .as_deref()
                     .map(|t| format!(" (checkpoint <code>{}</code>)", esc(t)))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                c.threshold,
+                if c.threshold < 2 { " (single control)" } else { "" }
             );
             let _ = writeln!(
                 h,
-                "<table><thead><tr><th>Custodian</th><th>Fingerprint</th><th>Drills</th><th>Last drill</th></tr></thead><tbody>"
+                "<table><thead><tr><th>Custodian</th><th>Fingerprint</th><th>Key</th><th>Drills</th><th>Last drill</th></tr></thead><tbody>"
             );
             for k in &c.custodians {
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
                     esc(&k.label),
                     esc(&k.fingerprint),
+                    esc(&k.key_type),
+                    k.storage,
                     k.drills,
                     esc(k.last_drill.as_deref().unwrap_or("never"))
                 );

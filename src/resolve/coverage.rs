@@ -167,6 +167,120 @@ pub struct Coverage {
     pub providers: Vec<ProviderCoverage>,
     /// Gaps and observations, most severe first.
     pub findings: Vec<Finding>,
+    /// The custody model of the vault given (`None` without a vault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custody: Option<CustodyModel>,
+}
+
+/// How a vault's keys are held: how many custodians must take part in a restore, and what each
+/// custodian's key is, as far as its recipient type says.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CustodyModel {
+    /// The vault folder.
+    pub vault: String,
+    /// `recipients` or `passphrase`.
+    pub mode: String,
+    /// How many custodians must take part in a restore (1: any one alone).
+    pub threshold: usize,
+    /// The custodians the chain records now.
+    pub custodians: Vec<CustodianKey>,
+    /// Live entries.
+    pub entries: usize,
+}
+
+/// One custodian's key type.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CustodianKey {
+    /// Label.
+    pub label: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// `age-x25519`, `ssh-ed25519`, `ssh-rsa`, `age-plugin-<name>`, or `unknown`.
+    pub key_type: String,
+    /// `hardware` (a plugin for a token: yubikey, tpm, se), `file` (a key in a file), or
+    /// `unknown` (a plugin whose recipient type does not say).
+    pub storage: &'static str,
+}
+
+/// The key type and storage a recipient string states.
+pub fn key_kind(recipient: &str) -> (String, &'static str) {
+    let r = recipient.trim();
+    if let Some(t) = r
+        .split_whitespace()
+        .next()
+        .filter(|t| t.starts_with("ssh-"))
+    {
+        return (t.to_string(), "file");
+    }
+    if let Some(rest) = r.strip_prefix("age1") {
+        // A native X25519 recipient is `age1` and bech32 data, which never holds a `1`; a
+        // plugin's is `age1<name>1<data>`.
+        if !rest.contains('1') {
+            return ("age-x25519".into(), "file");
+        }
+        if let Some((name, _)) = rest.split_once('1') {
+            if !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                let hardware = matches!(
+                    name,
+                    "yubikey" | "tpm" | "se" | "fido2hmac" | "trezor" | "ledger"
+                );
+                return (
+                    format!("age-plugin-{name}"),
+                    if hardware { "hardware" } else { "unknown" },
+                );
+            }
+        }
+    }
+    ("unknown".into(), "unknown")
+}
+
+#[cfg(test)]
+mod custody_tests {
+    use super::key_kind;
+
+    #[test]
+    fn key_types_as_the_recipient_says() {
+        let x = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        assert_eq!(key_kind(x), ("age-x25519".to_string(), "file"));
+        assert_eq!(key_kind("ssh-ed25519 AAAAC3Nza x@y").0, "ssh-ed25519");
+        assert_eq!(
+            key_kind("age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t"),
+            ("age-plugin-yubikey".to_string(), "hardware")
+        );
+        assert_eq!(key_kind("age1foo1qqqq").1, "unknown");
+        assert_eq!(key_kind("garbage").0, "unknown");
+    }
+}
+
+/// The custody finding: a vault holding keys where any one custodian can restore alone
+/// (`VAULT-SINGLE-CONTROL`: info, or medium when dual control is required). PCI DSS v4.0.1 3.7.6
+/// asks for split knowledge and dual control of clear-text key operations.
+pub fn add_custody_findings(c: &mut Coverage, model: CustodyModel, require_dual_control: bool) {
+    if model.threshold < 2 && model.entries > 0 {
+        let who = if model.mode == "passphrase" {
+            "anyone with the vault passphrase".to_string()
+        } else {
+            format!("any one of its {} custodian(s)", model.custodians.len())
+        };
+        c.findings.push(Finding::new(
+            if require_dual_control {
+                Severity::Medium
+            } else {
+                Severity::Info
+            },
+            "VAULT-SINGLE-CONTROL",
+            format!(
+                "vault {}: {who} can restore a KDK alone (no k-of-n); dual control of clear-text key operations (PCI DSS v4.0.1 3.7.6) needs a threshold of 2 or more",
+                model.vault
+            ),
+        ));
+    }
+    c.custody = Some(model);
+    sort(&mut c.findings);
 }
 
 /// Drills older than this many days are stale.
@@ -474,6 +588,7 @@ pub fn coverage(
     Coverage {
         providers,
         findings,
+        custody: None,
     }
 }
 

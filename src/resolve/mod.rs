@@ -26,8 +26,9 @@ mod join;
 mod steps;
 
 pub use coverage::{
-    add_custodian_findings, coverage, Coverage, CustodianDrills, Finding, ProviderCoverage,
-    Severity, Status, DRILL_MAX_AGE_DAYS, KDK_BITS,
+    add_custodian_findings, add_custody_findings, coverage, key_kind, Coverage, CustodianDrills,
+    CustodianKey, CustodyModel, Finding, ProviderCoverage, Severity, Status, DRILL_MAX_AGE_DAYS,
+    KDK_BITS,
 };
 pub use join::{resolve, Context, Selector};
 
