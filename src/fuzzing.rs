@@ -134,7 +134,7 @@ pub fn age_header(data: &[u8]) {
 
 /// The text readers added for reports and standard input: armor around a `.p12` (PEM, certutil,
 /// bare base64), evidence in UTF-16 or with a BOM, capture times stated in text, report
-/// signatures and signer files, and Shamir shares.
+/// signatures and signer files, Shamir shares and k-of-n objects.
 pub fn text_inputs(data: &[u8]) {
     let _ = crate::inspect::armor::unarmor(data);
     let _ = evidence::read_bytes(
@@ -157,4 +157,6 @@ pub fn text_inputs(data: &[u8]) {
         .filter_map(|(i, l)| nkp_vault::shamir::Share::parse(l, i + 1).ok())
         .collect();
     let _ = nkp_vault::shamir::combine(&shares, 2);
+    // A k-of-n object, checked without a key.
+    let _ = nkp_vault::threshold::check(data, &[], 2);
 }

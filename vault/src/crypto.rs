@@ -164,6 +164,28 @@ impl Identities {
         Ok(Self { ids })
     }
 
+    /// Identities from text in memory (the content of an age identity file), e.g. a k-of-n
+    /// object's key once its shares are combined.
+    pub fn from_text(text: &str) -> Result<Self, VaultError> {
+        let path = std::path::PathBuf::from("(in memory)");
+        let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|source| {
+            VaultError::IdentityFile {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let ids = file
+            .into_identities()
+            .map_err(|source| VaultError::IdentityUnusable {
+                path: path.clone(),
+                source,
+            })?;
+        if ids.is_empty() {
+            return Err(VaultError::NoIdentity { path });
+        }
+        Ok(Self { ids })
+    }
+
     /// A passphrase identity (scrypt).
     pub fn passphrase(p: SecretString) -> Self {
         Self {

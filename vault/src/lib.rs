@@ -47,6 +47,7 @@ pub mod header;
 mod manifest;
 pub mod shamir;
 pub mod store;
+pub mod threshold;
 mod vault;
 pub mod verify;
 
