@@ -84,6 +84,10 @@ fn every_line_of_the_demo_fits_80_columns() {
                     !text.chars().any(|c| ('\u{2500}'..='\u{257f}').contains(&c)),
                     "box-drawing with TERM=dumb"
                 );
+                assert!(
+                    !text.contains('\u{2026}'),
+                    "an ellipsis character with TERM=dumb"
+                );
             }
         }
         let text = String::from_utf8_lossy(&out.stdout);

@@ -32,6 +32,15 @@ pub fn ascii() -> bool {
     ASCII.load(Ordering::Relaxed)
 }
 
+/// The mark of an abbreviation: `…`, or `...` in ASCII mode (`TERM=dumb`, `--ascii`).
+pub fn ellipsis() -> &'static str {
+    if ascii() {
+        "..."
+    } else {
+        "\u{2026}"
+    }
+}
+
 fn cols(s: &str) -> usize {
     s.chars().count()
 }

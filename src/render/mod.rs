@@ -94,7 +94,9 @@ pub fn prefix(s: &str, n: usize) -> &str {
 fn short_fp(fp: &str) -> String {
     // sha256:<64 hex> -> sha256:<first 16>…
     match fp.split_once(':') {
-        Some((alg, hex)) if hex.len() > 12 => format!("{alg}:{}…", prefix(hex, 12)),
+        Some((alg, hex)) if hex.len() > 12 => {
+            format!("{alg}:{}{}", prefix(hex, 12), layout::ellipsis())
+        }
         _ => fp.to_string(),
     }
 }
@@ -351,7 +353,9 @@ pub fn evidence_table(out: &crate::model::EvidenceOutput) -> String {
     for r in &out.references {
         let key = match (&r.key, &r.embedded_uuid()) {
             (_, Some(u)) => format!("NKP blob, embedded UUID {u} (unverified)"),
-            (Some(k), None) if k.len() > 40 => format!("{}… (opaque)", prefix(k, 24)),
+            (Some(k), None) if k.len() > 40 => {
+                format!("{}{} (opaque)", prefix(k, 24), layout::ellipsis())
+            }
             (Some(k), None) => k.clone(),
             (None, None) => String::new(),
         };

@@ -50,6 +50,30 @@ fn digits(s: &[u8], n: usize) -> Option<u32> {
     })
 }
 
+/// A calendar date and time from its parts (a leap second reads as :59); `None` if invalid.
+fn datetime(
+    year: u32,
+    month: u32,
+    day: u32,
+    h: u32,
+    m: u32,
+    sec: u32,
+) -> Option<PrimitiveDateTime> {
+    let date = Date::from_calendar_date(
+        i32::try_from(year).ok()?,
+        Month::try_from(u8::try_from(month).ok()?).ok()?,
+        u8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let t = Time::from_hms(
+        u8::try_from(h).ok()?,
+        u8::try_from(m).ok()?,
+        u8::try_from(sec.min(59)).ok()?,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, t))
+}
+
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:mm]|+hhmm]`: the time and the bytes used.
 fn iso(s: &[u8]) -> Option<(OffsetDateTime, usize)> {
     let year = digits(s, 4)?;
@@ -65,18 +89,7 @@ fn iso(s: &[u8]) -> Option<(OffsetDateTime, usize)> {
         digits(&s[14..], 2)?,
         digits(s.get(17..)?, 2)?,
     );
-    let date = Date::from_calendar_date(
-        i32::try_from(year).ok()?,
-        Month::try_from(u8::try_from(month).ok()?).ok()?,
-        u8::try_from(day).ok()?,
-    )
-    .ok()?;
-    let t = Time::from_hms(
-        u8::try_from(h).ok()?,
-        u8::try_from(m).ok()?,
-        u8::try_from(sec.min(59)).ok()?,
-    )
-    .ok()?;
+    let at = datetime(year, month, day, h, m, sec)?;
     let mut used = 19;
     if s.get(used) == Some(&b'.') {
         used += 1;
@@ -111,7 +124,7 @@ fn iso(s: &[u8]) -> Option<(OffsetDateTime, usize)> {
         }
         _ => UtcOffset::UTC,
     };
-    Some((PrimitiveDateTime::new(date, t).assume_offset(offset), used))
+    Some((at.assume_offset(offset), used))
 }
 
 /// `Www Mmm [D]D HH:MM:SS UTC YYYY` (what `date` prints in the C locale with TZ=UTC).
@@ -154,19 +167,8 @@ fn date_1(s: &[u8]) -> Option<(OffsetDateTime, usize)> {
     }
     p += 5;
     let year = digits(s.get(p..)?, 4)?;
-    let date = Date::from_calendar_date(
-        i32::try_from(year).ok()?,
-        Month::try_from(u8::try_from(month + 1).ok()?).ok()?,
-        u8::try_from(day).ok()?,
-    )
-    .ok()?;
-    let t = Time::from_hms(
-        u8::try_from(h).ok()?,
-        u8::try_from(m).ok()?,
-        u8::try_from(sec.min(59)).ok()?,
-    )
-    .ok()?;
-    Some((PrimitiveDateTime::new(date, t).assume_utc(), p + 4))
+    let month = u32::try_from(month + 1).ok()?;
+    Some((datetime(year, month, day, h, m, sec)?.assume_utc(), p + 4))
 }
 
 #[cfg(test)]

@@ -287,8 +287,8 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// The names among `names` closest to `typed` (edit distance, case-insensitive), best first, at
-/// most `n`: for "did you mean".
+/// The names among `names` closest to `typed` (names it begins, then edit distance;
+/// case-insensitive), best first, at most `n`: for "did you mean".
 pub fn closest<'a>(typed: &str, names: impl Iterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
     fn distance(a: &[char], b: &[char]) -> usize {
         let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -309,6 +309,11 @@ pub fn closest<'a>(typed: &str, names: impl Iterator<Item = &'a str>, n: usize) 
     let mut scored: Vec<(usize, &str)> = names
         .filter_map(|name| {
             let c: Vec<char> = name.to_lowercase().chars().take(CAP).collect();
+            // A name that starts with what was typed (`win11` for `win11-52 "finance"`) is the
+            // closest of all.
+            if t.len() >= 3 && c.starts_with(&t) {
+                return Some((0, name));
+            }
             let limit = (c.len().max(t.len()) / 2).max(2);
             (c.len().abs_diff(t.len()) <= limit).then(|| (distance(&t, &c), name))
         })
@@ -805,5 +810,10 @@ mod tests {
         assert_eq!(closest("db10", names.iter().copied(), 3), ["db01"]);
         assert_eq!(closest("app7", names.iter().copied(), 1), ["app07"]);
         assert!(closest("zzzzzzzz", names.iter().copied(), 3).is_empty());
+        // A prefix of a longer name (a VM name with a suffix) is suggested first.
+        assert_eq!(
+            closest("WIN11", names.iter().copied(), 1),
+            ["win11-52 \"finance\""]
+        );
     }
 }
