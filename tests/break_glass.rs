@@ -90,14 +90,17 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
         .success();
     let work = d.path().join("work");
     std::fs::create_dir(&work).expect("mkdir");
-    let out = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &procedure()])
-        .current_dir(&work)
-        .env("V", &v)
-        .env("ENTRY", &entry)
-        .env("KEY", &key)
-        .output()
-        .expect("bash");
+    let run = || {
+        std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &procedure()])
+            .current_dir(&work)
+            .env("V", &v)
+            .env("ENTRY", &entry)
+            .env("KEY", &key)
+            .output()
+            .expect("bash")
+    };
+    let out = run();
     assert!(
         out.status.success(),
         "{}",
@@ -129,13 +132,6 @@ fn the_readme_break_glass_restore_works_with_age_jq_and_base64() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&obj, bytes).expect("write");
-    let out = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &procedure()])
-        .current_dir(&work)
-        .env("V", &v)
-        .env("ENTRY", &entry)
-        .env("KEY", &key)
-        .output()
-        .expect("bash");
+    let out = run();
     assert!(!out.status.success());
 }

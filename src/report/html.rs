@@ -9,20 +9,11 @@ use crate::resolve::Severity;
 
 /// HTML text: escaped, control characters shown as escapes.
 fn esc(s: &str) -> String {
-    let s = crate::render::one_line(s);
-    let s = crate::render::terminal_safe(&s);
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+    super::escape_with(s, |o, c| match c {
+        '"' => o.push_str("&quot;"),
+        '\'' => o.push_str("&#39;"),
+        c => o.push(c),
+    })
 }
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:62em;padding:0 1em;color:#1b1b1b}

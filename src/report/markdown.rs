@@ -8,23 +8,14 @@ use crate::resolve::Severity;
 /// Markdown-safe inline text: no line breaks, no markup (HTML, links, emphasis, table pipes) and
 /// no bidirectional overrides from input values.
 fn inline(s: &str) -> String {
-    let s = crate::render::one_line(s);
-    let s = crate::render::terminal_safe(&s);
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '`' => o.push('\''),
-            '|' | '[' | ']' | '(' | ')' | '*' | '_' | '\\' | '!' | '#' => {
-                o.push('\\');
-                o.push(c);
-            }
-            c => o.push(c),
+    super::escape_with(s, |o, c| match c {
+        '`' => o.push('\''),
+        '|' | '[' | ']' | '(' | ')' | '*' | '_' | '\\' | '!' | '#' => {
+            o.push('\\');
+            o.push(c);
         }
-    }
-    o
+        c => o.push(c),
+    })
 }
 
 pub(super) fn render(r: &Report) -> String {

@@ -182,6 +182,24 @@ pub struct Inputs<'a> {
     pub now: time::OffsetDateTime,
 }
 
+/// Untrusted text for a document: one line, control characters and bidirectional overrides shown
+/// as escapes, `&`, `<` and `>` as entities, and each other character passed to `other` (which
+/// writes it, escaped as its format needs).
+fn escape_with(s: &str, mut other: impl FnMut(&mut String, char)) -> String {
+    let s = crate::render::one_line(s);
+    let s = crate::render::terminal_safe(&s);
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            c => other(&mut o, c),
+        }
+    }
+    o
+}
+
 /// RFC 3339, UTC, to the second.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
