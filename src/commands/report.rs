@@ -56,9 +56,10 @@ fn describe(
     i.size = Some(meta.len());
     i.modified = meta.modified().ok().map(rfc3339_of);
     // Inputs were read by the parsers under their caps; hashing streams the file.
-    i.sha256 = sha256_file(Path::new(path));
+    // Streamed: a vCenter backup bundle of gigabytes is hashed in constant memory.
+    i.sha256 = sha256_file(Path::new(path), u64::MAX);
     if kind == "evidence" {
-        let stated = std::fs::File::open(path).ok().and_then(|f| {
+        let stated = open_regular(Path::new(path), u64::MAX).ok().and_then(|f| {
             let mut buf = Vec::new();
             std::io::Read::read_to_end(
                 &mut std::io::Read::take(f, report::capture::SCAN_LIMIT as u64),
@@ -107,11 +108,12 @@ fn open_regular(path: &Path, cap: u64) -> std::io::Result<std::fs::File> {
 /// The largest report file hashed or read (a report of a large estate is a few MB).
 const MAX_REPORT_FILE: u64 = 256 << 20;
 
-fn sha256_file(path: &Path) -> Option<String> {
+/// The SHA-256 of a regular file of at most `cap` bytes, streamed.
+fn sha256_file(path: &Path, cap: u64) -> Option<String> {
     use sha2::Digest;
-    let f = open_regular(path, MAX_REPORT_FILE).ok()?;
+    let f = open_regular(path, cap).ok()?;
     let mut h = sha2::Sha256::new();
-    std::io::copy(&mut std::io::Read::take(f, MAX_REPORT_FILE), &mut h).ok()?;
+    std::io::copy(&mut std::io::Read::take(f, cap), &mut h).ok()?;
     Some(nkp_pkcs12::describe::hex(&h.finalize()))
 }
 
@@ -501,7 +503,7 @@ fn verify(dir: &Path, signer: Option<&Path>, format: Format, quiet: bool) -> Res
                     problems.push(format!("artifact name {name:?} is not a file name"));
                     continue;
                 }
-                match sha256_file(&path) {
+                match sha256_file(&path, MAX_REPORT_FILE) {
                     Some(h) if Some(h.as_str()) == want.as_str() => {
                         lines.push(format!("{name}: matches"));
                     }
