@@ -12,44 +12,25 @@ use zeroize::Zeroizing;
 /// Secret text as UTF-8: a UTF-8 byte-order mark is dropped and UTF-16 with its BOM (what
 /// Windows PowerShell 5.1's `>` and `Out-File` write) is decoded. Every copy is zeroized.
 pub(crate) fn decode_secret_text(bytes: &[u8]) -> std::io::Result<Zeroizing<String>> {
-    let units = |le: bool| {
-        bytes[2..].chunks_exact(2).map(move |c| {
-            if le {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
-        })
-    };
-    let utf16 = |le: bool| -> std::io::Result<Zeroizing<String>> {
-        let mut out = Zeroizing::new(String::with_capacity(bytes.len() / 2));
-        for c in char::decode_utf16(units(le)) {
-            match c {
-                Ok(c) => out.push(c),
-                Err(_) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "not valid UTF-16 text",
-                    ))
-                }
-            }
+    if let Some(le) = nkp_escrow::evidence::utf16_bom(bytes) {
+        // Room for the worst case (3 UTF-8 bytes per unit): no reallocation leaves a copy behind.
+        let mut out = Zeroizing::new(String::with_capacity(bytes.len() / 2 * 3 + 4));
+        if !nkp_escrow::evidence::decode_utf16_into(&bytes[2..], le, true, &mut out) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not valid UTF-16 text",
+            ));
         }
-        Ok(out)
-    };
-    match bytes {
-        [0xff, 0xfe, ..] => utf16(true),
-        [0xfe, 0xff, ..] => utf16(false),
-        _ => {
-            let b = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-            let text = std::str::from_utf8(b).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("not valid UTF-8 text (at byte {})", e.valid_up_to()),
-                )
-            })?;
-            Ok(Zeroizing::new(text.to_string()))
-        }
+        return Ok(out);
     }
+    let b = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let text = std::str::from_utf8(b).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not valid UTF-8 text (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    Ok(Zeroizing::new(text.to_string()))
 }
 
 /// Read a password file: one password per line, each tried in turn; an empty line is the

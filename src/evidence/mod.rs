@@ -433,7 +433,7 @@ pub fn read_bytes(name: &Path, bytes: &[u8], opts: &EvidenceOptions) -> FileResu
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// `Some(true)` for UTF-16 LE with its byte-order mark, `Some(false)` for UTF-16 BE.
-fn utf16_bom(b: &[u8]) -> Option<bool> {
+pub fn utf16_bom(b: &[u8]) -> Option<bool> {
     match b {
         [0xff, 0xfe, ..] => Some(true),
         [0xfe, 0xff, ..] => Some(false),
@@ -441,8 +441,11 @@ fn utf16_bom(b: &[u8]) -> Option<bool> {
     }
 }
 
-/// UTF-16 (after its BOM) as UTF-8; unpaired surrogates become U+FFFD.
-fn decode_utf16(b: &[u8], little_endian: bool) -> String {
+/// Append UTF-16 text (`b`, after its BOM) to `out`. An unpaired surrogate becomes U+FFFD,
+/// or, with `strict`, stops the decoding and returns false (`out` then holds what came
+/// before it). One decoder for evidence, armored backups and secret files: a caller holding a
+/// secret passes a zeroizing `String`.
+pub fn decode_utf16_into(b: &[u8], little_endian: bool, strict: bool, out: &mut String) -> bool {
     let units = b.chunks_exact(2).map(|c| {
         if little_endian {
             u16::from_le_bytes([c[0], c[1]])
@@ -450,9 +453,14 @@ fn decode_utf16(b: &[u8], little_endian: bool) -> String {
             u16::from_be_bytes([c[0], c[1]])
         }
     });
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => out.push(c),
+            Err(_) if strict => return false,
+            Err(_) => out.push(char::REPLACEMENT_CHARACTER),
+        }
+    }
+    true
 }
 
 /// Recognise the sources in a text file's bytes: UTF-8 (a BOM is dropped) or UTF-16 with a BOM.
@@ -460,7 +468,9 @@ fn text_result(path: &Path, bytes: &[u8]) -> FileResult {
     let decoded;
     let bytes = match utf16_bom(bytes) {
         Some(le) => {
-            decoded = decode_utf16(&bytes[2..], le);
+            let mut text = String::with_capacity(bytes.len() / 2);
+            decode_utf16_into(&bytes[2..], le, false, &mut text);
+            decoded = text;
             decoded.as_bytes()
         }
         None => bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes),

@@ -19,23 +19,15 @@ pub fn unarmor(b: &[u8]) -> Option<(Zeroizing<Vec<u8>>, String)> {
         return None;
     }
     // UTF-16 with a BOM (PowerShell 5.1's `>`): base64 text, decoded first.
-    let decoded: Option<Zeroizing<String>> = match b {
-        [0xff, 0xfe, rest @ ..] | [0xfe, 0xff, rest @ ..] => {
-            let le = b[0] == 0xff;
-            let units = rest.chunks_exact(2).map(|c| {
-                if le {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            });
-            Some(Zeroizing::new(
-                char::decode_utf16(units)
-                    .collect::<Result<String, _>>()
-                    .ok()?,
-            ))
+    let decoded: Option<Zeroizing<String>> = match crate::evidence::utf16_bom(b) {
+        Some(le) => {
+            let mut t = Zeroizing::new(String::with_capacity(b.len() / 2 * 3 + 4));
+            if !crate::evidence::decode_utf16_into(&b[2..], le, true, &mut t) {
+                return None;
+            }
+            Some(t)
         }
-        _ => None,
+        None => None,
     };
     let text = match &decoded {
         Some(t) => t.as_str(),

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use super::{Outcome, Report};
-use crate::resolve::Severity;
 
 /// HTML text: escaped, control characters shown as escapes.
 fn esc(s: &str) -> String {
@@ -157,23 +156,18 @@ pub(super) fn render(r: &Report) -> String {
             h,
             "<table><thead><tr><th>Severity</th><th>Code</th><th>Scope</th><th>Finding</th></tr></thead><tbody>"
         );
-        for sev in [
-            Severity::High,
-            Severity::Medium,
-            Severity::Low,
-            Severity::Info,
-        ] {
-            for f in r.findings.iter().filter(|f| f.severity == sev) {
-                let _ = writeln!(
-                    h,
-                    "<tr class=\"finding\"><td class=\"{s}\">{S}</td><td class=\"id\">{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(f.code),
-                    esc(f.scope.as_deref().unwrap_or("")),
-                    esc(&f.message),
-                    s = sev.as_str(),
-                    S = sev.as_str().to_uppercase()
-                );
-            }
+        // Already sorted by severity, most severe first.
+        for f in &r.findings {
+            let sev = f.severity;
+            let _ = writeln!(
+                h,
+                "<tr class=\"finding\"><td class=\"{s}\">{S}</td><td class=\"id\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(f.code),
+                esc(f.scope.as_deref().unwrap_or("")),
+                esc(&f.message),
+                s = sev.as_str(),
+                S = sev.as_str().to_uppercase()
+            );
         }
         let _ = writeln!(h, "</tbody></table>");
     }

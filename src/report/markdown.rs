@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::resolve::Severity;
 
 /// Markdown-safe inline text: no line breaks, no markup (HTML, links, emphasis, table pipes) and
 /// no bidirectional overrides from input values.
@@ -120,25 +119,20 @@ pub(super) fn render(r: &Report) -> String {
     if r.findings.is_empty() {
         let _ = writeln!(md, "None.");
     }
-    for sev in [
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ] {
-        for f in r.findings.iter().filter(|f| f.severity == sev) {
-            let _ = writeln!(
-                md,
-                "- [{}] {}{}: {}",
-                sev.as_str().to_uppercase(),
-                f.code,
-                f.scope
-                    .as_deref()
-                    .map(|s| format!(" (scope {})", inline(s)))
-                    .unwrap_or_default(),
-                inline(&f.message)
-            );
-        }
+    // Already sorted by severity, most severe first.
+    for f in &r.findings {
+        let sev = f.severity;
+        let _ = writeln!(
+            md,
+            "- [{}] {}{}: {}",
+            sev.as_str().to_uppercase(),
+            f.code,
+            f.scope
+                .as_deref()
+                .map(|s| format!(" (scope {})", inline(s)))
+                .unwrap_or_default(),
+            inline(&f.message)
+        );
     }
     md.push('\n');
     if let Some(c) = &r.custody {
