@@ -53,6 +53,7 @@ fn main() {
             last_drill: None,
             kdk_bits: Some(256),
             weak_password: None,
+            password_assessed: true,
             tpm_required: Some(false),
         })
         .collect();

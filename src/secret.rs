@@ -157,6 +157,24 @@ pub struct PasswordQuality {
     pub meets_stig_complexity: bool,
 }
 
+impl PasswordQuality {
+    /// Why the password is below STIG complexity (`None` when it meets it), in words that say
+    /// nothing more about it than its length and character classes.
+    pub fn weakness(&self) -> Option<String> {
+        (!self.meets_stig_complexity).then(|| {
+            format!(
+                "{} characters; {}",
+                self.length,
+                if self.classes.is_empty() {
+                    "no character classes".to_string()
+                } else {
+                    self.classes.join(", ")
+                }
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -527,6 +527,40 @@ fn escape_sequences_in_file_names_are_shown_not_obeyed() {
     let all =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(all.contains("\\x1b[2K"), "{all}");
+    // `vault add`'s table names the file it escrowed: escaped too.
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/estate/share");
+    let evil = dir.path().join("evil\x1b[2K\r[PASS] prod.p12");
+    std::fs::copy(share.join("NKP-PROD.p12"), &evil).expect("copy");
+    let (_, v) = init_vault(dir.path());
+    let out = nkp()
+        .args([
+            "--format",
+            "table",
+            "vault",
+            "add",
+            "--no-prompt",
+            "--vault",
+        ])
+        .arg(&v)
+        .arg(&evil)
+        .arg("--password-file")
+        .arg(share.join("passwords.txt"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !stream.contains(&0x1b),
+            "raw ESC reached the terminal: {:?}",
+            String::from_utf8_lossy(stream)
+        );
+        assert!(!stream.contains(&b'\r'), "raw CR reached the terminal");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\\x1b[2K"));
 }
 
 /// An empty vault for one custodian, and the custodian's identity file.

@@ -179,6 +179,13 @@ fn coverage_counts_a_bundle_as_a_backup_of_each_provider() {
         .as_str()
         .unwrap()
         .contains("enc-pbkdf2"));
+    // A bundle names providers without holding KDK bytes: their size is unknown, not 0 bits
+    // (coverage once said "holds a 0-bit KDK").
+    let findings = c["findings"].to_string();
+    assert!(
+        !findings.contains("NKP-KDK-SIZE") && !findings.contains("0-bit"),
+        "{findings}"
+    );
 }
 
 proptest! {

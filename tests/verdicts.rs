@@ -729,3 +729,87 @@ fn help_states_the_exit_codes_and_the_vault_variable() {
     let o = nkp().args(["coverage", "--help"]).output().expect("run");
     assert!(String::from_utf8_lossy(&o.stdout).contains("[env: NKP_ESCROW_VAULT"));
 }
+
+/// Review finding: a report over a vault alone (no --backups) passed the password-strength
+/// controls without any password having been checked. Now `vault add` records the strength
+/// of the password it escrows: a weak one fails the controls from the vault alone, and
+/// entries added before the strength was recorded make them NOT-ASSESSED, never PASS.
+#[test]
+fn a_vault_alone_never_passes_unchecked_password_strength() {
+    let d = tempfile::tempdir().expect("tempdir");
+    kms_ls(&d.path().join("ev/w.json"), "NKP-W", K1);
+    let id = age::x25519::Identity::generate();
+    let control = |vault: &Path, n: usize| -> (Value, Value) {
+        let out = d.path().join(format!("report-{n}"));
+        let o = nkp()
+            .args(["report", "--no-prompt", "--evidence"])
+            .arg(d.path().join("ev"))
+            .arg("--vault")
+            .arg(vault)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run");
+        let j: Value =
+            serde_json::from_slice(&std::fs::read(out.join("evidence.json")).unwrap_or_default())
+                .unwrap_or(Value::Null);
+        let c = j["controls"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == "VCFA-9X-000335").cloned())
+            .unwrap_or_else(|| panic!("no control: {}", String::from_utf8_lossy(&o.stderr)));
+        (c, j)
+    };
+    for (n, (password, want)) in [("short7!", "FAIL"), (STRONG, "PASS")]
+        .into_iter()
+        .enumerate()
+    {
+        let v = d.path().join(format!("vault-{n}"));
+        nkp()
+            .args(["--quiet", "vault", "init", "--vault"])
+            .arg(&v)
+            .arg("--recipient")
+            .arg(format!("c={}", id.to_public()))
+            .assert()
+            .success();
+        let p12 = d.path().join(format!("w-{n}.p12"));
+        backup(&p12, "NKP-W", K1, "w", password);
+        std::fs::write(d.path().join("pw.txt"), format!("{password}\n")).expect("w");
+        nkp()
+            .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
+            .arg(&v)
+            .arg(&p12)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt"))
+            .assert()
+            .success();
+        let (c, j) = control(&v, n);
+        assert_eq!(c["result"], want, "{c:#}");
+        if want == "FAIL" {
+            assert!(j.to_string().contains("NKP-WEAK-PASSWORD"), "{j:#}");
+        }
+    }
+    // A vault written before the strength was recorded (the frozen format-2 vector).
+    let old = d.path().join("old");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("vault/tests/vectors/v2/valid"),
+        &old,
+    );
+    let (c, _) = control(&old, 9);
+    assert_eq!(c["result"], "NOT-ASSESSED", "{c:#}");
+    assert!(
+        c["facts"].to_string().contains("password strength"),
+        "{c:#}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}

@@ -66,22 +66,9 @@ pub(crate) fn gather(args: &JoinArgs, options: &nkp_vault::VerifyOptions) -> Res
                 });
             }
         }
-        let weak = r
-            .protection
-            .as_ref()
-            .and_then(|x| x.password.as_ref())
-            .filter(|q| !q.meets_stig_complexity)
-            .map(|q| {
-                format!(
-                    "{} characters; {}",
-                    q.length,
-                    if q.classes.is_empty() {
-                        "no character classes".to_string()
-                    } else {
-                        q.classes.join(", ")
-                    }
-                )
-            });
+        let quality = r.protection.as_ref().and_then(|x| x.password.as_ref());
+        let weak = quality.and_then(|q| q.weakness());
+        let password_assessed = quality.is_some();
         for p in &r.providers {
             out.push(Backup {
                 source: r.path.clone(),
@@ -111,8 +98,10 @@ pub(crate) fn gather(args: &JoinArgs, options: &nkp_vault::VerifyOptions) -> Res
                     .map(|q| q.source.clone()),
                 kdk_fingerprint: p.kdk_fingerprint.clone().unwrap_or_default(),
                 last_drill: None,
-                kdk_bits: u32::try_from(p.kdk_bits).ok(),
+                // 0: not known (a provider read from a vCenter bundle has no KDK bytes).
+                kdk_bits: u32::try_from(p.kdk_bits).ok().filter(|&n| n > 0),
                 weak_password: weak.clone(),
+                password_assessed,
                 tpm_required: p.tpm_required,
             });
         }
@@ -160,7 +149,8 @@ pub(crate) fn gather(args: &JoinArgs, options: &nkp_vault::VerifyOptions) -> Res
                 kdk_fingerprint: e.kdk_fingerprint.clone(),
                 last_drill: e.last_drill.clone(),
                 kdk_bits: None,
-                weak_password: None,
+                weak_password: e.password_weakness.clone(),
+                password_assessed: e.password_assessed,
                 tpm_required: None,
             });
         }

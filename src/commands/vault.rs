@@ -673,6 +673,9 @@ fn add(
         }
         let secret =
             used.map(|p| SecretString::from(String::from_utf8_lossy(p.utf8()).into_owned()));
+        // The strength of the password that opened the file (the one escrowed), recorded so
+        // that a report over the vault alone can check it.
+        let quality = r.protection.as_ref().and_then(|x| x.password.as_ref());
         items.push((
             bytes,
             secret,
@@ -682,6 +685,8 @@ fn add(
                 kdk_fingerprint: p.kdk_fingerprint.clone().unwrap_or_default(),
                 verdict: verdict.to_string(),
                 export_time: p.export_time.clone(),
+                password_assessed: quality.is_some(),
+                password_weakness: quality.and_then(|q| q.weakness()),
                 label: label.clone().unwrap_or_else(|| {
                     if f.as_os_str() == "-" {
                         nkp_escrow::evidence::STDIN_NAME.to_string()
@@ -709,11 +714,12 @@ fn add(
         Format::Yaml => super::print::yaml("vault-add", &json!({ "added": rows }))?,
         Format::Table => {
             for r in &rows {
+                // The file name is untrusted text: escaped before it reaches the terminal.
                 println!(
                     "{}  {}  {}",
                     r["entry"].as_str().unwrap_or(""),
                     r["status"].as_str().unwrap_or(""),
-                    r["file"].as_str().unwrap_or("")
+                    nkp_escrow::render::terminal_safe(r["file"].as_str().unwrap_or(""))
                 );
             }
         }
@@ -738,7 +744,11 @@ struct ListRow<'a> {
     last_drill: Option<LastDrill<'a>>,
     object: &'a str,
     p12_sha256: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    password_assessed: bool,
     password_escrowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_weakness: &'a Option<String>,
     provider: &'a Option<String>,
     recipients: &'a [String],
     verdict: &'a str,
@@ -773,7 +783,9 @@ fn list(dir: &Path, format: Format) -> Result<i32> {
                 .map(|(at, ok)| LastDrill { at, ok: *ok }),
             object: &e.object,
             p12_sha256: &e.p12_sha256,
+            password_assessed: e.password_assessed,
             password_escrowed: e.password_escrowed,
+            password_weakness: &e.password_weakness,
             provider: &e.provider,
             recipients: &e.recipients,
             verdict: &e.verdict,

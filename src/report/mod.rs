@@ -405,6 +405,20 @@ fn controls(
             unreadable.len()
         ));
         Outcome::NotAssessed
+    } else if let Some(unchecked) = {
+        let u: Vec<&str> = backups
+            .iter()
+            .filter(|b| b.verdict != "unprotected" && !b.password_assessed)
+            .map(|b| b.source.as_str())
+            .collect();
+        (!u.is_empty()).then_some(u)
+    } {
+        prot_facts.push(format!(
+            "not assessed: the password strength of {} backup(s) is not known ({}): vault entries added before nkp-escrow recorded it; give the .p12 files with --backups and their passwords, or add them to the vault again",
+            unchecked.len(),
+            unchecked.join(", ")
+        ));
+        Outcome::NotAssessed
     } else {
         Outcome::Pass
     };

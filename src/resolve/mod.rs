@@ -57,6 +57,9 @@ pub struct Backup {
     pub kdk_bits: Option<u32>,
     /// Why the password that opened it is weak (below STIG complexity), when it is.
     pub weak_password: Option<String>,
+    /// The strength of its password was checked (a file opened with it here, or a vault entry
+    /// whose strength `vault add` recorded). When false, `weak_password` says nothing.
+    pub password_assessed: bool,
     /// The backup was exported with "Require TPM": hosts without a TPM cannot take it.
     pub tpm_required: Option<bool>,
 }
@@ -452,6 +455,7 @@ mod tests {
             last_drill: None,
             kdk_bits: Some(256),
             weak_password: None,
+            password_assessed: true,
             tpm_required: None,
         }
     }

@@ -444,6 +444,7 @@ fn base(dir: &Path, recipient: &str) -> Result<Vault> {
                     .into(),
                     export_time: Some("2024-01-02T03:04:05Z".into()),
                     label: format!("{provider}.p12"),
+                    ..Default::default()
                 },
             )
         })

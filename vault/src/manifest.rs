@@ -38,6 +38,13 @@ pub struct Entry {
     pub export_time: Option<String>,
     /// Where it came from.
     pub label: String,
+    /// The password's strength was checked at `add` (absent in older lines: not known).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_assessed: bool,
+    /// Why the password is below STIG complexity (length and classes only), when it was
+    /// checked and is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_weakness: Option<String>,
     /// When it was added (RFC 3339).
     pub added_at: String,
     /// Fingerprints of the recipients that can decrypt the object.

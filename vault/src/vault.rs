@@ -40,6 +40,13 @@ pub struct Facts {
     pub export_time: Option<String>,
     /// Where it came from (the user's label or the file name).
     pub label: String,
+    /// The password's strength was checked when it was added (see `password_weakness`).
+    #[serde(default)]
+    pub password_assessed: bool,
+    /// Why the password is below STIG complexity (length and character classes only), when
+    /// it was checked and is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_weakness: Option<String>,
 }
 
 /// What `add` did with one backup.
@@ -405,6 +412,8 @@ impl Vault {
                 password_escrowed,
                 export_time: facts.export_time,
                 label: facts.label,
+                password_assessed: facts.password_assessed,
+                password_weakness: facts.password_weakness,
                 added_at: now(),
                 recipients: set.fingerprints(),
                 last_drill: None,

@@ -51,6 +51,7 @@ fn item(
             .into(),
             export_time: Some("2024-01-02T03:04:05Z".into()),
             label: format!("{provider}.p12"),
+            ..Default::default()
         },
     )
 }
