@@ -209,6 +209,10 @@ pub(crate) enum VaultCommand {
         /// Passphrase vaults: read the passphrase from the first line of this file.
         #[command(flatten)]
         passphrase_file: PassphraseFile,
+        /// Dual control: every object can be opened only by K of the custodians together
+        /// (2 <= K <= custodians; recorded in the chain). Without it, any one custodian can.
+        #[arg(long, value_name = "K", conflicts_with = "passphrase", value_parser = clap::value_parser!(u8).range(1..=255))]
+        threshold: Option<u8>,
     },
     /// Escrow .p12 backups with their passwords (inspected first; only NKP backups).
     Add {
@@ -285,14 +289,19 @@ pub(crate) enum VaultCommand {
         dir: VaultDir,
         /// Entry id (or prefix), provider name or key_id.
         entry: String,
-        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY.
+        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY. Repeat it
+        /// for a k-of-n vault: K custodians' identities at one terminal.
         #[arg(
             long,
             value_name = "FILE",
             env = "NKP_ESCROW_IDENTITY",
             required_unless_present = "passphrase_file"
         )]
-        identity: Option<PathBuf>,
+        identity: Vec<PathBuf>,
+        /// k-of-n vaults: a share a custodian released to you with `vault release`
+        /// (decrypted with your --identity). Repeatable.
+        #[arg(long, value_name = "FILE")]
+        share: Vec<PathBuf>,
         /// Passphrase vaults: read the passphrase from this file (instead of --identity).
         #[command(flatten)]
         passphrase_file: PassphraseFile,
@@ -312,19 +321,46 @@ pub(crate) enum VaultCommand {
         /// Vault folder.
         #[command(flatten)]
         dir: VaultDir,
-        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY.
+        /// Identity file (`-`: passphrase prompt); default $NKP_ESCROW_IDENTITY. Repeat it
+        /// for a k-of-n vault: K custodians' identities at one terminal.
         #[arg(
             long,
             value_name = "FILE",
             env = "NKP_ESCROW_IDENTITY",
             required_unless_present = "passphrase_file"
         )]
-        identity: Option<PathBuf>,
+        identity: Vec<PathBuf>,
+        /// k-of-n vaults: a share a custodian released to you with `vault release`.
+        /// Repeatable.
+        #[arg(long, value_name = "FILE")]
+        share: Vec<PathBuf>,
         /// Passphrase vaults: read the passphrase from this file (instead of --identity).
         #[command(flatten)]
         passphrase_file: PassphraseFile,
         /// Entries to drill (default: all).
         entries: Vec<String>,
+    },
+    /// k-of-n vaults: release your share of an entry to the person who will restore it (a
+    /// hand-over without meeting). Recorded in the chain (who, to whom, when, why) before the
+    /// share file is written (mode 0600, never overwriting), encrypted to RECIPIENT alone.
+    Release {
+        /// Vault folder.
+        #[command(flatten)]
+        dir: VaultDir,
+        /// Entry id (or prefix), provider name or key_id.
+        entry: String,
+        /// Your custodian identity file; default $NKP_ESCROW_IDENTITY.
+        #[arg(long, value_name = "FILE", env = "NKP_ESCROW_IDENTITY")]
+        identity: PathBuf,
+        /// Who receives the share: their age recipient or SSH public key (`label=KEY`).
+        #[arg(long, value_name = "RECIPIENT", allow_hyphen_values = true)]
+        to: String,
+        /// Where to write the released share (ASCII-armored age; `-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Why it is released (recorded).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// The vault's history: custodian sets, adds, rekeys, and every drill and restore with
     /// who ran it (no key needed).
@@ -351,9 +387,13 @@ pub(crate) enum VaultCommand {
         /// Vault folder.
         #[command(flatten)]
         dir: VaultDir,
-        /// Identity that opens the current objects.
-        #[arg(long, value_name = "FILE")]
-        identity: PathBuf,
+        /// Identity that opens the current objects (repeat it: K custodians of a k-of-n vault).
+        #[arg(long, value_name = "FILE", required = true)]
+        identity: Vec<PathBuf>,
+        /// The new set's threshold: K of the new custodians together (default: the current
+        /// threshold; 1: any one custodian).
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(1..=255))]
+        threshold: Option<u8>,
         /// The new recipients: the whole new set (a custodian not named again loses access).
         #[arg(
             long,

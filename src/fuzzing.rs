@@ -158,5 +158,11 @@ pub fn text_inputs(data: &[u8]) {
         .collect();
     let _ = nkp_vault::shamir::combine(&shares, 2);
     // A k-of-n object, checked without a key.
-    let _ = nkp_vault::threshold::check(data, &[], 2);
+    let set = nkp_vault::CustodianSet {
+        mode: nkp_vault::Mode::Recipients,
+        custodians: Vec::new(),
+        verifier: None,
+        threshold: Some(2),
+    };
+    let _ = nkp_vault::threshold::check(data, &set);
 }

@@ -252,6 +252,7 @@ fn walkthrough() -> Result<()> {
                 passphrase_file: PassphraseFile {
                     passphrase_file: None,
                 },
+                threshold: None,
             },
             Format::Table,
             false,
@@ -292,7 +293,8 @@ fn walkthrough() -> Result<()> {
         super::vault::run(
             VaultCommand::Drill {
                 dir,
-                identity: Some("custodian.age".into()),
+                identity: vec!["custodian.age".into()],
+                share: Vec::new(),
                 passphrase_file: PassphraseFile {
                     passphrase_file: None,
                 },

@@ -581,7 +581,9 @@ pub(crate) fn custodian_drills(dir: &std::path::Path) -> Result<Vec<resolve::Cus
             drills: events
                 .iter()
                 .filter(|e| {
-                    matches!(e, nkp_vault::Event::Drill { by: Some(b), .. } if b.fingerprint == c.fingerprint)
+                    matches!(e, nkp_vault::Event::Drill { by: Some(b), participants, .. }
+                        if b.fingerprint == c.fingerprint
+                            || participants.iter().any(|p| p.fingerprint == c.fingerprint))
                 })
                 .count(),
         })

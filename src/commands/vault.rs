@@ -180,6 +180,80 @@ fn accessor(v: &Vault, ids: &Identities) -> Result<Accessor> {
     })
 }
 
+/// What the custodians taking part bring: identities (a ceremony at one terminal) and shares
+/// released to the restorer (a hand-over).
+struct Keys {
+    ids: Vec<Identities>,
+    released: Vec<nkp_vault::Released>,
+}
+
+impl Keys {
+    fn refs(&self) -> Vec<&Identities> {
+        self.ids.iter().collect()
+    }
+}
+
+/// Read `--identity` (repeatable; `-` or `--passphrase-file` for a passphrase vault) and
+/// `--share` files (each decrypted with those identities).
+fn keys_of(
+    identity: &[PathBuf],
+    shares: &[PathBuf],
+    pf: &PassphraseFile,
+    quiet: bool,
+) -> Result<Keys> {
+    let ids: Vec<Identities> = match identity {
+        [] => vec![identities_of(None, pf, quiet)?],
+        [one] => vec![identities_of(Some(one), pf, quiet)?],
+        many => {
+            if pf.passphrase_file.is_some() {
+                usage!("a passphrase vault takes one passphrase, not several --identity files");
+            }
+            many.iter()
+                .map(|p| identities(p, quiet))
+                .collect::<Result<_>>()?
+        }
+    };
+    let refs: Vec<&Identities> = ids.iter().collect();
+    let mut released = Vec::new();
+    for s in shares {
+        let bytes = nkp_vault::store::read_capped(s, 64 << 10)
+            .with_context(|| format!("cannot read the released share {}", s.display()))?;
+        released.push(nkp_vault::threshold::read_released(s, &bytes, &refs)?);
+    }
+    Ok(Keys { ids, released })
+}
+
+/// Who is running this, for a restore or drill: the first identity that is one of the
+/// custodians; otherwise, when released shares were given, the person they were released to
+/// (the `to` of the release line). Refused otherwise, before anything is recorded.
+fn accessor_of(v: &Vault, keys: &Keys) -> Result<Accessor> {
+    let mut first_err = None;
+    for ids in &keys.ids {
+        match accessor(v, ids) {
+            Ok(a) => return Ok(a),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(r) = keys.released.first() {
+        let events = v.events()?;
+        let line = usize::try_from(r.release)
+            .unwrap_or(usize::MAX)
+            .wrapping_sub(1);
+        if let Some(Event::Release { to, .. }) = events.get(line) {
+            let (user, host) = super::who();
+            return Ok(Accessor {
+                custodian: "restorer (shares released to)".into(),
+                fingerprint: to.clone(),
+                user,
+                host,
+            });
+        }
+    }
+    Err(first_err.unwrap_or_else(|| anyhow!("no identity was given")))
+}
+
 /// Load identities; warn when the file is readable by others.
 fn identities(path: &Path, quiet: bool) -> Result<Identities> {
     if path == Path::new("-") {
@@ -224,9 +298,22 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             recipients_file,
             passphrase,
             passphrase_file,
+            threshold,
         } => {
             let d = vault_dir(&dir)?;
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
+            if let Some(k) = threshold.filter(|&k| k > 1) {
+                let v = Vault::init_k_of_n(&d, specs, k)?;
+                if !quiet {
+                    say!(
+                        "vault created in {} for {}: any {k} of these {} custodians together can open an entry, fewer cannot",
+                        d.display(),
+                        custodians_shown(&v.config, ""),
+                        v.config.recipients.len()
+                    );
+                }
+                return Ok(nkp_escrow::exit::OK);
+            }
             let secret = if passphrase {
                 if !specs.is_empty() {
                     return Err(nkp_vault::VaultError::PassphraseWithRecipients.into());
@@ -333,7 +420,16 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 (None, None) => None,
                 _ => Some(identities_of(identity.as_deref(), &passphrase_file, quiet)?),
             };
-            verify(&vault_dir(&dir)?, ids.as_ref(), &options, format)
+            let d = vault_dir(&dir)?;
+            if ids.is_some()
+                && Vault::open(&d)
+                    .ok()
+                    .and_then(|v| v.custodians().ok().flatten())
+                    .is_some_and(|s| s.threshold.is_some())
+            {
+                usage!("a k-of-n vault's objects open only with K custodians: check them with `vault drill --identity A --identity B` (recorded), or run `vault verify` without --identity");
+            }
+            verify(&d, ids.as_ref(), &options, format)
         }
         VaultCommand::CheckpointKey { out } => {
             let (pkcs8, public) = nkp_vault::checkpoint::generate()?;
@@ -378,16 +474,17 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
             dir,
             entry,
             identity,
+            share,
             passphrase_file,
             reason,
             out,
             password_out,
         } => {
-            let ids = identities_of(identity.as_deref(), &passphrase_file, quiet)?;
+            let keys = keys_of(&identity, &share, &passphrase_file, quiet)?;
             restore(
                 &vault_dir(&dir)?,
                 &entry,
-                &ids,
+                &keys,
                 reason,
                 &out,
                 password_out.as_deref(),
@@ -397,15 +494,33 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
         VaultCommand::Drill {
             dir,
             identity,
+            share,
             passphrase_file,
             entries,
         } => {
-            let ids = identities_of(identity.as_deref(), &passphrase_file, quiet)?;
-            drill(&vault_dir(&dir)?, &ids, &entries, format)
+            let keys = keys_of(&identity, &share, &passphrase_file, quiet)?;
+            drill(&vault_dir(&dir)?, &keys, &entries, format)
         }
+        VaultCommand::Release {
+            dir,
+            entry,
+            identity,
+            to,
+            out,
+            reason,
+        } => release(
+            &vault_dir(&dir)?,
+            &entry,
+            &identity,
+            &to,
+            &out,
+            reason,
+            quiet,
+        ),
         VaultCommand::Rekey {
             dir,
             identity,
+            threshold,
             recipient,
             recipients_file,
             dry_run,
@@ -429,10 +544,20 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                     lost.join(", ")
                 );
             }
-            let ids = identities(&identity, quiet)?;
+            let keys = keys_of(
+                &identity,
+                &[],
+                &PassphraseFile {
+                    passphrase_file: None,
+                },
+                quiet,
+            )?;
             // Only a custodian rekeys, and the rekey records who.
-            let by = accessor(&v, &ids)?;
-            let n = v.rekey(&ids, specs, &by)?;
+            let by = accessor_of(&v, &keys)?;
+            // The threshold stays what it is unless given (1: any one custodian).
+            let current_k = v.custodians()?.and_then(|s| s.threshold);
+            let k = threshold.or(current_k).filter(|&k| k > 1);
+            let n = v.rekey_together(&keys.refs(), specs, k, &by)?;
             if !quiet {
                 say!("{n} object(s) re-encrypted; old objects removed");
             }
@@ -719,7 +844,7 @@ fn add(
                     "{}  {}  {}",
                     r["entry"].as_str().unwrap_or(""),
                     r["status"].as_str().unwrap_or(""),
-                    nkp_escrow::render::terminal_safe(r["file"].as_str().unwrap_or(""))
+                    render::terminal_safe(r["file"].as_str().unwrap_or(""))
                 );
             }
         }
@@ -987,15 +1112,28 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                 detail,
                 at,
                 by,
+                participants,
             } => json!({"seq": seq, "type": "drill",
-                "at": at, "entry": entry, "ok": ok, "detail": detail, "by": by}),
+                "at": at, "entry": entry, "ok": ok, "detail": detail, "by": by,
+                "participants": participants}),
             Event::Restore {
                 entry,
                 at,
                 by,
                 reason,
+                participants,
             } => json!({"seq": seq, "type": "restore",
-                "at": at, "entry": entry, "by": by, "reason": reason}),
+                "at": at, "entry": entry, "by": by, "reason": reason,
+                "participants": participants}),
+            Event::Release {
+                entry,
+                object,
+                by,
+                to,
+                reason,
+                at,
+            } => json!({"seq": seq, "type": "release", "at": at, "entry": entry,
+                "object": object, "by": by, "to": to, "reason": reason}),
             Event::Rekey {
                 moves,
                 custodians,
@@ -1038,7 +1176,31 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                         )
                     }
                 };
+                // k-of-n: every custodian whose share opened the object.
+                let with = |r: &serde_json::Value| match r["participants"].as_array() {
+                    Some(a) if !a.is_empty() => format!(
+                        "; custodians taking part: {}",
+                        a.iter()
+                            .map(|p| {
+                                let name = p["custodian"].as_str().unwrap_or("-");
+                                match p["release"].as_u64() {
+                                    Some(n) => format!("{name} (share released at seq {n})"),
+                                    None => name.to_string(),
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    _ => String::new(),
+                };
                 let what = match r["type"].as_str().unwrap_or("") {
+                    "release" => format!(
+                        "share of {} RELEASED by {} to {}; reason: {}",
+                        r["entry"].as_str().unwrap_or(""),
+                        who(r),
+                        r["to"].as_str().unwrap_or("-"),
+                        r["reason"].as_str().unwrap_or("(none given)")
+                    ),
                     "add" => format!(
                         "added {} ({} {})",
                         r["entry"].as_str().unwrap_or(""),
@@ -1046,16 +1208,18 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                         r["key_id"].as_str().unwrap_or("-")
                     ),
                     "drill" => format!(
-                        "drill {} of {} by {}",
+                        "drill {} of {} by {}{}",
                         if r["ok"] == true { "passed" } else { "FAILED" },
                         r["entry"].as_str().unwrap_or(""),
-                        who(r)
+                        who(r),
+                        with(r)
                     ),
                     "restore" => format!(
-                        "RESTORE of {} by {}; reason: {}",
+                        "RESTORE of {} by {}; reason: {}{}",
                         r["entry"].as_str().unwrap_or(""),
                         who(r),
-                        r["reason"].as_str().unwrap_or("(none given)")
+                        r["reason"].as_str().unwrap_or("(none given)"),
+                        with(r)
                     ),
                     "rekey" => format!(
                         "rekey of {} entr(ies) to {} by {}",
@@ -1103,7 +1267,7 @@ fn labels(list: &serde_json::Value) -> String {
 fn restore(
     dir: &Path,
     selector: &str,
-    ids: &Identities,
+    keys: &Keys,
     reason: Option<String>,
     out: &Path,
     password_out: Option<&Path>,
@@ -1112,8 +1276,10 @@ fn restore(
     let v = Vault::open(dir)?;
     let entry = v.find(selector)?;
     // Who is taking the key out: a custodian, or nobody (refused before anything is recorded).
-    let by = accessor(&v, ids)?;
-    let env = v.open_entry(&entry, ids)?;
+    let by = accessor_of(&v, keys)?;
+    // A k-of-n entry opens only with K custodians (identities or released shares); a refused
+    // attempt decrypts nothing and records nothing.
+    let (env, participants) = v.open_entry_together(&entry, &keys.refs(), &keys.released)?;
     let p12 = env.p12()?;
     if nkp_vault::store::sha256_hex(&p12) != entry.p12_sha256 {
         bail!(
@@ -1159,7 +1325,7 @@ fn restore(
         };
         // Recorded once the outputs exist and before a byte of the key is written: a key that
         // leaves the vault always leaves a trace (a failure from here on is recorded too).
-        v.record_restore(&entry.id, &by, reason)?;
+        v.record_restore_by(&entry.id, &by, reason, participants.clone())?;
         match f.as_mut() {
             Some(f) => f
                 .write_all(&p12)
@@ -1218,10 +1384,82 @@ fn restore(
     Ok(nkp_escrow::exit::OK)
 }
 
-fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> Result<i32> {
+/// `vault release`: a custodian's share of a k-of-n entry, re-encrypted to the restorer.
+fn release(
+    dir: &Path,
+    selector: &str,
+    identity: &Path,
+    to: &str,
+    out: &Path,
+    reason: Option<String>,
+    quiet: bool,
+) -> Result<i32> {
+    let v = Vault::open(dir)?;
+    let to = recipient_specs(&[to.to_string()], None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("--to: no recipient"))?;
+    let ids = identities(identity, quiet)?;
+    // Only a custodian releases, and the release records who.
+    let by = accessor(&v, &ids)?;
+    let to_stdout = out == Path::new("-");
+    if to_stdout && std::io::stdout().is_terminal() && !quiet {
+        say!("note: the released share is encrypted to {}; it is safe to show, useless to anyone else", to.label);
+    }
+    // The file is created (exclusively, 0600) before the release is recorded, and removed if
+    // anything fails: a recorded release always has its file, and nothing is overwritten.
+    let mut f = if to_stdout {
+        None
+    } else {
+        Some(nkp_vault::store::create_new(out, 0o600)?)
+    };
+    let written = (|| -> Result<nkp_vault::Entry> {
+        let (entry, file) = v.release(selector, &ids, &to, &by, reason)?;
+        match f.as_mut() {
+            Some(f) => f
+                .write_all(&file)
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("cannot write {}", out.display()))?,
+            None => {
+                let mut so = std::io::stdout().lock();
+                so.write_all(&file)
+                    .and_then(|_| so.flush())
+                    .context("cannot write to standard output")?;
+            }
+        }
+        Ok(entry)
+    })();
+    let entry = match written {
+        Ok(e) => e,
+        Err(e) => {
+            if !to_stdout {
+                let _ = std::fs::remove_file(out);
+            }
+            return Err(e.context("nothing was released"));
+        }
+    };
+    if !quiet {
+        say!(
+            "{}'s share of entry {} ({}) released to {} ({}){}; recorded in the vault's log",
+            by.custodian,
+            entry.id,
+            entry.provider.as_deref().unwrap_or("-"),
+            to.label,
+            to.fingerprint(),
+            if to_stdout {
+                String::new()
+            } else {
+                format!(" in {} (mode 0600)", out.display())
+            }
+        );
+    }
+    Ok(nkp_escrow::exit::OK)
+}
+
+fn drill(dir: &Path, keys: &Keys, selectors: &[String], format: Format) -> Result<i32> {
     let v = Vault::open(dir)?;
     // A drill by someone who is not a custodian proves nothing and is not recorded.
-    let by = accessor(&v, ids)?;
+    let by = accessor_of(&v, keys)?;
     let targets = if selectors.is_empty() {
         v.entries()?
     } else {
@@ -1233,8 +1471,15 @@ fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> 
     let mut results = Vec::new();
     let mut failed = 0;
     for e in &targets {
+        // Too few custodians for a k-of-n entry is a refusal, not a failed drill: nothing is
+        // decrypted and nothing recorded.
+        let (env, participants) = match v.open_entry_together(e, &keys.refs(), &keys.released) {
+            Ok(x) => (Ok(x.0), x.1),
+            Err(err @ nkp_vault::VaultError::TooFewCustodians { .. }) => return Err(err.into()),
+            Err(err) => (Err(err.chain()), Vec::new()),
+        };
         let outcome: Result<String, String> = (|| {
-            let env = v.open_entry(e, ids).map_err(|x| x.chain())?;
+            let env = env?;
             let p12 = env.p12().map_err(|x| x.chain())?;
             if nkp_vault::store::sha256_hex(&p12) != e.p12_sha256 {
                 return Err("decrypted .p12 does not match p12_sha256".into());
@@ -1285,10 +1530,11 @@ fn drill(dir: &Path, ids: &Identities, selectors: &[String], format: Format) -> 
                 (false, d)
             }
         };
-        v.record_drill(&e.id, ok, detail.clone(), &by)?;
+        let took_part: Vec<&str> = participants.iter().map(|p| p.custodian.as_str()).collect();
+        v.record_drill_by(&e.id, ok, detail.clone(), &by, participants.clone())?;
         results.push(
             json!({"entry": e.id, "provider": e.provider, "ok": ok, "detail": detail,
-            "custodian": by.custodian}),
+            "custodian": by.custodian, "participants": took_part}),
         );
     }
     match format {

@@ -42,6 +42,9 @@ pub struct RestoreFact {
     pub host: String,
     /// The reason given.
     pub reason: Option<String>,
+    /// k-of-n vaults: the labels of the custodians whose shares opened it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<String>,
 }
 
 /// The vault's custody facts.
@@ -97,8 +100,15 @@ impl Custody {
                     .iter()
                     .filter_map(|e| match e {
                         Event::Drill {
-                            by: Some(b), at, ..
-                        } if b.fingerprint == c.fingerprint => Some(at.as_str()),
+                            by: Some(b),
+                            at,
+                            participants,
+                            ..
+                        } if b.fingerprint == c.fingerprint
+                            || participants.iter().any(|p| p.fingerprint == c.fingerprint) =>
+                        {
+                            Some(at.as_str())
+                        }
                         _ => None,
                     })
                     .collect();
@@ -125,7 +135,9 @@ impl Custody {
                     at,
                     by,
                     reason,
+                    participants,
                 } => Some(RestoreFact {
+                    participants: participants.iter().map(|p| p.custodian.clone()).collect(),
                     entry: entry.clone(),
                     at: at.clone(),
                     custodian: by.custodian.clone(),

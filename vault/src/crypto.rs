@@ -99,6 +99,29 @@ pub fn encrypt(enc: &Encryption<'_>, plain: &[u8]) -> Result<Vec<u8>, VaultError
     Ok(out)
 }
 
+/// Encrypt `plain` to `recipients`, ASCII-armored (for files people pass around).
+pub fn encrypt_armored(recipients: &[RecipientSpec], plain: &[u8]) -> Result<Vec<u8>, VaultError> {
+    fn fail<E: std::error::Error + Send + Sync + 'static>(e: E) -> VaultError {
+        VaultError::Encrypt {
+            source: Box::new(e),
+        }
+    }
+    let parsed: Vec<Box<dyn age::Recipient + Send>> = recipients
+        .iter()
+        .map(|r| parse_recipient(&r.recipient))
+        .collect::<Result<_, _>>()?;
+    let encryptor =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(fail)?;
+    let mut out = Vec::with_capacity(plain.len() * 2 + 1024);
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(fail)?;
+    let mut w = encryptor.wrap_output(armor).map_err(fail)?;
+    w.write_all(plain).map_err(fail)?;
+    w.finish().and_then(|a| a.finish()).map_err(fail)?;
+    Ok(out)
+}
+
 /// Identities that can open objects: an age identity file, an SSH private key, or a
 /// passphrase.
 pub struct Identities {
@@ -193,10 +216,11 @@ impl Identities {
         }
     }
 
-    /// Decrypt an object into zeroizing memory.
+    /// Decrypt an object (binary age, or ASCII-armored as `release` writes) into zeroizing
+    /// memory.
     pub fn decrypt(&self, cipher: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let d =
-            age::Decryptor::new(cipher).map_err(|source| VaultError::NotAnAgeFile { source })?;
+        let d = age::Decryptor::new(age::armor::ArmoredReader::new(cipher))
+            .map_err(|source| VaultError::NotAnAgeFile { source })?;
         let mut r = d
             .decrypt(self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
             .map_err(|source| VaultError::Decrypt { source })?;

@@ -48,9 +48,16 @@ pub struct CustodianSet {
     /// `init`), checked before any add, drill or restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verifier: Option<String>,
+    /// k-of-n vaults: how many custodians must take part to open an object (2 or more, at
+    /// most the number of custodians). Absent: any one custodian can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
 }
 
 pub use crate::digest::fingerprint;
+
+/// The most custodians a k-of-n set can have (the share index is one byte, as in `ssss`).
+pub const MAX_SHARES: usize = 255;
 
 impl CustodianSet {
     /// The set for these recipients.
@@ -66,7 +73,65 @@ impl CustodianSet {
                 })
                 .collect(),
             verifier: None,
+            threshold: None,
         }
+    }
+
+    /// The set for these recipients, any `threshold` of whom must take part (`None` or 1:
+    /// any one). Checked: 2 <= threshold <= custodians <= [`MAX_SHARES`], and no key twice.
+    pub fn with_threshold(
+        specs: &[RecipientSpec],
+        threshold: Option<u8>,
+    ) -> Result<Self, VaultError> {
+        let mut set = Self::recipients(specs);
+        set.threshold = threshold.filter(|&k| k > 1);
+        if let Some(problem) = set.threshold_problem() {
+            return Err(VaultError::Threshold { problem });
+        }
+        Ok(set)
+    }
+
+    /// What is wrong with this set's threshold, if anything: below 2, above the number of
+    /// custodians, more than [`MAX_SHARES`] custodians, a passphrase set, or one key twice
+    /// (two shares for one person would let them open alone).
+    pub fn threshold_problem(&self) -> Option<String> {
+        let k = usize::from(self.threshold?);
+        let n = self.custodians.len();
+        if self.mode == Mode::Passphrase {
+            return Some("a passphrase vault has no custodians to split a key between".into());
+        }
+        if k < 2 {
+            return Some(format!(
+                "a threshold of {k}: it must be 2 or more (leave it out for any one custodian)"
+            ));
+        }
+        if k > n {
+            return Some(format!(
+                "a threshold of {k} with {n} custodian(s): nobody could ever open an object"
+            ));
+        }
+        if n > MAX_SHARES {
+            return Some(format!(
+                "{n} custodians: a k-of-n vault has at most {MAX_SHARES}"
+            ));
+        }
+        let mut fps: Vec<&str> = self
+            .custodians
+            .iter()
+            .map(|c| c.fingerprint.as_str())
+            .collect();
+        fps.sort_unstable();
+        if fps.windows(2).any(|w| w.first() == w.get(1)) {
+            return Some(
+                "one key is listed for two custodians: its holder would have two shares".into(),
+            );
+        }
+        None
+    }
+
+    /// How many custodians must take part to open an object (1: any one).
+    pub fn needed(&self) -> usize {
+        self.threshold.map_or(1, usize::from)
     }
 
     /// The set as `vault.yaml` lists it.
@@ -107,8 +172,10 @@ impl CustodianSet {
 
     /// True when `vault.yaml`'s recipients and mode are exactly this set (same labels and
     /// keys, in the same order).
-    pub(crate) fn same_as(&self, recipients: &[RecipientSpec], passphrase: bool) -> bool {
+    pub(crate) fn same_as(&self, config: &Config) -> bool {
+        let (recipients, passphrase) = (&config.recipients, config.passphrase);
         (self.mode == Mode::Passphrase) == passphrase
+            && self.threshold == config.threshold
             && recipients.len() == self.custodians.len()
             && recipients
                 .iter()
@@ -118,7 +185,8 @@ impl CustodianSet {
 
     /// How `vault.yaml`'s recipients differ from this set, in words (labels and fingerprints,
     /// never anything else from the file).
-    pub(crate) fn difference(&self, recipients: &[RecipientSpec], passphrase: bool) -> String {
+    pub(crate) fn difference(&self, config: &Config) -> String {
+        let (recipients, passphrase) = (&config.recipients, config.passphrase);
         if (self.mode == Mode::Passphrase) != passphrase {
             return format!(
                 "vault.yaml says {}, the chain says {}",
@@ -135,6 +203,18 @@ impl CustodianSet {
             );
         }
         let mut parts = Vec::new();
+        if self.threshold != config.threshold {
+            let say = |t: Option<u8>| {
+                t.map_or("any one custodian".to_string(), |k| {
+                    format!("{k} custodians")
+                })
+            };
+            parts.push(format!(
+                "vault.yaml says {} must take part, the chain says {}",
+                say(config.threshold),
+                say(self.threshold)
+            ));
+        }
         for r in recipients {
             let fp = fingerprint(&r.recipient);
             if !self.custodians.iter().any(|c| c.fingerprint == fp) {
@@ -295,6 +375,9 @@ pub struct Config {
     /// True when objects are encrypted with a passphrase (scrypt) instead.
     #[serde(default)]
     pub passphrase: bool,
+    /// k-of-n vaults: how many custodians must take part (a copy of the chain's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
 }
 
 impl Config {
@@ -303,6 +386,7 @@ impl Config {
             format: FORMAT.into(),
             recipients: set.specs(),
             passphrase: set.mode == Mode::Passphrase,
+            threshold: set.threshold,
         }
     }
 
@@ -359,16 +443,37 @@ mod tests {
         let a = age::x25519::Identity::generate().to_public().to_string();
         let b = age::x25519::Identity::generate().to_public().to_string();
         let set = CustodianSet::recipients(&[spec("alice", &a), spec("bob", &b)]);
-        assert!(set.same_as(&[spec("alice", &a), spec("bob", &b)], false));
-        assert!(!set.same_as(&[spec("alice", &a), spec("bob", &b)], true));
-        assert!(!set.same_as(&[spec("alice", &a)], false));
-        assert!(!set.same_as(&[spec("alice", &a), spec("mallory", &b)], false));
+        let yaml = |r: Vec<RecipientSpec>, passphrase: bool, threshold: Option<u8>| Config {
+            format: FORMAT.into(),
+            recipients: r,
+            passphrase,
+            threshold,
+        };
+        assert!(set.same_as(&yaml(vec![spec("alice", &a), spec("bob", &b)], false, None)));
+        assert!(!set.same_as(&yaml(vec![spec("alice", &a), spec("bob", &b)], true, None)));
+        assert!(!set.same_as(&yaml(
+            vec![spec("alice", &a), spec("bob", &b)],
+            false,
+            Some(2)
+        )));
+        assert!(!set.same_as(&yaml(vec![spec("alice", &a)], false, None)));
+        assert!(!set.same_as(&yaml(
+            vec![spec("alice", &a), spec("mallory", &b)],
+            false,
+            None
+        )));
         let c = age::x25519::Identity::generate().to_public().to_string();
-        let d = set.difference(&[spec("alice", &a), spec("bob", &c)], false);
+        let d = set.difference(&yaml(vec![spec("alice", &a), spec("bob", &c)], false, None));
         assert!(
             d.contains("adds a key") && d.contains("drops custodian bob"),
             "{d}"
         );
+        let t = set.difference(&yaml(
+            vec![spec("alice", &a), spec("bob", &b)],
+            false,
+            Some(2),
+        ));
+        assert!(t.contains("2 custodians must take part"), "{t}");
         assert!(!d.contains(&c), "the key itself is not quoted: {d}");
         assert_eq!(set.fingerprints()[0].len(), "sha256:".len() + 64);
     }
@@ -417,6 +522,7 @@ mod tests {
             mode: Mode::Passphrase,
             custodians: vec![],
             verifier: None,
+            threshold: None,
         };
         let scrypt = Stanza {
             tag: "scrypt".into(),

@@ -77,7 +77,12 @@ impl Envelope {
         entry: &str,
     ) -> Result<Self, VaultError> {
         let plain = ids.decrypt(cipher)?;
-        serde_json::from_slice(&plain).map_err(|e| VaultError::Envelope {
+        Self::from_plaintext(&plain, entry)
+    }
+
+    /// Parse a decrypted envelope of entry `entry`.
+    pub(crate) fn from_plaintext(plain: &[u8], entry: &str) -> Result<Self, VaultError> {
+        serde_json::from_slice(plain).map_err(|e| VaultError::Envelope {
             entry: entry.to_string(),
             line: e.line(),
             column: e.column(),

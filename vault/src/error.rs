@@ -329,6 +329,51 @@ pub enum VaultError {
         /// The custodians' labels.
         custodians: String,
     },
+
+    // ---- k-of-n ------------------------------------------------------------------------
+    /// A threshold that cannot work with this custodian set.
+    #[error("{problem}: nothing was written")]
+    Threshold {
+        /// What is wrong.
+        problem: String,
+    },
+    /// Fewer custodians took part than the entry's set needs.
+    #[error("entry {entry}: {needed} of the custodians ({custodians}) must take part; {opened} did ({who}): nothing was decrypted or recorded. Give more --identity files (a ceremony) or --share files released with `vault release` (a hand-over)")]
+    TooFewCustodians {
+        /// The entry.
+        entry: String,
+        /// How many must take part.
+        needed: usize,
+        /// How many did.
+        opened: usize,
+        /// All the custodians' labels.
+        custodians: String,
+        /// The labels of those who took part (or `nobody`).
+        who: String,
+    },
+    /// A k-of-n object that does not combine into the object's key (its shares or payload
+    /// were changed).
+    #[error("entry {entry}: {problem}: nothing was decrypted or recorded")]
+    ObjectShares {
+        /// The entry.
+        entry: String,
+        /// What is wrong (never a share or key).
+        problem: String,
+    },
+    /// A released share that cannot be used for this entry.
+    #[error("{}: {problem}", path.display())]
+    ReleasedShare {
+        /// The share file.
+        path: PathBuf,
+        /// Why (never the share).
+        problem: String,
+    },
+    /// `release` on an entry any one custodian can open.
+    #[error("entry {entry}: any one custodian can open it; `vault release` is for k-of-n vaults (`vault init --threshold K`)")]
+    NotThreshold {
+        /// The entry.
+        entry: String,
+    },
 }
 
 /// One entry matched by an ambiguous selector: enough to tell the candidates apart.

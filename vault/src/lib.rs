@@ -56,6 +56,7 @@ pub use crypto::{Identities, RecipientSpec};
 pub use custody::{Accessor, Config, Custodian, CustodianSet, Mode, FORMAT, FORMAT_V1};
 pub use envelope::{Envelope, ENVELOPE_FORMAT};
 pub use error::{Candidate, VaultError};
-pub use manifest::{Entry, Event, Move};
+pub use manifest::{Entry, Event, Move, Participant};
+pub use threshold::Released;
 pub use vault::{Added, Facts, Vault};
 pub use verify::{Problem, VerifyOptions, VerifyReport, Warning};

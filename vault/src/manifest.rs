@@ -84,6 +84,9 @@ pub enum Event {
         /// Who drilled (format 2; absent in older lines).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<Accessor>,
+        /// k-of-n vaults: every custodian whose share opened the object.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<Participant>,
     },
     /// Objects were re-encrypted to a new recipient set.
     Rekey {
@@ -120,7 +123,43 @@ pub enum Event {
         /// Why, as the operator gave it (`--reason`).
         #[serde(default)]
         reason: Option<String>,
+        /// k-of-n vaults: every custodian whose share opened the object.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<Participant>,
     },
+    /// k-of-n vaults: a custodian released their share of an entry, re-encrypted to someone
+    /// else (`vault release`), so that K custodians need not meet. Recorded before the share
+    /// file is written.
+    Release {
+        /// Entry id.
+        entry: String,
+        /// The object whose share was released (a rekey makes the release useless).
+        object: String,
+        /// The custodian who released their share, and where.
+        by: Accessor,
+        /// The fingerprint of the recipient the share was encrypted to.
+        to: String,
+        /// Why, as the custodian gave it (`--reason`).
+        #[serde(default)]
+        reason: Option<String>,
+        /// When.
+        at: String,
+    },
+}
+
+/// A custodian who took part in opening a k-of-n object.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Participant {
+    /// The custodian's label.
+    pub custodian: String,
+    /// The custodian's fingerprint.
+    pub fingerprint: String,
+    /// How their share came: `identity` (their identity was given here) or `release` (a share
+    /// they released; then `release` is the seq of that line).
+    pub via: String,
+    /// The seq of the `release` line, for shares that came that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<u64>,
 }
 
 impl Event {
@@ -176,7 +215,7 @@ pub(crate) fn entry_sets(events: &[Event]) -> EntrySets {
                     }
                 }
             }
-            Event::Drill { .. } | Event::Restore { .. } => {}
+            Event::Drill { .. } | Event::Restore { .. } | Event::Release { .. } => {}
         }
     }
     EntrySets { sets, of }
@@ -317,7 +356,10 @@ fn apply(out: &mut [Entry], index: &HashMap<String, usize>, ev: &Event) {
                 }
             }
         }
-        Event::Add(_) | Event::Custodians { .. } | Event::Restore { .. } => {}
+        Event::Add(_)
+        | Event::Custodians { .. }
+        | Event::Restore { .. }
+        | Event::Release { .. } => {}
     }
 }
 
@@ -367,7 +409,7 @@ pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
     // An interrupted write is always the last event: any writer after it completes
     // vault.yaml first. So only the last event can leave vault.yaml behind.
     let last = events.last();
-    if current.same_as(&config.recipients, config.passphrase) {
+    if current.same_as(config) {
         return if config.format == FORMAT {
             ConfigState::Matches
         } else if matches!(last, Some(Event::Custodians { reason, .. }) if reason.starts_with("upgrade"))
@@ -381,9 +423,9 @@ pub(crate) fn config_state(config: &Config, events: &[Event]) -> ConfigState {
     }
     if matches!(last, Some(Event::Rekey { .. }))
         && sets.len() >= 2
-        && sets[sets.len() - 2].same_as(&config.recipients, config.passphrase)
+        && sets[sets.len() - 2].same_as(config)
     {
         return ConfigState::Behind;
     }
-    ConfigState::Mismatch(current.difference(&config.recipients, config.passphrase))
+    ConfigState::Mismatch(current.difference(config))
 }

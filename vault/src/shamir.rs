@@ -67,7 +67,11 @@ impl Share {
     /// `i-<hex>`, as `ssss-split` prints it, the index padded to the width of `of` shares.
     pub fn to_text(&self, of: usize) -> Zeroizing<String> {
         let width = of.to_string().len();
-        let mut s = Zeroizing::new(format!("{:0width$}-", self.index));
+        // Sized once: a growing string would leave copies of the share behind.
+        let mut s = Zeroizing::new(String::with_capacity(
+            width.max(3) + 2 + 2 * self.value.len(),
+        ));
+        s.push_str(&format!("{:0width$}-", self.index));
         for b in self.value.iter() {
             s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
             s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));

@@ -95,7 +95,7 @@ pub(crate) const MAX_CONFIG: u64 = 1 << 20;
 /// Read a vault file that may have been planted by someone else (`verify` is meant for
 /// untrusted copies): never through a symlink, never from a FIFO or device (which could block
 /// or never end), and never more than `cap` bytes.
-pub(crate) fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let f = open_regular(path, cap)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);

@@ -17,9 +17,11 @@ use crate::digest::sha256_hex;
 use crate::envelope::{Envelope, ENVELOPE_FORMAT};
 use crate::error::{Candidate, VaultError};
 use crate::manifest::{
-    config_state, current_set, live_entries, ConfigState, Entry, Event, Manifest, Move,
+    config_state, current_set, entry_sets, live_entries, ConfigState, Entry, Event, Manifest, Move,
+    Participant,
 };
 use crate::store;
+use crate::threshold::{self, Released, ThresholdError};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
 /// What a passphrase vault's verifier object decrypts to (then 32 random hex digits).
@@ -97,6 +99,26 @@ impl Vault {
         recipients: Vec<RecipientSpec>,
         passphrase: Option<&SecretString>,
     ) -> Result<Self, VaultError> {
+        Self::create(dir, recipients, passphrase, None)
+    }
+
+    /// Create a k-of-n vault: every object can be opened only by `threshold` of these
+    /// custodians together (2 <= threshold <= custodians). The threshold is recorded in the
+    /// chain with the set.
+    pub fn init_k_of_n(
+        dir: &Path,
+        recipients: Vec<RecipientSpec>,
+        threshold: u8,
+    ) -> Result<Self, VaultError> {
+        Self::create(dir, recipients, None, Some(threshold))
+    }
+
+    fn create(
+        dir: &Path,
+        recipients: Vec<RecipientSpec>,
+        passphrase: Option<&SecretString>,
+        threshold: Option<u8>,
+    ) -> Result<Self, VaultError> {
         if recipients.is_empty() && passphrase.is_none() {
             return Err(VaultError::NoRecipients);
         }
@@ -106,6 +128,11 @@ impl Vault {
         for r in &recipients {
             crypto::parse_recipient(&r.recipient)?;
         }
+        // The threshold is checked before anything is created.
+        let k_of_n = match threshold {
+            Some(k) => Some(CustodianSet::with_threshold(&recipients, Some(k))?),
+            None => None,
+        };
         std::fs::create_dir_all(dir.join(store::OBJECTS)).map_err(VaultError::io(dir, "create"))?;
         let _lock = store::lock(dir)?;
         let cfg_path = dir.join(store::CONFIG);
@@ -119,11 +146,12 @@ impl Vault {
             });
         }
         let set = match passphrase {
-            None => CustodianSet::recipients(&recipients),
+            None => k_of_n.unwrap_or_else(|| CustodianSet::recipients(&recipients)),
             Some(p) => CustodianSet {
                 mode: Mode::Passphrase,
                 custodians: Vec::new(),
                 verifier: Some(make_verifier(dir, p)?),
+                threshold: None,
             },
         };
         let mut m = Manifest::default();
@@ -392,7 +420,11 @@ impl Vault {
             };
             let plain = env.to_plaintext()?;
             env.zeroize();
-            let cipher = crypto::encrypt(&enc, &plain)?;
+            let cipher = match set.threshold {
+                Some(k) => threshold::seal(&plain, &specs, usize::from(k))
+                    .map_err(|e| threshold_error(e, ""))?,
+                None => crypto::encrypt(&enc, &plain)?,
+            };
             let object = sha256_hex(&cipher);
             store::write_atomic(
                 &store::object_path(&self.dir, &object),
@@ -483,10 +515,162 @@ impl Vault {
         }
     }
 
-    /// Decrypt an entry's envelope in memory, checking the object's hash first.
+    /// Decrypt an entry's envelope in memory, checking the object's hash first. For an entry
+    /// of a k-of-n set this fails (one identity is never enough): use
+    /// [`Vault::open_entry_together`].
     pub fn open_entry(&self, entry: &Entry, ids: &Identities) -> Result<Envelope, VaultError> {
         let cipher = store::read_object(&self.dir, &entry.object)?;
         Envelope::decrypt(&cipher, ids, &entry.id)
+    }
+
+    /// The custodian set the entry's current object was encrypted to, as the chain records it
+    /// (`None` for entries of a format-1 vault).
+    pub fn entry_set(&self, entry: &Entry) -> Result<Option<CustodianSet>, VaultError> {
+        let m = self.read_manifest()?;
+        Ok(entry_sets(&m.events).get(&entry.id).cloned())
+    }
+
+    /// Open an entry with what the custodians taking part bring: their identities (a ceremony
+    /// at one terminal) and shares they released to the restorer (read with
+    /// [`threshold::read_released`]; each must be of this entry's current object and recorded
+    /// in the chain). Works for every set: with a k-of-n set, `threshold` distinct
+    /// custodians must take part; otherwise one identity that opens the object is enough.
+    /// Returns the envelope and who took part. Nothing is recorded here.
+    pub fn open_entry_together(
+        &self,
+        entry: &Entry,
+        ids: &[&Identities],
+        released: &[Released],
+    ) -> Result<(Envelope, Vec<Participant>), VaultError> {
+        let m = self.read_manifest()?;
+        let set = entry_sets(&m.events).get(&entry.id).cloned();
+        let cipher = store::read_object(&self.dir, &entry.object)?;
+        let Some(set) = set.filter(|s| s.threshold.is_some()) else {
+            let mut last = None;
+            for id in ids {
+                match Envelope::decrypt(&cipher, id, &entry.id) {
+                    Ok(env) => return Ok((env, Vec::new())),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return Err(last.unwrap_or(VaultError::NotACustodian {
+                custodians: "no identity was given".into(),
+            }));
+        };
+        for r in released {
+            let recorded = m.events.get(
+                usize::try_from(r.release)
+                    .unwrap_or(usize::MAX)
+                    .wrapping_sub(1),
+            );
+            let matches = matches!(recorded, Some(Event::Release { entry: e, object: o, by, .. })
+                if *e == entry.id && *o == entry.object && by.fingerprint == r.custodian);
+            if r.entry != entry.id {
+                return Err(VaultError::ObjectShares {
+                    entry: entry.id.clone(),
+                    problem: format!("a released share is for entry {}, not this one", r.entry),
+                });
+            }
+            if r.object != entry.object {
+                return Err(VaultError::ObjectShares {
+                    entry: entry.id.clone(),
+                    problem: "a released share is of an older object of this entry (it was rekeyed since): ask for it again".into(),
+                });
+            }
+            if !matches {
+                return Err(VaultError::ObjectShares {
+                    entry: entry.id.clone(),
+                    problem: format!(
+                        "a released share names manifest line {}, which does not record its release",
+                        r.release
+                    ),
+                });
+            }
+        }
+        let (plain, who) = threshold::open(&cipher, ids, released).map_err(|e| match e {
+            ThresholdError::TooFew { opened, threshold } => {
+                let names: Vec<String> = threshold::holders(&cipher, ids)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|fp| label_of(&set, fp))
+                    .chain(released.iter().map(|r| label_of(&set, &r.custodian)))
+                    .collect();
+                VaultError::TooFewCustodians {
+                    entry: entry.id.clone(),
+                    needed: threshold,
+                    opened,
+                    custodians: set.labels(),
+                    who: if names.is_empty() {
+                        "nobody".into()
+                    } else {
+                        names.join(", ")
+                    },
+                }
+            }
+            other => threshold_error(other, &entry.id),
+        })?;
+        let env = Envelope::from_plaintext(&plain, &entry.id)?;
+        let participants = who
+            .into_iter()
+            .map(|(fp, release)| Participant {
+                custodian: label_of(&set, &fp),
+                fingerprint: fp,
+                via: if release.is_some() {
+                    "release"
+                } else {
+                    "identity"
+                }
+                .into(),
+                release,
+            })
+            .collect();
+        Ok((env, participants))
+    }
+
+    /// Release the share of the custodian `by` (whose identity is `ids`) of a k-of-n entry to
+    /// `to`: recorded in the chain first (who, to whom, when, why), then returned as an
+    /// ASCII-armored age file for `to` alone. The caller writes it (0600, never overwriting)
+    /// and should have created that file before calling, so that a recorded release always
+    /// has its file.
+    pub fn release(
+        &self,
+        selector: &str,
+        ids: &Identities,
+        to: &RecipientSpec,
+        by: &Accessor,
+        reason: Option<String>,
+    ) -> Result<(Entry, Vec<u8>), VaultError> {
+        crypto::parse_recipient(&to.recipient)?;
+        let mut w = self.writable()?;
+        let entry = self.find(selector)?;
+        let set = entry_sets(&w.manifest.events).get(&entry.id).cloned();
+        if set.as_ref().is_none_or(|s| s.threshold.is_none()) {
+            return Err(VaultError::NotThreshold { entry: entry.id });
+        }
+        let cipher = store::read_object(&self.dir, &entry.object)?;
+        let seq = w.manifest.lines.len() as u64 + 1;
+        let file = threshold::release(
+            &cipher,
+            &entry.object,
+            &entry.id,
+            &by.fingerprint,
+            ids,
+            to,
+            seq,
+        )
+        .map_err(|e| threshold_error(e, &entry.id))?;
+        self.append(
+            &mut w.manifest,
+            vec![Event::Release {
+                entry: entry.id.clone(),
+                object: entry.object.clone(),
+                by: by.clone(),
+                to: to.fingerprint(),
+                reason,
+                at: now(),
+            }],
+        )?;
+        Ok((entry, file))
     }
 
     /// Record the result of a restore drill and who ran it.
@@ -497,6 +681,18 @@ impl Vault {
         detail: String,
         by: &Accessor,
     ) -> Result<(), VaultError> {
+        self.record_drill_by(entry, ok, detail, by, Vec::new())
+    }
+
+    /// [`Vault::record_drill`] with the custodians who took part (k-of-n entries).
+    pub fn record_drill_by(
+        &self,
+        entry: &str,
+        ok: bool,
+        detail: String,
+        by: &Accessor,
+        participants: Vec<Participant>,
+    ) -> Result<(), VaultError> {
         let mut w = self.writable()?;
         self.append(
             &mut w.manifest,
@@ -506,6 +702,7 @@ impl Vault {
                 detail,
                 at: now(),
                 by: Some(by.clone()),
+                participants,
             }],
         )
     }
@@ -518,6 +715,17 @@ impl Vault {
         by: &Accessor,
         reason: Option<String>,
     ) -> Result<(), VaultError> {
+        self.record_restore_by(entry, by, reason, Vec::new())
+    }
+
+    /// [`Vault::record_restore`] with the custodians who took part (k-of-n entries).
+    pub fn record_restore_by(
+        &self,
+        entry: &str,
+        by: &Accessor,
+        reason: Option<String>,
+        participants: Vec<Participant>,
+    ) -> Result<(), VaultError> {
         let mut w = self.writable()?;
         self.append(
             &mut w.manifest,
@@ -526,6 +734,7 @@ impl Vault {
                 at: now(),
                 by: by.clone(),
                 reason,
+                participants,
             }],
         )
     }
@@ -542,12 +751,26 @@ impl Vault {
         recipients: Vec<RecipientSpec>,
         by: &Accessor,
     ) -> Result<usize, VaultError> {
+        self.rekey_together(&[ids], recipients, None, by)
+    }
+
+    /// [`Vault::rekey`] with the identities of every custodian taking part (a k-of-n vault
+    /// needs `threshold` of them to open its objects) and the new set's threshold (`None`:
+    /// any one of the new custodians). The new set and threshold are recorded together.
+    pub fn rekey_together(
+        &mut self,
+        ids: &[&Identities],
+        recipients: Vec<RecipientSpec>,
+        threshold: Option<u8>,
+        by: &Accessor,
+    ) -> Result<usize, VaultError> {
         if recipients.is_empty() {
             return Err(VaultError::RekeyNeedsRecipient);
         }
         for r in &recipients {
             crypto::parse_recipient(&r.recipient)?;
         }
+        let new_set = CustodianSet::with_threshold(&recipients, threshold)?;
         let Writable {
             _lock,
             manifest: mut m,
@@ -556,12 +779,18 @@ impl Vault {
         let live = live_entries(&m.events);
         let plains: Vec<Zeroizing<Vec<u8>>> = live
             .iter()
-            .map(|e| self.open_entry(e, ids).and_then(|env| env.to_plaintext()))
+            .map(|e| {
+                self.open_entry_together(e, ids, &[])
+                    .and_then(|(env, _)| env.to_plaintext())
+            })
             .collect::<Result<_, _>>()?;
-        let new_set = CustodianSet::recipients(&recipients);
         let mut moves = Vec::new();
         for (e, plain) in live.iter().zip(&plains) {
-            let cipher = crypto::encrypt(&crypto::Encryption::Recipients(&recipients), plain)?;
+            let cipher = match new_set.threshold {
+                Some(k) => threshold::seal(plain, &recipients, usize::from(k))
+                    .map_err(|err| threshold_error(err, &e.id))?,
+                None => crypto::encrypt(&crypto::Encryption::Recipients(&recipients), plain)?,
+            };
             let object = sha256_hex(&cipher);
             store::write_atomic(
                 &store::object_path(&self.dir, &object),
@@ -647,6 +876,7 @@ impl Vault {
                 mode: Mode::Passphrase,
                 custodians: Vec::new(),
                 verifier: Some(make_verifier(dir, p)?),
+                threshold: None,
             }
         } else {
             for r in &v.config.recipients {
@@ -755,5 +985,25 @@ fn identify(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<Custodia
                 custodians: set.labels(),
             })
         }
+    }
+}
+
+/// The label of the custodian with this fingerprint in `set` (the fingerprint itself when the
+/// set has no such custodian).
+fn label_of(set: &CustodianSet, fingerprint: &str) -> String {
+    set.custodians
+        .iter()
+        .find(|c| c.fingerprint == fingerprint)
+        .map_or_else(|| fingerprint.to_string(), |c| c.label.clone())
+}
+
+/// A k-of-n failure as a vault error for entry `entry` (never a share or key in it).
+fn threshold_error(e: ThresholdError, entry: &str) -> VaultError {
+    match e {
+        ThresholdError::Vault(v) => v,
+        other => VaultError::ObjectShares {
+            entry: entry.to_string(),
+            problem: other.to_string(),
+        },
     }
 }

@@ -343,6 +343,16 @@ pub enum Problem {
         /// The entry id it names.
         entry: String,
     },
+    /// k-of-n custody broken in the record: a release of an entry nobody can release (unknown,
+    /// not k-of-n, another object, not by one of its custodians), or a drill or restore of a
+    /// k-of-n entry that names fewer custodians than its threshold, or names one twice.
+    #[error("line {line}: {detail}")]
+    Participation {
+        /// The manifest line.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
     /// `checkpoints.jsonl` exists but cannot be read.
     #[error("checkpoints.jsonl: cannot read ({error})")]
     CheckpointsUnreadable {
@@ -422,6 +432,7 @@ impl Problem {
             Self::ObjectHeader { .. } => "object-header",
             Self::VerifierBroken { .. } => "verifier-broken",
             Self::RestoreOfUnknownEntry { .. } => "restore-of-unknown-entry",
+            Self::Participation { .. } => "participation",
             Self::ObjectsFolder { .. } => "objects-folder",
             Self::CheckpointsUnreadable { .. } => "checkpoints-unreadable",
             Self::CheckpointChain { .. } => "checkpoint-chain",
@@ -606,6 +617,161 @@ fn custody(dir: &Path, events: &[Event], r: &mut VerifyReport) {
         }
     }
     set_rules(events, r);
+    participation(events, r);
+}
+
+/// The k-of-n rules on the record itself: every `release` is of a live k-of-n entry's current
+/// object, by one of the custodians of its set; every drill and restore of a k-of-n entry
+/// names at least `threshold` distinct custodians of its set, and a share that came by
+/// release points at a release line of that entry and custodian. (Who really took part is
+/// what the tool records; a forged line is caught by the chain and the checkpoints, and a
+/// line that contradicts the threshold is caught here.)
+fn participation(events: &[Event], r: &mut VerifyReport) {
+    use std::collections::HashMap;
+    let mut sets: Vec<&CustodianSet> = Vec::new();
+    // entry -> (current object, index of its set)
+    let mut live: HashMap<&str, (&str, Option<usize>)> = HashMap::new();
+    // seq -> (entry, object, custodian fingerprint) of release lines
+    let mut releases: HashMap<u64, (&str, &str, &str)> = HashMap::new();
+    for (i, ev) in events.iter().enumerate() {
+        let line = i + 1;
+        let mut problem = |detail: String| r.problems.push(Problem::Participation { line, detail });
+        match ev {
+            Event::Custodians { set, .. } => sets.push(set),
+            Event::Add(e) => {
+                live.insert(
+                    e.id.as_str(),
+                    (e.object.as_str(), sets.len().checked_sub(1)),
+                );
+            }
+            Event::Rekey {
+                moves, custodians, ..
+            } => {
+                if let Some(s) = custodians {
+                    sets.push(s);
+                }
+                for m in moves {
+                    live.insert(
+                        m.entry.as_str(),
+                        (m.new_object.as_str(), sets.len().checked_sub(1)),
+                    );
+                }
+            }
+            Event::Release {
+                entry, object, by, ..
+            } => {
+                let Some(&(current, set)) = live.get(entry.as_str()) else {
+                    problem(format!("a release of entry {entry}, which does not exist"));
+                    continue;
+                };
+                let set = set.and_then(|i| sets.get(i));
+                if set.is_none_or(|s| s.threshold.is_none()) {
+                    problem(format!("a release of entry {entry}, which is not k-of-n"));
+                } else if current != object {
+                    problem(format!(
+                        "a release of entry {entry} names another object than its current one"
+                    ));
+                } else if !set
+                    .is_some_and(|s| s.custodians.iter().any(|c| c.fingerprint == by.fingerprint))
+                {
+                    problem(format!(
+                        "a release of entry {entry} by {}, who is not one of its custodians",
+                        by.fingerprint
+                    ));
+                }
+                releases.insert(
+                    line as u64,
+                    (entry.as_str(), object.as_str(), by.fingerprint.as_str()),
+                );
+            }
+            Event::Drill {
+                entry,
+                participants,
+                by,
+                ..
+            } => check_participants(
+                entry,
+                participants,
+                by.is_some(),
+                &live,
+                &sets,
+                &releases,
+                &mut problem,
+            ),
+            Event::Restore {
+                entry,
+                participants,
+                ..
+            } => check_participants(
+                entry,
+                participants,
+                true,
+                &live,
+                &sets,
+                &releases,
+                &mut problem,
+            ),
+        }
+    }
+}
+
+fn check_participants(
+    entry: &str,
+    participants: &[crate::manifest::Participant],
+    recorded: bool,
+    live: &std::collections::HashMap<&str, (&str, Option<usize>)>,
+    sets: &[&CustodianSet],
+    releases: &std::collections::HashMap<u64, (&str, &str, &str)>,
+    problem: &mut dyn FnMut(String),
+) {
+    let Some(&(object, set)) = live.get(entry) else {
+        return; // an unknown entry is its own problem
+    };
+    let Some(set) = set.and_then(|i| sets.get(i)) else {
+        return;
+    };
+    let Some(k) = set.threshold else {
+        if !participants.is_empty() {
+            problem(format!(
+                "entry {entry} is not k-of-n, yet the line names participants"
+            ));
+        }
+        return;
+    };
+    if !recorded {
+        return; // a drill line from before who-drilled was recorded
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for p in participants {
+        if !set
+            .custodians
+            .iter()
+            .any(|c| c.fingerprint == p.fingerprint)
+        {
+            problem(format!(
+                "entry {entry}: participant {} is not one of its custodians",
+                p.fingerprint
+            ));
+        }
+        if seen.contains(&p.fingerprint.as_str()) {
+            problem(format!(
+                "entry {entry}: custodian {} is named twice",
+                p.fingerprint
+            ));
+        }
+        seen.push(&p.fingerprint);
+        if let Some(seq) = p.release {
+            if releases.get(&seq) != Some(&(entry, object, p.fingerprint.as_str())) {
+                problem(format!("entry {entry}: the share of {} points at line {seq}, which is not its release of this object", p.fingerprint));
+            }
+        }
+    }
+    if seen.len() < usize::from(k) {
+        problem(format!(
+            "entry {entry} needs {k} custodians; the line names {}",
+            seen.len()
+        ));
+    }
 }
 
 /// The rules of format 2 on the events themselves, so that an appended, re-chained line cannot
@@ -859,7 +1025,16 @@ fn objects(
     }
     let check = |e: &Entry| -> Option<Problem> {
         let p = obj_dir.join(format!("{}.age", e.object));
-        let (hash, head) = match store::hash_capped(&p, store::MAX_OBJECT, header::MAX_HEADER) {
+        let set: Option<&CustodianSet> = sets.get(e.id.as_str());
+        let kofn = set.is_some_and(|s| s.threshold.is_some());
+        // A k-of-n object is a small JSON document read whole; an age object's header is at
+        // its start.
+        let keep = if kofn {
+            crate::threshold::MAX_OBJECT
+        } else {
+            header::MAX_HEADER
+        };
+        let (hash, head) = match store::hash_capped(&p, store::MAX_OBJECT, keep) {
             Ok(x) => x,
             Err(error) => {
                 return Some(Problem::ObjectMissing {
@@ -877,7 +1052,15 @@ fn objects(
                 object: e.object.clone(),
             });
         }
-        let set: Option<&CustodianSet> = sets.get(e.id.as_str());
+        if let Some(set) = set.filter(|_| kofn) {
+            let wrong = crate::threshold::check(&head, set);
+            return (!wrong.is_empty()).then(|| Problem::ObjectRecipients {
+                entry: e.id.clone(),
+                provider: e.provider.clone(),
+                object: e.object.clone(),
+                detail: wrong.join("; "),
+            });
+        }
         match header::stanzas(&head) {
             Err(error) => Some(Problem::ObjectHeader {
                 entry: e.id.clone(),
