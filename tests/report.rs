@@ -554,4 +554,38 @@ fn the_custody_model_and_single_control_are_stated() {
         .expect("findings")
         .iter()
         .any(|f| f["code"] == "VAULT-SINGLE-CONTROL"));
+
+    // A 2-of-2 vault: the chain's threshold is stated, and nobody restores alone.
+    let kv = d.path().join("kofn");
+    let mut init = nkp();
+    init.args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
+        .arg(&kv);
+    for name in ["x", "y"] {
+        let id = age::x25519::Identity::generate();
+        init.arg("--recipient")
+            .arg(format!("{name}={}", id.to_public()));
+    }
+    init.assert().success();
+    let o = nkp()
+        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
+        .arg(&kv)
+        .arg(td("estate/share/NKP-LAB.p12"))
+        .arg("--password-file")
+        .arg(td("estate/share/passwords.txt"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kvs = kv.to_str().expect("utf-8").to_string();
+    let o = nkp()
+        .args(["--format", "json", "coverage", "--no-prompt", "--evidence"])
+        .arg(td("evidence"))
+        .args(["--vault", &kvs, "--require-dual-control"])
+        .output()
+        .expect("run");
+    let c: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(c["custody"]["threshold"], 2, "{c:#}");
+    assert_eq!(single(&c), None, "{c:#}");
+    let out = d.path().join("r2");
+    report(&["--vault", &kvs], &out);
+    assert_eq!(doc(&out)["custody"]["threshold"], 2);
 }

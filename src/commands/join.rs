@@ -559,8 +559,8 @@ pub(crate) fn custody_model(dir: &std::path::Path) -> Option<resolve::CustodyMod
     Some(resolve::CustodyModel {
         vault: dir.display().to_string(),
         mode: mode.to_string(),
-        // Every vault format so far lets any one custodian restore alone.
-        threshold: 1,
+        // How many custodians must take part, as the chain records it (1: any one alone).
+        threshold: set.as_ref().map_or(1, nkp_vault::CustodianSet::needed),
         custodians,
         entries,
     })

@@ -166,8 +166,8 @@ impl Custody {
             verified: report.ok,
             chain_head: report.head.clone(),
             entries: report.entries,
-            // Every vault format so far lets any one custodian restore alone.
-            threshold: 1,
+            // How many custodians must take part, as the chain records it (1: any one alone).
+            threshold: set.map_or(1, nkp_vault::CustodianSet::needed),
             custodians,
             restores,
             trusted_keys_given,
