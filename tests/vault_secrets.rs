@@ -211,12 +211,14 @@ fn vault_with_prod(dir: &Path) -> (PathBuf, PathBuf) {
     (id, v)
 }
 
-/// Issue 10, item 10: a plugin recipient gets a clear "not supported yet", not "incorrect HRP".
+/// Issue 10, item 10 and issue 13, item 4: a plugin recipient or identity whose plugin program
+/// is not installed gets a clear error naming the program, not "incorrect HRP".
 #[test]
-fn plugin_recipients_and_identities_are_named_as_not_supported_yet() {
+fn a_missing_plugin_program_is_named_for_recipients_and_identities() {
     let dir = tempfile::tempdir().expect("tempdir");
     let v = dir.path().join("vault");
     let out = nkp()
+        .env("PATH", "/usr/bin:/bin")
         .args(["vault", "init", "--vault"])
         .arg(&v)
         .args([
@@ -227,9 +229,9 @@ fn plugin_recipients_and_identities_are_named_as_not_supported_yet() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("not on PATH"), "{err}");
     assert!(err.contains("age-plugin-yubikey"), "{err}");
-    assert!(!v.exists());
+    assert!(!v.join("vault.yaml").exists());
     // An identity file of a plugin, given to a command that decrypts.
     let (_, _, public) = identity(dir.path(), "alice.key");
     nkp()
@@ -240,12 +242,15 @@ fn plugin_recipients_and_identities_are_named_as_not_supported_yet() {
         .assert()
         .success();
     let plugin_id = dir.path().join("yubikey.txt");
-    std::fs::write(
-        &plugin_id,
-        "AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
+    let line = bech32::encode::<bech32::Bech32>(
+        bech32::Hrp::parse("age-plugin-yubikey-").expect("hrp"),
+        &[7u8; 32],
     )
-    .expect("write");
+    .expect("bech32")
+    .to_ascii_uppercase();
+    std::fs::write(&plugin_id, format!("{line}\n")).expect("write");
     let out = nkp()
+        .env("PATH", "/usr/bin:/bin")
         .args(["vault", "drill", "--vault"])
         .arg(&v)
         .arg("--identity")
@@ -255,8 +260,8 @@ fn plugin_recipients_and_identities_are_named_as_not_supported_yet() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("age-plugin-yubikey"), "{err}");
-    assert!(err.contains("not supported yet"), "{err}");
-    assert!(!err.contains("AGE-PLUGIN-YUBIKEY-1"), "{err}");
+    assert!(err.contains("not on PATH"), "{err}");
+    assert!(!err.contains(&line), "{err}");
 }
 
 /// Issue 10, item 10: `vault checkpoint` warns when the signing key is readable by others.

@@ -30,18 +30,105 @@ impl RecipientSpec {
     }
 }
 
-/// A parsed recipient.
-pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, VaultError> {
-    let s = s.trim();
-    // A plugin recipient is `age1<plugin>1<data>`: its bech32 prefix is longer than `age`.
-    if let Some(plugin) = s
-        .rfind('1')
+/// The plugin name of an age plugin recipient (`age1<name>1<data>`), `None` for anything else.
+/// A native X25519 recipient is `age1` and bech32 data, which never holds a `1`.
+pub fn plugin_of(recipient: &str) -> Option<String> {
+    let s = recipient.trim();
+    s.rfind('1')
         .and_then(|i| s.get(..i))
         .and_then(|hrp| hrp.strip_prefix("age1"))
         .filter(|name| !name.is_empty())
-    {
-        return Err(VaultError::PluginRecipient {
-            plugin: plugin.to_ascii_lowercase(),
+        .map(str::to_ascii_lowercase)
+}
+
+/// Callbacks for age plugins: their messages are shown with control characters escaped (a
+/// plugin is another program; its text is not trusted to drive the terminal), and their
+/// questions (a PIN, a confirmation) go to age's own terminal UI when the `ui` feature is on.
+#[derive(Clone, Copy)]
+pub(crate) struct PluginUi;
+
+fn escaped(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n'
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+impl age::Callbacks for PluginUi {
+    fn display_message(&self, message: &str) {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{}", escaped(message));
+        }
+    }
+
+    fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        #[cfg(feature = "ui")]
+        {
+            age::cli_common::UiCallbacks.confirm(
+                &escaped(message),
+                &escaped(yes),
+                no.map(escaped).as_deref(),
+            )
+        }
+        #[cfg(not(feature = "ui"))]
+        {
+            let _ = (message, yes, no);
+            None
+        }
+    }
+
+    fn request_public_string(&self, description: &str) -> Option<String> {
+        #[cfg(feature = "ui")]
+        {
+            age::cli_common::UiCallbacks.request_public_string(&escaped(description))
+        }
+        #[cfg(not(feature = "ui"))]
+        {
+            let _ = description;
+            None
+        }
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<SecretString> {
+        #[cfg(feature = "ui")]
+        {
+            age::cli_common::UiCallbacks.request_passphrase(&escaped(description))
+        }
+        #[cfg(not(feature = "ui"))]
+        {
+            let _ = description;
+            None
+        }
+    }
+}
+
+/// A parsed recipient. A plugin recipient needs its plugin binary (`age-plugin-<name>`) on
+/// `PATH`; without it, the error names the binary.
+pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, VaultError> {
+    let s = s.trim();
+    if let Some(plugin) = plugin_of(s) {
+        let r: age::plugin::Recipient =
+            s.parse().map_err(|reason| VaultError::InvalidRecipient {
+                recipient: s.to_string(),
+                reason,
+            })?;
+        return age::plugin::RecipientPluginV1::new(
+            r.plugin(),
+            std::slice::from_ref(&r),
+            &[],
+            PluginUi,
+        )
+        .map(|p| Box::new(p) as Box<dyn age::Recipient + Send>)
+        .map_err(|_| VaultError::PluginMissing {
+            binary: format!("age-plugin-{plugin}"),
         });
     }
     if s.starts_with("age1") {
@@ -158,27 +245,29 @@ impl Identities {
                 ids: vec![Box::new(id)],
             });
         }
-        if let Some(at) = text.find("AGE-PLUGIN-") {
-            let rest = text.get(at + "AGE-PLUGIN-".len()..).unwrap_or("");
-            // `AGE-PLUGIN-<NAME>-1<data>`: the name is up to the next hyphen.
-            let plugin = rest.split('-').next().unwrap_or("").to_ascii_lowercase();
-            return Err(VaultError::PluginIdentity {
-                path: path.to_path_buf(),
-                plugin,
-            });
-        }
+        // Native and plugin identities (`AGE-PLUGIN-<NAME>-1...`, run through the plugin
+        // binary) alike.
         let file = age::IdentityFile::from_buffer(&bytes[..]).map_err(|source| {
             VaultError::IdentityFile {
                 path: path.to_path_buf(),
                 source,
             }
         })?;
-        let ids = file
-            .into_identities()
-            .map_err(|source| VaultError::IdentityUnusable {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let ids =
+            file.with_callbacks(PluginUi)
+                .into_identities()
+                .map_err(|source| match source {
+                    age::DecryptError::PluginResolve(
+                        age::plugin::ResolveError::MissingPlugin { binary_name },
+                    ) => VaultError::PluginIdentityMissing {
+                        path: path.to_path_buf(),
+                        binary: binary_name,
+                    },
+                    source => VaultError::IdentityUnusable {
+                        path: path.to_path_buf(),
+                        source,
+                    },
+                })?;
         if ids.is_empty() {
             return Err(VaultError::NoIdentity {
                 path: path.to_path_buf(),

@@ -261,8 +261,18 @@ impl CustodianSet {
         let want_x25519 = self
             .custodians
             .iter()
-            .filter(|c| c.recipient.starts_with("age1"))
+            .filter(|c| {
+                c.recipient.starts_with("age1") && crate::crypto::plugin_of(&c.recipient).is_none()
+            })
             .count();
+        // A plugin custodian's stanza has the plugin's own type, which says nothing about
+        // which key it is for: such stanzas are counted, one per plugin custodian.
+        let want_plugin = self
+            .custodians
+            .iter()
+            .filter(|c| crate::crypto::plugin_of(&c.recipient).is_some())
+            .count();
+        let mut plugin = 0;
         let mut ssh_tags: Vec<(String, String)> = self
             .custodians
             .iter()
@@ -287,6 +297,7 @@ impl CustodianSet {
                     }
                 }
                 t if t.ends_with("-grease") && grease == 0 => grease += 1,
+                t if want_plugin > 0 && t != "scrypt" => plugin += 1,
                 t => extra.push(format!("a {t} stanza")),
             }
         }
@@ -300,6 +311,11 @@ impl CustodianSet {
         } else if x25519 < want_x25519 {
             wrong.push(format!(
                 "{x25519} X25519 stanzas for {want_x25519} age custodians: a custodian cannot decrypt it"
+            ));
+        }
+        if plugin != want_plugin {
+            wrong.push(format!(
+                "{plugin} plugin stanza(s) for {want_plugin} plugin custodian(s)"
             ));
         }
         if !extra.is_empty() {
@@ -502,7 +518,14 @@ mod tests {
             tag: "piv-p256".into(),
             args: vec![],
         };
-        assert!(set.check_stanzas(&[x(1), plugin]).is_err());
+        assert!(set.check_stanzas(&[x(1), plugin.clone()]).is_err());
+        // A plugin custodian: one stanza of the plugin's own type, counted.
+        let yubikey = "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t";
+        let hw = CustodianSet::recipients(&[spec("alice", &a), spec("hsm", yubikey)]);
+        assert_eq!(hw.check_stanzas(&[x(1), plugin.clone()]), Ok(()));
+        assert!(hw.check_stanzas(&[x(1)]).is_err());
+        assert!(hw.check_stanzas(&[plugin.clone(), plugin.clone()]).is_err());
+        assert!(hw.check_stanzas(&[x(1), plugin.clone(), plugin]).is_err());
         let ssh =
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
         let set = CustodianSet::recipients(&[spec("carol", ssh)]);

@@ -188,19 +188,19 @@ pub enum VaultError {
         /// age's reason.
         error: age::ssh::ParseRecipientKeyError,
     },
-    /// An age plugin recipient (`age1<plugin>1...`): hardware custodians come with issue 13.
-    #[error("age plugin recipients (age1{plugin}1...) are not supported yet: they need the age-plugin-{plugin} program and the vault's plugin support, which is not built yet; use an age X25519 (age1...) or SSH recipient for now")]
-    PluginRecipient {
-        /// The plugin's name, from the recipient's prefix.
-        plugin: String,
+    /// An age plugin recipient (`age1<plugin>1...`) whose plugin program is not installed.
+    #[error("this recipient needs the age plugin program {binary}, which is not on PATH: install it (e.g. from your package manager or the plugin's releases) and try again; nothing was written")]
+    PluginMissing {
+        /// The program: `age-plugin-<name>`.
+        binary: String,
     },
-    /// An age plugin identity file (`AGE-PLUGIN-...`).
-    #[error("{}: an age plugin identity (age-plugin-{plugin}) is not supported yet; use an age X25519 identity or an SSH private key for now", path.display())]
-    PluginIdentity {
+    /// An age plugin identity file (`AGE-PLUGIN-...`) whose plugin program is not installed.
+    #[error("{}: this identity needs the age plugin program {binary}, which is not on PATH: install it and try again", path.display())]
+    PluginIdentityMissing {
         /// The identity file.
         path: PathBuf,
-        /// The plugin's name, from the identity's prefix.
-        plugin: String,
+        /// The program: `age-plugin-<name>`.
+        binary: String,
     },
     /// A recipient that is neither age nor SSH.
     #[error(
