@@ -121,6 +121,10 @@ fn estate() -> Estate {
     }
 }
 
+fn ok_release(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn restore(e: &Estate, out: &Path, extra: &[&std::ffi::OsStr]) -> Output {
     let mut args = vec![
         os("vault"),
@@ -327,7 +331,32 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).expect("restored"), e.original);
-    // A released share and a custodian at the terminal also make two.
+    // A released share opens once: the same two again are refused, and nothing recorded.
+    let lines = manifest_lines(&e.vault);
+    let out = e.dir.join("again.p12");
+    let o = restore(
+        &e,
+        &out,
+        &[
+            os("--identity"),
+            restorer.as_os_str(),
+            os("--share"),
+            b_share.as_os_str(),
+            os("--share"),
+            c_share.as_os_str(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("opens once"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+    assert_eq!(manifest_lines(&e.vault), lines);
+    // A new release by carol and alice at the terminal also make two.
+    let c_share = e.dir.join("carol-2.share");
+    ok_release(&release(&e.keys[2], &c_share));
     let out = e.dir.join("mixed.p12");
     let o = restore(
         &e,
@@ -346,7 +375,8 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     // The chain: two releases (who, to whom, why) and the restores naming them.
     let events = log(&e.vault);
     let releases: Vec<&Value> = events.iter().filter(|r| r["type"] == "release").collect();
-    assert_eq!(releases.len(), 2);
+    assert_eq!(releases.len(), 3);
+    assert_eq!(releases[0]["to_label"], "dave");
     assert_eq!(releases[0]["by"]["custodian"], "bob");
     assert_eq!(releases[0]["reason"], "INC-2 hand-over");
     assert!(releases[0]["to"]

@@ -46,11 +46,29 @@ fn secret_kind(token: &str) -> Option<&'static str> {
 }
 
 fn recipient_specs(args: &[String], file: Option<&Path>) -> Result<Vec<RecipientSpec>> {
+    recipient_specs_from("--recipient", args, file)
+}
+
+fn recipient_specs_from(
+    flag: &str,
+    args: &[String],
+    file: Option<&Path>,
+) -> Result<Vec<RecipientSpec>> {
     // Each token with where it came from, for messages that name the place, not the value.
     let mut lines: Vec<(String, String)> = args
         .iter()
         .enumerate()
-        .map(|(i, a)| (a.clone(), format!("--recipient number {}", i + 1)))
+        .map(|(i, a)| {
+            (
+                a.clone(),
+                // `--to` takes one value; `--recipient` is numbered as given.
+                if flag == "--to" {
+                    flag.to_string()
+                } else {
+                    format!("{flag} number {}", i + 1)
+                },
+            )
+        })
         .collect();
     if let Some(f) = file {
         let text =
@@ -241,10 +259,12 @@ fn accessor_of(v: &Vault, keys: &Keys) -> Result<Accessor> {
         let line = usize::try_from(r.release)
             .unwrap_or(usize::MAX)
             .wrapping_sub(1);
-        if let Some(Event::Release { to, .. }) = events.get(line) {
+        // Named here; that one of the identities given really is this recipient is checked
+        // before anything is decrypted (`open_entry_together`).
+        if let Some(Event::Release { to, to_label, .. }) = events.get(line) {
             let (user, host) = super::who();
             return Ok(Accessor {
-                custodian: "restorer (shares released to)".into(),
+                custodian: format!("{} (restorer)", to_label.as_deref().unwrap_or("someone")),
                 fingerprint: to.clone(),
                 user,
                 host,
@@ -534,6 +554,21 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 .map(|s| s.specs())
                 .unwrap_or_else(|| v.config.recipients.clone());
             let lost = rekey_plan(&current, &specs);
+            // The threshold stays what it is unless given (1: any one custodian). Lowering it
+            // is said, and confirmed like a loss of access.
+            let current_k = v.custodians()?.and_then(|s| s.threshold);
+            let k = threshold.or(current_k).filter(|&k| k > 1);
+            let (from, to) = (current_k.unwrap_or(1), k.unwrap_or(1));
+            if from != to {
+                say!(
+                    "threshold: {from} -> {to} custodian(s) together{}",
+                    if to < 2 {
+                        " (any one custodian alone could then restore: no dual control)"
+                    } else {
+                        ""
+                    }
+                );
+            }
             if dry_run {
                 say!("dry run: nothing was changed");
                 return Ok(nkp_escrow::exit::OK);
@@ -544,6 +579,14 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                     lost.join(", ")
                 );
             }
+            if to < from
+                && !yes
+                && !confirm_loss(&[format!("dual control ({from} custodians together -> {to})")])?
+            {
+                bail!(
+                    "rekey lowers the threshold from {from} to {to}: give --yes to confirm (or --dry-run to see the change); nothing was changed"
+                );
+            }
             let keys = keys_of(
                 &identity,
                 &[],
@@ -552,11 +595,9 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
                 },
                 quiet,
             )?;
-            // Only a custodian rekeys, and the rekey records who.
+            // Only a custodian rekeys, and the rekey records who (all of them, in a k-of-n
+            // vault, where K must take part).
             let by = accessor_of(&v, &keys)?;
-            // The threshold stays what it is unless given (1: any one custodian).
-            let current_k = v.custodians()?.and_then(|s| s.threshold);
-            let k = threshold.or(current_k).filter(|&k| k > 1);
             let n = v.rekey_together(&keys.refs(), specs, k, &by)?;
             if !quiet {
                 say!("{n} object(s) re-encrypted; old objects removed");
@@ -1130,18 +1171,21 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                 object,
                 by,
                 to,
+                to_label,
+                to_recipient: _,
                 reason,
                 at,
             } => json!({"seq": seq, "type": "release", "at": at, "entry": entry,
-                "object": object, "by": by, "to": to, "reason": reason}),
+                "object": object, "by": by, "to": to, "to_label": to_label, "reason": reason}),
             Event::Rekey {
                 moves,
                 custodians,
                 at,
                 by,
+                participants,
                 ..
             } => json!({"seq": seq, "type": "rekey",
-                "at": at, "entries": moves.len(), "by": by,
+                "at": at, "entries": moves.len(), "by": by, "participants": participants,
                 "custodians": custodians.as_ref().map(|c| c.custodians.iter()
                     .map(|x| json!({"label": x.label, "fingerprint": x.fingerprint})).collect::<Vec<_>>())}),
             Event::Custodians { set, reason, at } => json!({"seq": seq, "type": "custodians",
@@ -1195,9 +1239,10 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                 };
                 let what = match r["type"].as_str().unwrap_or("") {
                     "release" => format!(
-                        "share of {} RELEASED by {} to {}; reason: {}",
+                        "share of {} RELEASED by {} to {} ({}); reason: {}",
                         r["entry"].as_str().unwrap_or(""),
                         who(r),
+                        r["to_label"].as_str().unwrap_or("-"),
                         r["to"].as_str().unwrap_or("-"),
                         r["reason"].as_str().unwrap_or("(none given)")
                     ),
@@ -1222,10 +1267,11 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                         with(r)
                     ),
                     "rekey" => format!(
-                        "rekey of {} entr(ies) to {} by {}",
+                        "rekey of {} entr(ies) to {} by {}{}",
                         r["entries"],
                         labels(&r["custodians"]),
-                        who(r)
+                        who(r),
+                        with(r)
                     ),
                     _ => format!(
                         "custodians ({}): {}",
@@ -1395,7 +1441,7 @@ fn release(
     quiet: bool,
 ) -> Result<i32> {
     let v = Vault::open(dir)?;
-    let to = recipient_specs(&[to.to_string()], None)?
+    let to = recipient_specs_from("--to", &[to.to_string()], None)?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("--to: no recipient"))?;
@@ -1460,7 +1506,16 @@ fn drill(dir: &Path, keys: &Keys, selectors: &[String], format: Format) -> Resul
     let v = Vault::open(dir)?;
     // A drill by someone who is not a custodian proves nothing and is not recorded.
     let by = accessor_of(&v, keys)?;
-    let targets = if selectors.is_empty() {
+    let targets = if selectors.is_empty() && !keys.released.is_empty() {
+        // Released shares are for one entry each: drill those, not every entry.
+        let mut t: Vec<nkp_vault::Entry> = Vec::new();
+        for r in &keys.released {
+            if !t.iter().any(|e| e.id == r.entry) {
+                t.push(v.find(&r.entry)?);
+            }
+        }
+        t
+    } else if selectors.is_empty() {
         v.entries()?
     } else {
         selectors
@@ -1471,11 +1526,15 @@ fn drill(dir: &Path, keys: &Keys, selectors: &[String], format: Format) -> Resul
     let mut results = Vec::new();
     let mut failed = 0;
     for e in &targets {
-        // Too few custodians for a k-of-n entry is a refusal, not a failed drill: nothing is
-        // decrypted and nothing recorded.
+        // Too few custodians, or a released share that cannot be used here, is a refusal, not
+        // a failed drill: nothing is decrypted and nothing recorded. What is recorded as a
+        // failed drill is what the vault holds (an object that does not open or match).
         let (env, participants) = match v.open_entry_together(e, &keys.refs(), &keys.released) {
             Ok(x) => (Ok(x.0), x.1),
-            Err(err @ nkp_vault::VaultError::TooFewCustodians { .. }) => return Err(err.into()),
+            Err(
+                err @ (nkp_vault::VaultError::TooFewCustodians { .. }
+                | nkp_vault::VaultError::ShareRefused { .. }),
+            ) => return Err(err.into()),
             Err(err) => (Err(err.chain()), Vec::new()),
         };
         let outcome: Result<String, String> = (|| {

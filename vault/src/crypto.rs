@@ -224,8 +224,11 @@ impl std::fmt::Debug for Identities {
 impl Identities {
     /// Read an identity file: age (`AGE-SECRET-KEY-1...` lines) or an SSH private key.
     pub fn from_file(path: &std::path::Path) -> Result<Self, VaultError> {
-        let bytes =
-            Zeroizing::new(std::fs::read(path).map_err(VaultError::io(path, "read identity"))?);
+        // Within a cap, never from a FIFO or device (an identity file is small).
+        let bytes = Zeroizing::new(
+            crate::store::read_key_file(path, 1 << 20)
+                .map_err(VaultError::io(path, "read identity"))?,
+        );
         let text = std::str::from_utf8(&bytes).unwrap_or("");
         if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
             || text.contains("-----BEGIN RSA PRIVATE KEY-----")

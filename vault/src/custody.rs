@@ -115,13 +115,14 @@ impl CustodianSet {
                 "{n} custodians: a k-of-n vault has at most {MAX_SHARES}"
             ));
         }
-        let mut fps: Vec<&str> = self
+        // The same key twice, whatever its label or an SSH key's comment.
+        let mut keys: Vec<String> = self
             .custodians
             .iter()
-            .map(|c| c.fingerprint.as_str())
+            .map(|c| key_of(&c.recipient))
             .collect();
-        fps.sort_unstable();
-        if fps.windows(2).any(|w| w.first() == w.get(1)) {
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w.first() == w.get(1)) {
             return Some(
                 "one key is listed for two custodians: its holder would have two shares".into(),
             );
@@ -371,6 +372,17 @@ fn describe(stanzas: &[Stanza]) -> String {
         .map(|s| s.tag.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A recipient's key without what does not change the key: an SSH key's type and base64 (not
+/// its comment), an age recipient in lower case.
+fn key_of(recipient: &str) -> String {
+    let r = recipient.trim();
+    if r.starts_with("ssh-") {
+        r.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    } else {
+        r.to_ascii_lowercase()
+    }
 }
 
 /// Format version written in `vault.yaml` by this version.

@@ -338,7 +338,7 @@ pub enum VaultError {
         problem: String,
     },
     /// Fewer custodians took part than the entry's set needs.
-    #[error("entry {entry}: {needed} of the custodians ({custodians}) must take part; {opened} did ({who}): nothing was decrypted or recorded. Give more --identity files (a ceremony) or --share files released with `vault release` (a hand-over)")]
+    #[error("{entry}: {needed} of the custodians ({custodians}) must take part; {opened} did ({who}): nothing was decrypted or recorded. More custodians must take part: their --identity files at this terminal, or (to restore or drill) --share files they released with `vault release`")]
     TooFewCustodians {
         /// The entry.
         entry: String,
@@ -360,7 +360,16 @@ pub enum VaultError {
         /// What is wrong (never a share or key).
         problem: String,
     },
-    /// A released share that cannot be used for this entry.
+    /// A released share that cannot be used here (another entry, an older object, a release
+    /// not recorded, released to someone else, already used).
+    #[error("entry {entry}: {problem}: nothing was decrypted or recorded")]
+    ShareRefused {
+        /// The entry.
+        entry: String,
+        /// Why (never the share).
+        problem: String,
+    },
+    /// A released share file that cannot be read as one.
     #[error("{}: {problem}", path.display())]
     ReleasedShare {
         /// The share file.

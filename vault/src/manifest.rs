@@ -102,6 +102,10 @@ pub enum Event {
         /// Who rekeyed (format 2; absent in older lines).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<Accessor>,
+        /// k-of-n vaults: the custodians of the set being replaced who took part (at least
+        /// its threshold).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<Participant>,
     },
     /// The custodian set, recorded at `init` and when a format-1 vault is upgraded (format 2).
     Custodians {
@@ -139,6 +143,13 @@ pub enum Event {
         by: Accessor,
         /// The fingerprint of the recipient the share was encrypted to.
         to: String,
+        /// That recipient's label, as given (`--to LABEL=KEY`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_label: Option<String>,
+        /// That recipient (a public key): whoever restores with the share must hold its
+        /// identity, so the record names the real restorer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_recipient: Option<String>,
         /// Why, as the custodian gave it (`--reason`).
         #[serde(default)]
         reason: Option<String>,

@@ -109,6 +109,34 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Read a key file the user names (an identity, a released share): a link is followed (keys
+/// are often linked into place), but a FIFO or device is refused at once instead of waited on
+/// or read without end, and no more than `cap` bytes are read.
+pub fn read_key_file(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a FIFO or device)",
+        ));
+    }
+    let mut out = Vec::new();
+    f.take(cap.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "larger than the {cap}-byte cap of a key file"
+        )));
+    }
+    Ok(out)
+}
+
 /// Open a vault file that may have been planted by someone else: never through a symlink,
 /// never a FIFO or device, never larger than `cap`.
 fn open_regular(path: &Path, cap: u64) -> std::io::Result<File> {

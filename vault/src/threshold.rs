@@ -54,8 +54,8 @@ pub enum ThresholdError {
     /// Shares.
     #[error(transparent)]
     Shamir(#[from] crate::shamir::ShamirError),
-    /// Not this format.
-    #[error("not a k-of-n object: {0}")]
+    /// Not this format, or its parts do not fit together.
+    #[error("{0}")]
     Format(String),
     /// Too few custodians took part.
     #[error("{opened} of the {threshold} shares needed could be opened with the identities given")]
@@ -154,13 +154,20 @@ pub fn seal(
 /// Parse an object (no key needed).
 pub fn parse(bytes: &[u8]) -> Result<Object, ThresholdError> {
     if bytes.len() > MAX_OBJECT {
-        return Err(ThresholdError::Format("larger than the size cap".into()));
+        return Err(ThresholdError::Format(
+            "not a k-of-n object: larger than the size cap".into(),
+        ));
     }
     let o: Object = serde_json::from_slice(bytes).map_err(|e| {
-        ThresholdError::Format(format!("not the JSON document (line {})", e.line()))
+        ThresholdError::Format(format!(
+            "not a k-of-n object: not its JSON document (line {})",
+            e.line()
+        ))
     })?;
     if o.format != FORMAT {
-        return Err(ThresholdError::Format("another format".into()));
+        return Err(ThresholdError::Format(
+            "not a k-of-n object: another format".into(),
+        ));
     }
     if o.shares.len() > crate::custody::MAX_SHARES {
         return Err(ThresholdError::Format(
@@ -337,15 +344,16 @@ pub fn open(
         };
         for id in identities {
             if let Ok(text) = id.decrypt(&sealed) {
-                let share = std::str::from_utf8(&text)
+                // A share that does not parse, or sits in another share's place, is passed
+                // over: the others may still reach the threshold.
+                if let Some(share) = std::str::from_utf8(&text)
                     .ok()
                     .and_then(|t| Share::parse(t, n + 1).ok())
                     .filter(|s| usize::from(s.index) == n + 1)
-                    .ok_or_else(|| {
-                        ThresholdError::Format(format!("share {} does not parse", n + 1))
-                    })?;
-                shares.push(share);
-                who.push((e.custodian.clone(), None));
+                {
+                    shares.push(share);
+                    who.push((e.custodian.clone(), None));
+                }
                 break;
             }
         }
@@ -416,6 +424,24 @@ pub fn check(bytes: &[u8], set: &CustodianSet) -> Vec<String> {
             got.len(),
             want.len()
         ));
+    }
+    // Two shares with the same bytes (or, for X25519, the same ephemeral key) are one share
+    // given twice: found without a key.
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for (i, s) in o.shares.iter().enumerate() {
+        let first_arg = unb64(&s.share, "a share")
+            .ok()
+            .and_then(|b| crate::header::stanzas(&b).ok())
+            .and_then(|st| st.into_iter().find(|x| !x.tag.ends_with("-grease")))
+            .and_then(|x| x.args.first().cloned())
+            .unwrap_or_default();
+        if let Some(j) = seen
+            .iter()
+            .position(|(b, a)| *b == s.share || (!a.is_empty() && *a == first_arg))
+        {
+            problems.push(format!("shares {} and {} are the same share", j + 1, i + 1));
+        }
+        seen.push((s.share.as_str(), first_arg));
     }
     for (i, (s, c)) in o.shares.iter().zip(&set.custodians).enumerate() {
         let one = CustodianSet {

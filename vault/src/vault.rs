@@ -422,7 +422,7 @@ impl Vault {
             env.zeroize();
             let cipher = match set.threshold {
                 Some(k) => threshold::seal(&plain, &specs, usize::from(k))
-                    .map_err(|e| threshold_error(e, ""))?,
+                    .map_err(|e| threshold_error(e, &id))?,
                 None => crypto::encrypt(&enc, &plain)?,
             };
             let object = sha256_hex(&cipher);
@@ -543,7 +543,20 @@ impl Vault {
         released: &[Released],
     ) -> Result<(Envelope, Vec<Participant>), VaultError> {
         let m = self.read_manifest()?;
-        let set = entry_sets(&m.events).get(&entry.id).cloned();
+        let sets = entry_sets(&m.events);
+        self.open_in(&m.events, &sets, entry, ids, released)
+    }
+
+    /// [`Vault::open_entry_together`] on a manifest already read.
+    fn open_in(
+        &self,
+        events: &[Event],
+        sets: &crate::manifest::EntrySets,
+        entry: &Entry,
+        ids: &[&Identities],
+        released: &[Released],
+    ) -> Result<(Envelope, Vec<Participant>), VaultError> {
+        let set = sets.get(&entry.id).cloned();
         let cipher = store::read_object(&self.dir, &entry.object)?;
         let Some(set) = set.filter(|s| s.threshold.is_some()) else {
             let mut last = None;
@@ -557,54 +570,113 @@ impl Vault {
                 custodians: "no identity was given".into(),
             }));
         };
+        // The chain's set must be one that gives dual control, and the object must be what
+        // the chain says (its threshold, one share per custodian) before anything is decrypted:
+        // a forged object cannot make a restore combine 255 shares, or fewer than K.
+        if let Some(problem) = set.threshold_problem() {
+            return Err(VaultError::ObjectShares {
+                entry: entry.id.clone(),
+                problem,
+            });
+        }
+        let wrong = threshold::check(&cipher, &set);
+        if !wrong.is_empty() {
+            return Err(VaultError::ObjectShares {
+                entry: entry.id.clone(),
+                problem: wrong.join("; "),
+            });
+        }
+        let refuse = |problem: String| VaultError::ShareRefused {
+            entry: entry.id.clone(),
+            problem,
+        };
+        let mut restorer: Option<&str> = None;
         for r in released {
-            let recorded = m.events.get(
-                usize::try_from(r.release)
-                    .unwrap_or(usize::MAX)
-                    .wrapping_sub(1),
-            );
-            let matches = matches!(recorded, Some(Event::Release { entry: e, object: o, by, .. })
-                if *e == entry.id && *o == entry.object && by.fingerprint == r.custodian);
             if r.entry != entry.id {
-                return Err(VaultError::ObjectShares {
-                    entry: entry.id.clone(),
-                    problem: format!("a released share is for entry {}, not this one", r.entry),
-                });
+                return Err(refuse(format!(
+                    "a released share is for entry {}, not this one",
+                    r.entry
+                )));
             }
             if r.object != entry.object {
-                return Err(VaultError::ObjectShares {
-                    entry: entry.id.clone(),
-                    problem: "a released share is of an older object of this entry (it was rekeyed since): ask for it again".into(),
-                });
+                return Err(refuse(
+                    "a released share is of an older object of this entry (it was rekeyed since): ask for a new release".into(),
+                ));
             }
-            if !matches {
-                return Err(VaultError::ObjectShares {
-                    entry: entry.id.clone(),
-                    problem: format!(
-                        "a released share names manifest line {}, which does not record its release",
-                        r.release
-                    ),
-                });
+            let line = usize::try_from(r.release)
+                .unwrap_or(usize::MAX)
+                .wrapping_sub(1);
+            let to = match events.get(line) {
+                Some(Event::Release {
+                    entry: e,
+                    object: o,
+                    by,
+                    to_recipient,
+                    ..
+                }) if *e == entry.id && *o == entry.object && by.fingerprint == r.custodian => {
+                    to_recipient.as_deref()
+                }
+                _ => {
+                    return Err(refuse(format!(
+                    "a released share names manifest line {}, which does not record its release",
+                    r.release
+                )))
+                }
+            };
+            // Whoever restores with it must hold the identity it was released to.
+            let Some(to) = to else {
+                return Err(refuse(format!(
+                    "the release at line {} does not record its recipient",
+                    r.release
+                )));
+            };
+            if !ids.iter().any(|id| holds(id, to)) {
+                return Err(refuse(format!(
+                    "the share released at line {} was released to someone else: none of the identities given is its recipient",
+                    r.release
+                )));
+            }
+            if restorer.is_some_and(|x| x != to) {
+                return Err(refuse(
+                    "the released shares were released to different people: one restorer brings the shares released to them".into(),
+                ));
+            }
+            restorer = Some(to);
+            // A released share opens once.
+            let used = events.iter().enumerate().find_map(|(i, ev)| match ev {
+                Event::Drill { participants, .. } | Event::Restore { participants, .. }
+                    if participants.iter().any(|p| p.release == Some(r.release)) =>
+                {
+                    Some(i + 1)
+                }
+                _ => None,
+            });
+            if let Some(at) = used {
+                return Err(refuse(format!(
+                    "the share released at line {} was already used (line {at}): a released share opens once; ask for a new release",
+                    r.release
+                )));
             }
         }
         let (plain, who) = threshold::open(&cipher, ids, released).map_err(|e| match e {
             ThresholdError::TooFew { opened, threshold } => {
-                let names: Vec<String> = threshold::holders(&cipher, ids)
+                let mut names: Vec<String> = Vec::new();
+                for name in threshold::holders(&cipher, ids)
                     .unwrap_or_default()
                     .iter()
+                    .chain(released.iter().map(|r| &r.custodian))
                     .map(|fp| label_of(&set, fp))
-                    .chain(released.iter().map(|r| label_of(&set, &r.custodian)))
-                    .collect();
+                {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
                 VaultError::TooFewCustodians {
                     entry: entry.id.clone(),
                     needed: threshold,
                     opened,
                     custodians: set.labels(),
-                    who: if names.is_empty() {
-                        "nobody".into()
-                    } else {
-                        names.join(", ")
-                    },
+                    who: names_or_nobody(names.into_iter()),
                 }
             }
             other => threshold_error(other, &entry.id),
@@ -666,6 +738,8 @@ impl Vault {
                 object: entry.object.clone(),
                 by: by.clone(),
                 to: to.fingerprint(),
+                to_label: Some(to.label.clone()),
+                to_recipient: Some(to.recipient.trim().to_string()),
                 reason,
                 at: now(),
             }],
@@ -776,11 +850,39 @@ impl Vault {
             manifest: mut m,
             set: old_set,
         } = self.writable()?;
+        // Changing who holds a k-of-n vault takes as many of its custodians as opening an
+        // entry does, even when it holds no entry yet: one custodian cannot lower the threshold
+        // or replace the others alone.
+        let mut participants: Vec<Participant> = Vec::new();
+        if old_set.threshold.is_some() {
+            for id in ids {
+                if let Ok(c) = identify(&self.dir, &old_set, id) {
+                    if !participants.iter().any(|p| p.fingerprint == c.fingerprint) {
+                        participants.push(Participant {
+                            custodian: c.label,
+                            fingerprint: c.fingerprint,
+                            via: "identity".into(),
+                            release: None,
+                        });
+                    }
+                }
+            }
+            if participants.len() < old_set.needed() {
+                return Err(VaultError::TooFewCustodians {
+                    entry: "(the rekey)".into(),
+                    needed: old_set.needed(),
+                    opened: participants.len(),
+                    custodians: old_set.labels(),
+                    who: names_or_nobody(participants.iter().map(|p| p.custodian.clone())),
+                });
+            }
+        }
         let live = live_entries(&m.events);
+        let sets = entry_sets(&m.events);
         let plains: Vec<Zeroizing<Vec<u8>>> = live
             .iter()
             .map(|e| {
-                self.open_entry_together(e, ids, &[])
+                self.open_in(&m.events, &sets, e, ids, &[])
                     .and_then(|(env, _)| env.to_plaintext())
             })
             .collect::<Result<_, _>>()?;
@@ -813,6 +915,7 @@ impl Vault {
                 custodians: Some(new_set.clone()),
                 at: now(),
                 by: Some(by.clone()),
+                participants,
             }],
         )?;
         let config = Config::of_set(&new_set);
@@ -1006,4 +1109,27 @@ fn threshold_error(e: ThresholdError, entry: &str) -> VaultError {
             problem: other.to_string(),
         },
     }
+}
+
+/// `a, b` or `nobody`.
+fn names_or_nobody(names: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = names.collect();
+    if v.is_empty() {
+        "nobody".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// True when `ids` holds the identity of `recipient`: a probe encrypted to it alone opens.
+fn holds(ids: &Identities, recipient: &str) -> bool {
+    let one = [RecipientSpec {
+        label: "probe".into(),
+        recipient: recipient.to_string(),
+    }];
+    crypto::encrypt(
+        &crypto::Encryption::Recipients(&one),
+        b"nkp-vault recipient probe",
+    )
+    .is_ok_and(|probe| ids.decrypt(&probe).is_ok())
 }

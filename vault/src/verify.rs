@@ -276,6 +276,15 @@ pub enum Problem {
         /// The line.
         line: usize,
     },
+    /// A k-of-n custodian set whose threshold cannot give dual control (below 2, above the
+    /// number of custodians, over 255 custodians, or one key for two custodians).
+    #[error("manifest line {line}: {detail}")]
+    ThresholdInvalid {
+        /// The line.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
     /// Once a set is recorded, an add or rekey whose `recipients` are not its fingerprints.
     #[error("manifest line {line}: its recipients are not the fingerprints of the custodian set in force")]
     RecipientsNotTheSet {
@@ -426,6 +435,7 @@ impl Problem {
             Self::RecipientsChanged { .. } => "recipients-changed",
             Self::FingerprintMismatch { .. } => "fingerprint-mismatch",
             Self::SetMalformed { .. } => "set-malformed",
+            Self::ThresholdInvalid { .. } => "threshold-invalid",
             Self::RecipientsNotTheSet { .. } => "recipients-not-the-set",
             Self::RekeyWithoutSet { .. } => "rekey-without-set",
             Self::ObjectRecipients { .. } => "object-recipients",
@@ -620,12 +630,18 @@ fn custody(dir: &Path, events: &[Event], r: &mut VerifyReport) {
     participation(events, r);
 }
 
-/// The k-of-n rules on the record itself: every `release` is of a live k-of-n entry's current
-/// object, by one of the custodians of its set; every drill and restore of a k-of-n entry
-/// names at least `threshold` distinct custodians of its set, and a share that came by
-/// release points at a release line of that entry and custodian. (Who really took part is
-/// what the tool records; a forged line is caught by the chain and the checkpoints, and a
-/// line that contradicts the threshold is caught here.)
+/// The k-of-n rules on the record itself:
+/// - every `release` is of a live k-of-n entry's current object, by one of its custodians;
+/// - a released share is used once: no two drills or restores name the same release line;
+/// - every restore, successful drill and rekey of k-of-n entries names at least `threshold`
+///   distinct custodians of the set the object was sealed to (a failed drill may name fewer);
+///   a participant's `via` is `identity`, or `release` with the release line of that entry,
+///   object and custodian;
+/// - once a custodian set is recorded, every drill says who ran it, and every rekey moves
+///   every live entry.
+///
+/// Who really took part is what the tool records; a forged line is caught by the chain and the
+/// checkpoints, and a line that contradicts the threshold is caught here.
 fn participation(events: &[Event], r: &mut VerifyReport) {
     use std::collections::HashMap;
     let mut sets: Vec<&CustodianSet> = Vec::new();
@@ -633,9 +649,10 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
     let mut live: HashMap<&str, (&str, Option<usize>)> = HashMap::new();
     // seq -> (entry, object, custodian fingerprint) of release lines
     let mut releases: HashMap<u64, (&str, &str, &str)> = HashMap::new();
+    let mut used: HashMap<u64, usize> = HashMap::new();
     for (i, ev) in events.iter().enumerate() {
         let line = i + 1;
-        let mut problem = |detail: String| r.problems.push(Problem::Participation { line, detail });
+        let mut found: Vec<String> = Vec::new();
         match ev {
             Event::Custodians { set, .. } => sets.push(set),
             Event::Add(e) => {
@@ -645,8 +662,24 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
                 );
             }
             Event::Rekey {
-                moves, custodians, ..
+                moves,
+                custodians,
+                participants,
+                ..
             } => {
+                if custodians.is_some() {
+                    let moved: HashSet<&str> = moves.iter().map(|m| m.entry.as_str()).collect();
+                    let missed = live.keys().filter(|e| !moved.contains(*e)).count();
+                    if missed > 0 {
+                        found.push(format!(
+                            "a rekey that leaves {missed} live entr(ies) encrypted to the set it replaces"
+                        ));
+                    }
+                    // The custodians of the set being replaced who took part.
+                    if let Some(old) = sets.last().filter(|s| s.threshold.is_some()) {
+                        check_names(participants, old, None, &releases, &mut found, "the rekey");
+                    }
+                }
                 if let Some(s) = custodians {
                     sets.push(s);
                 }
@@ -660,24 +693,25 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
             Event::Release {
                 entry, object, by, ..
             } => {
-                let Some(&(current, set)) = live.get(entry.as_str()) else {
-                    problem(format!("a release of entry {entry}, which does not exist"));
-                    continue;
-                };
-                let set = set.and_then(|i| sets.get(i));
-                if set.is_none_or(|s| s.threshold.is_none()) {
-                    problem(format!("a release of entry {entry}, which is not k-of-n"));
-                } else if current != object {
-                    problem(format!(
-                        "a release of entry {entry} names another object than its current one"
-                    ));
-                } else if !set
-                    .is_some_and(|s| s.custodians.iter().any(|c| c.fingerprint == by.fingerprint))
-                {
-                    problem(format!(
-                        "a release of entry {entry} by {}, who is not one of its custodians",
-                        by.fingerprint
-                    ));
+                match live.get(entry.as_str()) {
+                    None => found.push(format!("a release of entry {entry}, which does not exist")),
+                    Some(&(current, set)) => {
+                        let set = set.and_then(|i| sets.get(i));
+                        if set.is_none_or(|s| s.threshold.is_none()) {
+                            found.push(format!("a release of entry {entry}, which is not k-of-n"));
+                        } else if current != object {
+                            found.push(format!(
+                                "a release of entry {entry} names another object than its current one"
+                            ));
+                        } else if !set.is_some_and(|s| {
+                            s.custodians.iter().any(|c| c.fingerprint == by.fingerprint)
+                        }) {
+                            found.push(format!(
+                                "a release of entry {entry} by {}, who is not one of its custodians",
+                                by.fingerprint
+                            ));
+                        }
+                    }
                 }
                 releases.insert(
                     line as u64,
@@ -688,16 +722,24 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
                 entry,
                 participants,
                 by,
+                ok,
                 ..
-            } => check_participants(
-                entry,
-                participants,
-                by.is_some(),
-                &live,
-                &sets,
-                &releases,
-                &mut problem,
-            ),
+            } => {
+                if by.is_none() && !sets.is_empty() {
+                    found.push(format!(
+                        "a drill of entry {entry} that does not say who ran it, after the custodians are recorded"
+                    ));
+                }
+                check_participants(
+                    entry,
+                    participants,
+                    *ok,
+                    &live,
+                    &sets,
+                    &releases,
+                    &mut found,
+                );
+            }
             Event::Restore {
                 entry,
                 participants,
@@ -709,20 +751,37 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
                 &live,
                 &sets,
                 &releases,
-                &mut problem,
+                &mut found,
             ),
         }
+        if let Event::Drill { participants, .. } | Event::Restore { participants, .. } = ev {
+            for seq in participants.iter().filter_map(|p| p.release) {
+                if let Some(first) = used.insert(seq, line) {
+                    found.push(format!(
+                        "the share released at line {seq} is used again (first at line {first}): a released share opens once"
+                    ));
+                }
+            }
+        }
+        r.problems.extend(
+            found
+                .into_iter()
+                .map(|detail| Problem::Participation { line, detail }),
+        );
     }
 }
 
+/// A drill's or restore's participants against the set the entry's object was sealed to. With
+/// `complete` (a restore, a successful drill) at least `threshold` distinct custodians must be
+/// named; a failed drill may name fewer, or none.
 fn check_participants(
     entry: &str,
     participants: &[crate::manifest::Participant],
-    recorded: bool,
+    complete: bool,
     live: &std::collections::HashMap<&str, (&str, Option<usize>)>,
     sets: &[&CustodianSet],
     releases: &std::collections::HashMap<u64, (&str, &str, &str)>,
-    problem: &mut dyn FnMut(String),
+    found: &mut Vec<String>,
 ) {
     let Some(&(object, set)) = live.get(entry) else {
         return; // an unknown entry is its own problem
@@ -730,17 +789,37 @@ fn check_participants(
     let Some(set) = set.and_then(|i| sets.get(i)) else {
         return;
     };
-    let Some(k) = set.threshold else {
+    if set.threshold.is_none() {
         if !participants.is_empty() {
-            problem(format!(
+            found.push(format!(
                 "entry {entry} is not k-of-n, yet the line names participants"
             ));
         }
         return;
-    };
-    if !recorded {
-        return; // a drill line from before who-drilled was recorded
     }
+    if !complete && participants.is_empty() {
+        return;
+    }
+    check_names(
+        participants,
+        set,
+        Some((entry, object)),
+        releases,
+        found,
+        &format!("entry {entry}"),
+    );
+}
+
+/// Participants: distinct custodians of `set`, at least its threshold, each `via` `identity`
+/// or `release` (then pointing at a release line of this entry, object and custodian).
+fn check_names(
+    participants: &[crate::manifest::Participant],
+    set: &CustodianSet,
+    of: Option<(&str, &str)>,
+    releases: &std::collections::HashMap<u64, (&str, &str, &str)>,
+    found: &mut Vec<String>,
+    what: &str,
+) {
     let mut seen: Vec<&str> = Vec::new();
     for p in participants {
         if !set
@@ -748,27 +827,38 @@ fn check_participants(
             .iter()
             .any(|c| c.fingerprint == p.fingerprint)
         {
-            problem(format!(
-                "entry {entry}: participant {} is not one of its custodians",
+            found.push(format!(
+                "{what}: participant {} is not one of its custodians",
                 p.fingerprint
             ));
         }
         if seen.contains(&p.fingerprint.as_str()) {
-            problem(format!(
-                "entry {entry}: custodian {} is named twice",
+            found.push(format!(
+                "{what}: custodian {} is named twice",
                 p.fingerprint
             ));
         }
         seen.push(&p.fingerprint);
-        if let Some(seq) = p.release {
-            if releases.get(&seq) != Some(&(entry, object, p.fingerprint.as_str())) {
-                problem(format!("entry {entry}: the share of {} points at line {seq}, which is not its release of this object", p.fingerprint));
+        match (p.via.as_str(), p.release, of) {
+            ("identity", None, _) => {}
+            ("release", Some(seq), Some((entry, object))) => {
+                if releases.get(&seq) != Some(&(entry, object, p.fingerprint.as_str())) {
+                    found.push(format!(
+                        "{what}: the share of {} points at line {seq}, which is not its release of this object",
+                        p.fingerprint
+                    ));
+                }
             }
+            _ => found.push(format!(
+                "{what}: participant {} came neither by identity nor by a recorded release",
+                p.fingerprint
+            )),
         }
     }
-    if seen.len() < usize::from(k) {
-        problem(format!(
-            "entry {entry} needs {k} custodians; the line names {}",
+    let k = set.needed();
+    if seen.len() < k {
+        found.push(format!(
+            "{what} needs {k} custodians; the line names {}",
             seen.len()
         ));
     }
@@ -810,6 +900,11 @@ pub(crate) fn custody_problems(events: &[Event]) -> Vec<Problem> {
             };
             if !well_formed {
                 r.problems.push(Problem::SetMalformed { line });
+            }
+            // A recorded threshold is held to the same rules as `init` holds a new one, so a
+            // rewritten chain cannot lower it to 1 or give one person two shares.
+            if let Some(detail) = set.threshold_problem() {
+                r.problems.push(Problem::ThresholdInvalid { line, detail });
             }
         }
         match ev {
