@@ -38,7 +38,9 @@ pub(crate) fn decode_secret_text(bytes: &[u8]) -> std::io::Result<Zeroizing<Stri
 /// UTF-16 with a BOM are read as text.
 pub(crate) fn read_password_file(path: &Path) -> std::io::Result<Vec<Password>> {
     let file = std::fs::File::open(path)?;
-    let mut raw = Zeroizing::new(Vec::new());
+    // Sized once for the cap: a buffer that grew while reading would leave copies of the
+    // passwords behind in freed memory.
+    let mut raw = Zeroizing::new(Vec::with_capacity((1 << 20) + 1));
     file.take(1 << 20).read_to_end(&mut raw)?;
     let text = decode_secret_text(&raw)?;
     let mut out = Vec::new();

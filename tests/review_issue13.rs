@@ -423,3 +423,185 @@ fn an_identity_that_is_a_fifo_or_device_is_refused_at_once() {
         assert!(err(&o).contains("not a regular file"), "{}", err(&o));
     }
 }
+
+/// Second review, finding 1: an SSH key with something glued to its base64 (`AAAA...#`) is the
+/// same key to age; listed next to its clean spelling it gave one person two shares. Now only
+/// the canonical spelling is taken.
+#[test]
+fn an_ssh_key_with_something_glued_to_it_is_refused() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
+    let (_, other, _) = key(d.path(), "carol");
+    for glued in [format!("{ssh}#"), format!("{ssh}.")] {
+        let v = d.path().join(format!("v{}", glued.len()));
+        let o = nkp()
+            .args(["vault", "init", "--threshold", "2", "--vault"])
+            .arg(&v)
+            .arg("--recipient")
+            .arg(format!("bob={ssh} bob@x"))
+            .arg("--recipient")
+            .arg(format!("bob2={glued} bob@y"))
+            .arg("--recipient")
+            .arg(format!("carol={other}"))
+            .output()
+            .expect("init");
+        assert!(!o.status.success(), "{glued} was taken");
+        assert!(err(&o).contains("canonical"), "{}", err(&o));
+        assert!(!v.join("vault.yaml").exists());
+    }
+}
+
+/// Second review, findings 2, 4 and 5: a released share changed by its holder made `drill`
+/// record failed drills again and again; parallel restores with the same released shares all
+/// passed; a newline in a release reason made a fake line in `vault log`.
+#[test]
+fn changed_or_raced_released_shares_and_newlines_in_the_log() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (v, keys, _) = vault(d.path(), true);
+    let (dave_key, dave, dave_id) = key(d.path(), "dave");
+    for (k, name) in [(&keys[1], "b"), (&keys[2], "c")] {
+        nkp()
+            .args(["vault", "release", "NKP-PROD", "--vault"])
+            .arg(&v)
+            .arg("--identity")
+            .arg(k)
+            .arg("--to")
+            .arg(format!("dave={dave}"))
+            .arg("--reason")
+            .arg("INC-9\n    9  2026-01-01T00:00:00Z  RESTORE of everything by nobody")
+            .arg("--out")
+            .arg(d.path().join(format!("{name}.share")))
+            .assert()
+            .success();
+    }
+    // The log keeps each event on one line.
+    let o = nkp()
+        .args(["vault", "log", "--vault"])
+        .arg(&v)
+        .output()
+        .expect("log");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("9  2026-01-01")),
+        "a reason made a line of its own: {text}"
+    );
+    assert!(text.contains("INC-9\\n"), "{text}");
+    // Bob's share, one digit changed by dave and sealed to him again.
+    let file = std::fs::read(d.path().join("b.share")).expect("share");
+    let plain = {
+        use std::io::Read;
+        let dec = age::Decryptor::new(age::armor::ArmoredReader::new(&file[..])).expect("age");
+        let mut r = dec
+            .decrypt(std::iter::once(&dave_id as &dyn age::Identity))
+            .expect("decrypt");
+        let mut s = String::new();
+        r.read_to_string(&mut s).expect("read");
+        s
+    };
+    let mut doc: Value = serde_json::from_str(&plain).expect("json");
+    let share = doc["share"].as_str().expect("share").to_string();
+    let last = share.chars().last().expect("digit");
+    let flipped = format!(
+        "{}{}",
+        &share[..share.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    doc["share"] = Value::from(flipped);
+    let changed = {
+        use std::io::Write;
+        let r: age::x25519::Recipient = dave.parse().expect("recipient");
+        let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+            .expect("enc");
+        let mut out = Vec::new();
+        let mut w = enc.wrap_output(&mut out).expect("wrap");
+        w.write_all(doc.to_string().as_bytes()).expect("write");
+        w.finish().expect("finish");
+        out
+    };
+    std::fs::write(d.path().join("changed.share"), changed).expect("write");
+    let before = lines(&v);
+    for _ in 0..2 {
+        let o = nkp()
+            .args(["vault", "drill", "--vault"])
+            .arg(&v)
+            .arg("--identity")
+            .arg(&dave_key)
+            .arg("--share")
+            .arg(d.path().join("changed.share"))
+            .arg("--share")
+            .arg(d.path().join("c.share"))
+            .output()
+            .expect("drill");
+        assert!(!o.status.success(), "a changed share made a drill");
+        assert_eq!(lines(&v), before, "a refused drill was recorded");
+    }
+    // Four restores at once with the same two shares: exactly one gets the key.
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_nkp-escrow"))
+                .env_remove("NKP_ESCROW_IDENTITY")
+                .args(["vault", "restore", "NKP-PROD", "--vault"])
+                .arg(&v)
+                .arg("--identity")
+                .arg(&dave_key)
+                .arg("--share")
+                .arg(d.path().join("b.share"))
+                .arg("--share")
+                .arg(d.path().join("c.share"))
+                .arg("--out")
+                .arg(d.path().join(format!("race-{i}.p12")))
+                .arg("--password-out")
+                .arg(d.path().join(format!("race-{i}.pw")))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let ok = children
+        .into_iter()
+        .map(|mut c| c.wait().expect("wait").success())
+        .filter(|&s| s)
+        .count();
+    assert_eq!(ok, 1, "released shares opened more than once");
+    let restored = (0..4)
+        .filter(|i| d.path().join(format!("race-{i}.p12")).exists())
+        .count();
+    assert_eq!(restored, 1);
+    assert!(verify(&v).0);
+}
+
+/// Second review, finding 3: a rewritten release line naming another restorer (`to`) than the
+/// key it records (`to_recipient`) verified.
+#[test]
+fn a_release_naming_another_restorer_than_its_key_does_not_verify() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (v, keys, _) = vault(d.path(), true);
+    let (_, dave, _) = key(d.path(), "dave");
+    let (_, erin, _) = key(d.path(), "erin");
+    nkp()
+        .args(["vault", "release", "NKP-PROD", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&keys[1])
+        .arg("--to")
+        .arg(format!("dave={dave}"))
+        .arg("--out")
+        .arg(d.path().join("b.share"))
+        .assert()
+        .success();
+    assert!(verify(&v).0);
+    let erin_fp = format!("sha256:{:x}", sha2::Sha256::digest(erin.trim().as_bytes()));
+    rechain(&v, |vals| {
+        vals[2]["to"] = Value::from(erin_fp.clone());
+        vals[2]["to_label"] = Value::from("erin");
+    });
+    let (ok, report) = verify(&v);
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains("not the fingerprint of the key it records"),
+        "{report}"
+    );
+}

@@ -195,4 +195,42 @@ fn a_plugin_custodian_works_end_to_end_and_a_missing_plugin_is_named() {
         !err.contains("AGE-PLUGIN-NKPTEST-1"),
         "the identity was echoed: {err}"
     );
+    // A 2-of-3 vault with one hardware custodian: on a machine without the plugin, the two
+    // software custodians still restore (they are identified without probing the plugin's).
+    let (bob_key, bob) = age_key(d.path(), "bob");
+    let q = d.path().join("mixed");
+    ok(&nkp(&path)
+        .args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
+        .arg(&q)
+        .arg("--recipient")
+        .arg(format!("hsm={hw}"))
+        .arg("--recipient")
+        .arg(format!("alice={alice}"))
+        .arg("--recipient")
+        .arg(format!("bob={bob}"))
+        .output()
+        .expect("init"));
+    ok(&nkp(&path)
+        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
+        .arg(&q)
+        .arg(share().join("NKP-PROD.p12"))
+        .arg("--password-file")
+        .arg(share().join("passwords.txt"))
+        .output()
+        .expect("add"));
+    let out = d.path().join("no-hardware.p12");
+    ok(&nkp(&bare)
+        .args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(&q)
+        .arg("--identity")
+        .arg(&alice_key)
+        .arg("--identity")
+        .arg(&bob_key)
+        .arg("--out")
+        .arg(&out)
+        .arg("--password-out")
+        .arg(d.path().join("no-hardware.pw"))
+        .output()
+        .expect("restore"));
+    assert_eq!(std::fs::read(&out).expect("restored"), original);
 }

@@ -71,8 +71,18 @@ fn recipient_specs_from(
         })
         .collect();
     if let Some(f) = file {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        // Within 1 MiB (a recipients file is a few lines; `/dev/zero` is not one).
+        let text = {
+            use std::io::Read;
+            let mut raw = Vec::new();
+            std::fs::File::open(f)
+                .and_then(|h| h.take((1 << 20) + 1).read_to_end(&mut raw))
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            if raw.len() > 1 << 20 {
+                bail!("{}: larger than 1 MiB: not a recipients file", f.display());
+            }
+            String::from_utf8(raw).map_err(|_| anyhow!("{}: not UTF-8 text", f.display()))?
+        };
         lines.extend(
             text.lines()
                 .enumerate()
@@ -234,7 +244,7 @@ fn keys_of(
     let refs: Vec<&Identities> = ids.iter().collect();
     let mut released = Vec::new();
     for s in shares {
-        let bytes = nkp_vault::store::read_capped(s, 64 << 10)
+        let bytes = nkp_vault::store::read_key_file(s, 64 << 10)
             .with_context(|| format!("cannot read the released share {}", s.display()))?;
         released.push(nkp_vault::threshold::read_released(s, &bytes, &refs)?);
     }
@@ -261,11 +271,24 @@ fn accessor_of(v: &Vault, keys: &Keys) -> Result<Accessor> {
             .wrapping_sub(1);
         // Named here; that one of the identities given really is this recipient is checked
         // before anything is decrypted (`open_entry_together`).
-        if let Some(Event::Release { to, to_label, .. }) = events.get(line) {
+        if let Some(Event::Release {
+            to,
+            to_label,
+            to_recipient,
+            ..
+        }) = events.get(line)
+        {
             let (user, host) = super::who();
             return Ok(Accessor {
-                custodian: format!("{} (restorer)", to_label.as_deref().unwrap_or("someone")),
-                fingerprint: to.clone(),
+                custodian: format!(
+                    "restorer {} (not a custodian)",
+                    to_label.as_deref().unwrap_or("unnamed")
+                ),
+                // Recomputed from the key the identity is checked against, never the
+                // recorded text alone.
+                fingerprint: to_recipient
+                    .as_deref()
+                    .map_or_else(|| to.clone(), nkp_vault::custody::fingerprint),
                 user,
                 host,
             });
@@ -322,6 +345,9 @@ pub(crate) fn run(cmd: VaultCommand, format: Format, quiet: bool) -> Result<i32>
         } => {
             let d = vault_dir(&dir)?;
             let specs = recipient_specs(&recipient, recipients_file.as_deref())?;
+            if threshold == Some(1) && !quiet {
+                say!("note: --threshold 1 means any one custodian can open an entry: an ordinary vault, without dual control");
+            }
             if let Some(k) = threshold.filter(|&k| k > 1) {
                 let v = Vault::init_k_of_n(&d, specs, k)?;
                 if !quiet {
@@ -1286,8 +1312,12 @@ fn log(dir: &Path, selector: Option<&str>, format: Format) -> Result<i32> {
                 s.push_str(&format!(
                     "{:>5}  {}  {}\n",
                     r["seq"],
-                    r["at"].as_str().unwrap_or(""),
-                    what
+                    r["at"].as_str().unwrap_or("").escape_debug(),
+                    // One event, one line: a newline or tab in a label or reason (text anyone
+                    // with a key wrote) cannot make what looks like another event.
+                    what.replace('\n', "\\n")
+                        .replace('\r', "\\r")
+                        .replace('\t', "\\t")
                 ));
             }
             if rows.is_empty() {

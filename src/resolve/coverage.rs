@@ -21,7 +21,8 @@ crate::codes::contract_enum! {
         Covered = "covered",
         /// Only unprotected backups of the live key_id.
         CoveredUnprotected = "covered-unprotected",
-        /// The name has backups of several key_ids and the live one is not known.
+        /// Backups with this name exist, but none has the live key_id (or, when no live key_id
+        /// is known, they have several key_ids).
         NameCollision = "name-collision",
         /// Backups claim the live name and key_id with different KDKs: which one is the
         /// provider cannot be told from here.

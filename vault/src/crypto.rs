@@ -141,6 +141,20 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, VaultE
             });
     }
     if s.starts_with("ssh-") {
+        // age's parser ignores what is glued after the key's base64 (`AAAA...#`): the same
+        // key could then be listed twice under two spellings. Only the canonical form is taken.
+        let canonical = s.split_whitespace().nth(1).is_some_and(|b64| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .is_ok_and(|blob| base64::engine::general_purpose::STANDARD.encode(blob) == b64)
+        });
+        if !canonical {
+            return Err(VaultError::InvalidRecipient {
+                recipient: s.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+                reason: "the key is not canonical base64 (something is glued to it)",
+            });
+        }
         return s
             .parse::<age::ssh::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
@@ -244,8 +258,10 @@ impl Identities {
                     kind: format!("{k:?}"),
                 });
             }
+            // A passphrase-protected key asks for its passphrase through the same prompts as
+            // a plugin (on a terminal with the `ui` feature; otherwise it cannot be opened).
             return Ok(Self {
-                ids: vec![Box::new(id)],
+                ids: vec![Box::new(id.with_callbacks(PluginUi))],
             });
         }
         // Native and plugin identities (`AGE-PLUGIN-<NAME>-1...`, run through the plugin

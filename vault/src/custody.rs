@@ -298,7 +298,7 @@ impl CustodianSet {
                     }
                 }
                 t if t.ends_with("-grease") && grease == 0 => grease += 1,
-                t if want_plugin > 0 && t != "scrypt" => plugin += 1,
+                t if want_plugin > 0 && t != "scrypt" && !t.ends_with("-grease") => plugin += 1,
                 t => extra.push(format!("a {t} stanza")),
             }
         }
@@ -375,14 +375,42 @@ fn describe(stanzas: &[Stanza]) -> String {
 }
 
 /// A recipient's key without what does not change the key: an SSH key's type and base64 (not
-/// its comment), an age recipient in lower case.
+/// its comment), an age recipient in lower case. An age X25519 recipient and an SSH ed25519
+/// key are both reduced to their X25519 public key, so an SSH key and the age key derived
+/// from it (`ssh-to-age`) are one key: one person.
 fn key_of(recipient: &str) -> String {
     let r = recipient.trim();
+    if let Some(x) = x25519_of(r) {
+        return format!("x25519:{}", crate::digest::hex(&x));
+    }
     if r.starts_with("ssh-") {
         r.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
     } else {
         r.to_ascii_lowercase()
     }
+}
+
+/// The X25519 public key of a native age recipient, or the one an SSH ed25519 key converts to
+/// (its Edwards point in Montgomery form, as age's `ssh-ed25519` recipient uses it).
+fn x25519_of(recipient: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    if recipient.starts_with("age1") && crate::crypto::plugin_of(recipient).is_none() {
+        let (hrp, data) = bech32::decode(recipient).ok()?;
+        return (hrp.as_str().eq_ignore_ascii_case("age"))
+            .then(|| data.try_into().ok())
+            .flatten();
+    }
+    let mut parts = recipient.split_whitespace();
+    if parts.next()? != "ssh-ed25519" {
+        return None;
+    }
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(parts.next()?)
+        .ok()?;
+    // string "ssh-ed25519", string key (32 bytes)
+    let key = blob.get(4 + 11 + 4..4 + 11 + 4 + 32)?;
+    let point = curve25519_dalek::edwards::CompressedEdwardsY(key.try_into().ok()?).decompress()?;
+    Some(point.to_montgomery().to_bytes())
 }
 
 /// Format version written in `vault.yaml` by this version.
@@ -506,6 +534,46 @@ mod tests {
         assert_eq!(set.fingerprints()[0].len(), "sha256:".len() + 64);
     }
 
+    /// One person's SSH ed25519 key and the age key derived from it (ssh-to-age) are one key:
+    /// a k-of-n set cannot list both. The age key is derived here through age's own X25519,
+    /// independently of the Edwards-to-Montgomery conversion the check uses.
+    #[test]
+    fn an_ssh_key_and_its_age_conversion_are_one_key() {
+        use base64::Engine as _;
+        let seed = [7u8; 32];
+        let h = ring::digest::digest(&ring::digest::SHA512, &seed);
+        let mut a = [0u8; 32];
+        a.copy_from_slice(&h.as_ref()[..32]);
+        let public = curve25519_dalek::EdwardsPoint::mul_base_clamped(a)
+            .compress()
+            .to_bytes();
+        let mut blob = Vec::new();
+        blob.extend(11u32.to_be_bytes());
+        blob.extend(b"ssh-ed25519");
+        blob.extend(32u32.to_be_bytes());
+        blob.extend(public);
+        let ssh = format!(
+            "ssh-ed25519 {} me@host",
+            base64::engine::general_purpose::STANDARD.encode(&blob)
+        );
+        let secret = bech32::encode::<bech32::Bech32>(
+            bech32::Hrp::parse("age-secret-key-").expect("hrp"),
+            &a,
+        )
+        .expect("bech32")
+        .to_ascii_uppercase();
+        let id: age::x25519::Identity = secret.parse().expect("identity");
+        let derived = id.to_public().to_string();
+        let err =
+            CustodianSet::with_threshold(&[spec("me", &ssh), spec("also-me", &derived)], Some(2))
+                .expect_err("one key twice");
+        assert!(err.to_string().contains("two custodians"), "{err}");
+        let other = age::x25519::Identity::generate().to_public().to_string();
+        assert!(
+            CustodianSet::with_threshold(&[spec("me", &ssh), spec("you", &other)], Some(2)).is_ok()
+        );
+    }
+
     #[test]
     fn stanza_checks() {
         let x = |n: usize| Stanza {
@@ -525,7 +593,9 @@ mod tests {
             .unwrap_err();
         assert!(two.contains("1 extra recipient"), "{two}");
         assert!(set.check_stanzas(std::slice::from_ref(&grease)).is_err());
-        assert!(set.check_stanzas(&[x(1), grease.clone(), grease]).is_err());
+        assert!(set
+            .check_stanzas(&[x(1), grease.clone(), grease.clone()])
+            .is_err());
         let plugin = Stanza {
             tag: "piv-p256".into(),
             args: vec![],
@@ -538,6 +608,12 @@ mod tests {
         assert!(hw.check_stanzas(&[x(1)]).is_err());
         assert!(hw.check_stanzas(&[plugin.clone(), plugin.clone()]).is_err());
         assert!(hw.check_stanzas(&[x(1), plugin.clone(), plugin]).is_err());
+        // A second grease stanza is never counted as the plugin custodian's.
+        let grease2 = Stanza {
+            tag: "zz-grease".into(),
+            args: vec![],
+        };
+        assert!(hw.check_stanzas(&[x(1), grease, grease2]).is_err());
         let ssh =
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
         let set = CustodianSet::recipients(&[spec("carol", ssh)]);

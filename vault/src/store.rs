@@ -327,7 +327,27 @@ pub(crate) fn lock(dir: &Path) -> Result<Lock, VaultError> {
             source: std::io::Error::other("not a regular file"),
         });
     }
-    file.lock().map_err(VaultError::io(&path, "lock"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            // Another writer holds the vault; say so rather than wait in silence.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "waiting for the vault lock: another nkp-escrow command is writing to {}",
+                    dir.display()
+                );
+            }
+            file.lock().map_err(VaultError::io(&path, "lock"))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(VaultError::Io {
+                path,
+                action: "lock",
+                source: e,
+            })
+        }
+    }
     Ok(Lock { _file: file })
 }
 

@@ -421,8 +421,7 @@ impl Vault {
             let plain = env.to_plaintext()?;
             env.zeroize();
             let cipher = match set.threshold {
-                Some(k) => threshold::seal(&plain, &specs, usize::from(k))
-                    .map_err(|e| threshold_error(e, &id))?,
+                Some(_) => sealed_checked(&plain, &set, &id)?,
                 None => crypto::encrypt(&enc, &plain)?,
             };
             let object = sha256_hex(&cipher);
@@ -679,6 +678,11 @@ impl Vault {
                     who: names_or_nobody(names.into_iter()),
                 }
             }
+            // With released shares in play, shares that do not combine say nothing about the
+            // vault (a share file may have been changed): refused, never a failed drill.
+            other if !released.is_empty() => refuse(format!(
+                "{other} (a released share file may have been changed; ask for a new release)"
+            )),
             other => threshold_error(other, &entry.id),
         })?;
         let env = Envelope::from_plaintext(&plain, &entry.id)?;
@@ -768,6 +772,7 @@ impl Vault {
         participants: Vec<Participant>,
     ) -> Result<(), VaultError> {
         let mut w = self.writable()?;
+        unused_releases(&w.manifest.events, entry, &participants)?;
         self.append(
             &mut w.manifest,
             vec![Event::Drill {
@@ -801,6 +806,7 @@ impl Vault {
         participants: Vec<Participant>,
     ) -> Result<(), VaultError> {
         let mut w = self.writable()?;
+        unused_releases(&w.manifest.events, entry, &participants)?;
         self.append(
             &mut w.manifest,
             vec![Event::Restore {
@@ -889,8 +895,7 @@ impl Vault {
         let mut moves = Vec::new();
         for (e, plain) in live.iter().zip(&plains) {
             let cipher = match new_set.threshold {
-                Some(k) => threshold::seal(plain, &recipients, usize::from(k))
-                    .map_err(|err| threshold_error(err, &e.id))?,
+                Some(_) => sealed_checked(plain, &new_set, &e.id)?,
                 None => crypto::encrypt(&crypto::Encryption::Recipients(&recipients), plain)?,
             };
             let object = sha256_hex(&cipher);
@@ -1066,15 +1071,25 @@ fn identify(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<Custodia
             }
         }
         Mode::Recipients => {
+            let mut missing: Option<VaultError> = None;
             for c in &set.custodians {
                 let one = [RecipientSpec {
                     label: c.label.clone(),
                     recipient: c.recipient.clone(),
                 }];
-                let probe = crypto::encrypt(
+                // A custodian whose plugin is not installed here cannot be probed; that must
+                // not stop the other custodians (a restore at 3 a.m. by two who hold no
+                // hardware).
+                let probe = match crypto::encrypt(
                     &crypto::Encryption::Recipients(&one),
                     b"nkp-vault custodian probe",
-                )?;
+                ) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        missing.get_or_insert(e);
+                        continue;
+                    }
+                };
                 if ids.decrypt(&probe).is_ok() {
                     // The fingerprint of the key the probe was encrypted to, recomputed: the
                     // recorded one is checked by `verify`, never trusted here.
@@ -1084,9 +1099,10 @@ fn identify(dir: &Path, set: &CustodianSet, ids: &Identities) -> Result<Custodia
                     });
                 }
             }
-            Err(VaultError::NotACustodian {
+            // Not one of those who could be probed: if some could not, say why.
+            Err(missing.unwrap_or(VaultError::NotACustodian {
                 custodians: set.labels(),
-            })
+            }))
         }
     }
 }
@@ -1132,4 +1148,49 @@ fn holds(ids: &Identities, recipient: &str) -> bool {
         b"nkp-vault recipient probe",
     )
     .is_ok_and(|probe| ids.decrypt(&probe).is_ok())
+}
+
+/// Seal `plain` for a k-of-n `set` and check the object as `verify` will, before it is
+/// written: an object that would not verify (two custodians sharing one key's shares, say) is
+/// never escrowed.
+fn sealed_checked(plain: &[u8], set: &CustodianSet, entry: &str) -> Result<Vec<u8>, VaultError> {
+    let k = usize::from(set.threshold.unwrap_or(1));
+    let cipher = threshold::seal(plain, &set.specs(), k).map_err(|e| threshold_error(e, entry))?;
+    let wrong = threshold::check(&cipher, set);
+    if !wrong.is_empty() {
+        return Err(VaultError::ObjectShares {
+            entry: entry.to_string(),
+            problem: format!("the sealed object would not verify ({})", wrong.join("; ")),
+        });
+    }
+    Ok(cipher)
+}
+
+/// Under the writer lock, just before a drill or restore is recorded: no released share it
+/// used was used by a line written since it was checked (two restores racing with the same
+/// shares: the second is refused before its key is written).
+fn unused_releases(
+    events: &[Event],
+    entry: &str,
+    participants: &[Participant],
+) -> Result<(), VaultError> {
+    for seq in participants.iter().filter_map(|p| p.release) {
+        let used = events.iter().enumerate().find_map(|(i, ev)| match ev {
+            Event::Drill { participants, .. } | Event::Restore { participants, .. }
+                if participants.iter().any(|p| p.release == Some(seq)) =>
+            {
+                Some(i + 1)
+            }
+            _ => None,
+        });
+        if let Some(at) = used {
+            return Err(VaultError::ShareRefused {
+                entry: entry.to_string(),
+                problem: format!(
+                    "the share released at line {seq} was used meanwhile (line {at}): a released share opens once"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -691,8 +691,23 @@ fn participation(events: &[Event], r: &mut VerifyReport) {
                 }
             }
             Event::Release {
-                entry, object, by, ..
+                entry,
+                object,
+                by,
+                to,
+                to_recipient,
+                ..
             } => {
+                // The record names the restorer by `to`: it must be the recipient's own
+                // fingerprint, recomputed.
+                if to_recipient
+                    .as_deref()
+                    .is_some_and(|r| crate::digest::fingerprint(r) != *to)
+                {
+                    found.push(format!(
+                        "a release of entry {entry} names {to} as its recipient, which is not the fingerprint of the key it records"
+                    ));
+                }
                 match live.get(entry.as_str()) {
                     None => found.push(format!("a release of entry {entry}, which does not exist")),
                     Some(&(current, set)) => {
