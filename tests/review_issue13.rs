@@ -98,6 +98,35 @@ fn rechain(v: &Path, edit: impl Fn(&mut Vec<Value>)) {
     .expect("HEAD");
 }
 
+/// What a share's holder can do with a released share file: open it with their identity, edit
+/// the document inside, and seal it to themselves again (written to `out`).
+fn reseal(
+    file: &Path,
+    id: &age::x25519::Identity,
+    to: &str,
+    out: &Path,
+    edit: impl FnOnce(&mut Value),
+) {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(file).expect("share");
+    let dec = age::Decryptor::new(age::armor::ArmoredReader::new(&bytes[..])).expect("age");
+    let mut r = dec
+        .decrypt(std::iter::once(id as &dyn age::Identity))
+        .expect("decrypt");
+    let mut plain = String::new();
+    r.read_to_string(&mut plain).expect("read");
+    let mut doc: Value = serde_json::from_str(&plain).expect("json");
+    edit(&mut doc);
+    let recipient: age::x25519::Recipient = to.parse().expect("recipient");
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .expect("enc");
+    let mut sealed = Vec::new();
+    let mut w = enc.wrap_output(&mut sealed).expect("wrap");
+    w.write_all(doc.to_string().as_bytes()).expect("write");
+    w.finish().expect("finish");
+    std::fs::write(out, sealed).expect("write");
+}
+
 fn verify(v: &Path) -> (bool, String) {
     let o = nkp()
         .args(["--format", "json", "vault", "verify", "--vault"])
@@ -260,32 +289,16 @@ fn a_crafted_or_relabelled_share_is_refused_and_records_nothing() {
     ); // line 5
     let before = lines(&v);
     // Erin re-labels her copy of bob's share as the release to dave.
-    let file = std::fs::read(d.path().join("b-erin.share")).expect("share");
-    let plain = {
-        use std::io::Read;
-        let dec = age::Decryptor::new(age::armor::ArmoredReader::new(&file[..])).expect("age");
-        let mut r = dec
-            .decrypt(std::iter::once(&erin_id as &dyn age::Identity))
-            .expect("decrypt");
-        let mut s = String::new();
-        r.read_to_string(&mut s).expect("read");
-        s
-    };
-    let mut doc: Value = serde_json::from_str(&plain).expect("json");
-    assert_eq!(doc["release"], 4);
-    doc["release"] = Value::from(3);
-    let forged = {
-        use std::io::Write;
-        let r: age::x25519::Recipient = erin.parse().expect("recipient");
-        let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
-            .expect("enc");
-        let mut out = Vec::new();
-        let mut w = enc.wrap_output(&mut out).expect("wrap");
-        w.write_all(doc.to_string().as_bytes()).expect("write");
-        w.finish().expect("finish");
-        out
-    };
-    std::fs::write(d.path().join("forged.share"), &forged).expect("forged");
+    reseal(
+        &d.path().join("b-erin.share"),
+        &erin_id,
+        &erin,
+        &d.path().join("forged.share"),
+        |doc| {
+            assert_eq!(doc["release"], 4);
+            doc["release"] = Value::from(3);
+        },
+    );
     for cmd in ["restore", "drill"] {
         let mut c = nkp();
         c.args(["vault", cmd]);
@@ -489,38 +502,21 @@ fn changed_or_raced_released_shares_and_newlines_in_the_log() {
     );
     assert!(text.contains("INC-9\\n"), "{text}");
     // Bob's share, one digit changed by dave and sealed to him again.
-    let file = std::fs::read(d.path().join("b.share")).expect("share");
-    let plain = {
-        use std::io::Read;
-        let dec = age::Decryptor::new(age::armor::ArmoredReader::new(&file[..])).expect("age");
-        let mut r = dec
-            .decrypt(std::iter::once(&dave_id as &dyn age::Identity))
-            .expect("decrypt");
-        let mut s = String::new();
-        r.read_to_string(&mut s).expect("read");
-        s
-    };
-    let mut doc: Value = serde_json::from_str(&plain).expect("json");
-    let share = doc["share"].as_str().expect("share").to_string();
-    let last = share.chars().last().expect("digit");
-    let flipped = format!(
-        "{}{}",
-        &share[..share.len() - 1],
-        if last == '0' { '1' } else { '0' }
+    reseal(
+        &d.path().join("b.share"),
+        &dave_id,
+        &dave,
+        &d.path().join("changed.share"),
+        |doc| {
+            let share = doc["share"].as_str().expect("share").to_string();
+            let last = share.chars().last().expect("digit");
+            doc["share"] = Value::from(format!(
+                "{}{}",
+                &share[..share.len() - 1],
+                if last == '0' { '1' } else { '0' }
+            ));
+        },
     );
-    doc["share"] = Value::from(flipped);
-    let changed = {
-        use std::io::Write;
-        let r: age::x25519::Recipient = dave.parse().expect("recipient");
-        let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
-            .expect("enc");
-        let mut out = Vec::new();
-        let mut w = enc.wrap_output(&mut out).expect("wrap");
-        w.write_all(doc.to_string().as_bytes()).expect("write");
-        w.finish().expect("finish");
-        out
-    };
-    std::fs::write(d.path().join("changed.share"), changed).expect("write");
     let before = lines(&v);
     for _ in 0..2 {
         let o = nkp()

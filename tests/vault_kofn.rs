@@ -125,23 +125,23 @@ fn ok_release(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn restore(e: &Estate, out: &Path, extra: &[&std::ffi::OsStr]) -> Output {
-    let mut args = vec![
-        os("vault"),
-        os("restore"),
-        os("NKP-PROD"),
-        os("--vault"),
-        e.vault.as_os_str(),
-        os("--reason"),
-        os("INC-1 dual control"),
-        os("--out"),
-        out.as_os_str(),
-    ];
+/// `vault restore NKP-PROD` to `out` with these identities and released shares.
+fn restore(e: &Estate, out: &Path, ids: &[&Path], shares: &[&Path]) -> Output {
     let pw = out.with_extension("pw");
-    args.push(os("--password-out"));
-    args.push(pw.as_os_str());
-    args.extend_from_slice(extra);
-    let o = run(&args);
+    let mut c = nkp();
+    c.args(["vault", "restore", "NKP-PROD", "--vault"])
+        .arg(&e.vault)
+        .args(["--reason", "INC-1 dual control", "--out"])
+        .arg(out)
+        .arg("--password-out")
+        .arg(&pw);
+    for id in ids {
+        c.arg("--identity").arg(id);
+    }
+    for s in shares {
+        c.arg("--share").arg(s);
+    }
+    let o = c.output().expect("run");
     let _ = std::fs::remove_file(&pw);
     o
 }
@@ -156,7 +156,7 @@ fn one_custodian_is_refused_and_any_two_restore_by_ceremony() {
     // Any one alone: refused, no file, nothing recorded.
     for k in &e.keys {
         let out = e.dir.join("alone.p12");
-        let o = restore(&e, &out, &[os("--identity"), k.as_os_str()]);
+        let o = restore(&e, &out, &[k], &[]);
         assert!(!o.status.success());
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -182,16 +182,7 @@ fn one_custodian_is_refused_and_any_two_restore_by_ceremony() {
     // Any two: byte-identical.
     for (i, pair) in [[0, 1], [1, 2], [2, 0]].iter().enumerate() {
         let out = e.dir.join(format!("two-{i}.p12"));
-        let o = restore(
-            &e,
-            &out,
-            &[
-                os("--identity"),
-                e.keys[pair[0]].as_os_str(),
-                os("--identity"),
-                e.keys[pair[1]].as_os_str(),
-            ],
-        );
+        let o = restore(&e, &out, &[&e.keys[pair[0]], &e.keys[pair[1]]], &[]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(std::fs::read(&out).expect("restored"), e.original);
     }
@@ -303,49 +294,18 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     );
     // One released share alone is refused.
     let out = e.dir.join("one-share.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            restorer.as_os_str(),
-            os("--share"),
-            b_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&restorer], &[&b_share]);
     assert!(!o.status.success());
     assert!(!out.exists());
     // Two released shares and the restorer's own key: byte-identical.
     let out = e.dir.join("handover.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            restorer.as_os_str(),
-            os("--share"),
-            b_share.as_os_str(),
-            os("--share"),
-            c_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&restorer], &[&b_share, &c_share]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).expect("restored"), e.original);
     // A released share opens once: the same two again are refused, and nothing recorded.
     let lines = manifest_lines(&e.vault);
     let out = e.dir.join("again.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            restorer.as_os_str(),
-            os("--share"),
-            b_share.as_os_str(),
-            os("--share"),
-            c_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&restorer], &[&b_share, &c_share]);
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("opens once"),
@@ -358,18 +318,7 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     let c_share = e.dir.join("carol-2.share");
     ok_release(&release(&e.keys[2], &c_share));
     let out = e.dir.join("mixed.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            restorer.as_os_str(),
-            os("--identity"),
-            e.keys[0].as_os_str(),
-            os("--share"),
-            c_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&restorer, &e.keys[0]], &[&c_share]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).expect("restored"), e.original);
     // The chain: two releases (who, to whom, why) and the restores naming them.
@@ -406,16 +355,7 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // A share is useless to anyone but the restorer.
     let out = e.dir.join("stolen.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            e.keys[0].as_os_str(),
-            os("--share"),
-            b_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&e.keys[0]], &[&b_share]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("none of the identities"));
     // After a rekey (two custodians, the threshold kept), old released shares are refused.
@@ -460,18 +400,7 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let out = e.dir.join("stale.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            restorer.as_os_str(),
-            os("--share"),
-            b_share.as_os_str(),
-            os("--share"),
-            c_share.as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&restorer], &[&b_share, &c_share]);
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("rekeyed since"),
@@ -481,16 +410,7 @@ fn shares_released_to_a_restorer_restore_without_meeting() {
     assert!(!out.exists());
     // The new set opens with two of its four.
     let out = e.dir.join("after-rekey.p12");
-    let o = restore(
-        &e,
-        &out,
-        &[
-            os("--identity"),
-            e.keys[2].as_os_str(),
-            os("--identity"),
-            e.dir.join("erin.key").as_os_str(),
-        ],
-    );
+    let o = restore(&e, &out, &[&e.keys[2], &e.dir.join("erin.key")], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).expect("restored"), e.original);
 }
