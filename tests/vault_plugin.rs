@@ -234,3 +234,64 @@ fn a_plugin_custodian_works_end_to_end_and_a_missing_plugin_is_named() {
         .expect("restore"));
     assert_eq!(std::fs::read(&out).expect("restored"), original);
 }
+
+/// Second review: a plugin identity that fails (the plugin dies) was reported only as "1 did
+/// (alice)". Now the refusal says an identity given could not be used, and why.
+#[cfg(unix)]
+#[test]
+fn a_failing_plugin_identity_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("tempdir");
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    let plugin = bin.join("age-plugin-broken");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'the token is not inserted' >&2\nexit 1\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = path_with(Some(&bin));
+    let (alice_key, alice) = age_key(d.path(), "alice");
+    let (_, bob) = age_key(d.path(), "bob");
+    let broken = d.path().join("broken.key");
+    let line = bech32::encode::<bech32::Bech32>(
+        bech32::Hrp::parse("age-plugin-broken-").expect("hrp"),
+        &[1u8; 16],
+    )
+    .expect("bech32")
+    .to_ascii_uppercase();
+    std::fs::write(&broken, format!("{line}\n")).expect("write");
+    let v = d.path().join("v");
+    ok(&nkp(&path)
+        .args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
+        .arg(&v)
+        .arg("--recipient")
+        .arg(format!("alice={alice}"))
+        .arg("--recipient")
+        .arg(format!("bob={bob}"))
+        .output()
+        .expect("init"));
+    ok(&nkp(&path)
+        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
+        .arg(&v)
+        .arg(share().join("NKP-PROD.p12"))
+        .arg("--password-file")
+        .arg(share().join("passwords.txt"))
+        .output()
+        .expect("add"));
+    let o = nkp(&path)
+        .args(["vault", "drill", "--vault"])
+        .arg(&v)
+        .arg("--identity")
+        .arg(&alice_key)
+        .arg("--identity")
+        .arg(&broken)
+        .output()
+        .expect("drill");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1 did (alice"), "{err}");
+    assert!(err.contains("could not be used"), "{err}");
+    assert!(!err.contains(&line), "the identity was echoed: {err}");
+}

@@ -64,6 +64,9 @@ pub enum ThresholdError {
         opened: usize,
         /// Needed.
         threshold: usize,
+        /// Why an identity given could not be used, when it failed for another reason than
+        /// not matching (a plugin that died or refused, a wrong SSH key passphrase).
+        failed: Option<String>,
     },
 }
 
@@ -324,6 +327,7 @@ pub fn open(
     let o = parse(bytes)?;
     let mut shares: Vec<Share> = Vec::new();
     let mut who: Contributions = Vec::new();
+    let mut failed: Option<String> = None;
     for (n, e) in o.shares.iter().enumerate() {
         // Enough: no further identity is tried (a hardware key is not asked for nothing).
         if shares.len() >= o.threshold {
@@ -343,7 +347,17 @@ pub fn open(
             continue;
         };
         for id in identities {
-            if let Ok(text) = id.decrypt(&sealed) {
+            let text = match id.decrypt(&sealed) {
+                Ok(text) => text,
+                Err(VaultError::Decrypt {
+                    source: age::DecryptError::NoMatchingKeys,
+                }) => continue,
+                Err(e) => {
+                    failed.get_or_insert_with(|| e.chain());
+                    continue;
+                }
+            };
+            {
                 // A share that does not parse, or sits in another share's place, is passed
                 // over: the others may still reach the threshold.
                 if let Some(share) = std::str::from_utf8(&text)
@@ -362,6 +376,7 @@ pub fn open(
         return Err(ThresholdError::TooFew {
             opened: shares.len(),
             threshold: o.threshold,
+            failed,
         });
     }
     shares.truncate(o.threshold);
@@ -508,7 +523,8 @@ mod tests {
                 open(&obj, &[one], &[]),
                 Err(ThresholdError::TooFew {
                     opened: 1,
-                    threshold: 2
+                    threshold: 2,
+                    failed: None
                 })
             ));
         }

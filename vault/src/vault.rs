@@ -658,7 +658,11 @@ impl Vault {
             }
         }
         let (plain, who) = threshold::open(&cipher, ids, released).map_err(|e| match e {
-            ThresholdError::TooFew { opened, threshold } => {
+            ThresholdError::TooFew {
+                opened,
+                threshold,
+                failed,
+            } => {
                 let mut names: Vec<String> = Vec::new();
                 for name in threshold::holders(&cipher, ids)
                     .unwrap_or_default()
@@ -675,7 +679,13 @@ impl Vault {
                     needed: threshold,
                     opened,
                     custodians: set.labels(),
-                    who: names_or_nobody(names.into_iter()),
+                    who: format!(
+                        "{}{}",
+                        names_or_nobody(names.into_iter()),
+                        failed
+                            .map(|f| format!("; an identity given could not be used: {f}"))
+                            .unwrap_or_default()
+                    ),
                 }
             }
             // With released shares in play, shares that do not combine say nothing about the
