@@ -174,6 +174,68 @@ fn a_missing_password_is_not_a_missing_backup() {
     assert!(!md.contains("[PASS] vcenter-9"), "{md}");
 }
 
+/// Review finding: an opened backup of an old key_id next to a file that could not be opened
+/// (it may hold the live key_id) said `name-collision` and FAILed the backup control. It is
+/// not known: `unverified`, and the control NOT-ASSESSED; the stale backup is still named.
+#[test]
+fn an_old_backup_next_to_an_unopened_one_is_unverified_not_failed() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let backups = d.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    backup(&backups.join("old.p12"), "NKP-A", K1, "a", STRONG);
+    backup(
+        &backups.join("locked.p12"),
+        "NKP-A",
+        K2,
+        "a2",
+        "Another!Password#2026-x",
+    );
+    std::fs::write(d.path().join("pw.txt"), format!("{STRONG}\n")).expect("w");
+    kms_ls(&d.path().join("ev/kms.json"), "NKP-A", K2);
+    let (c, code, err) = json(
+        nkp()
+            .args(["--format", "json", "coverage", "--no-prompt", "--evidence"])
+            .arg(d.path().join("ev"))
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--password-file")
+            .arg(d.path().join("pw.txt")),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(c["providers"][0]["status"], "unverified", "{c:#}");
+    let codes: Vec<&str> = c["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"NKP-UNREADABLE-BACKUP"), "{codes:?}");
+    assert!(codes.contains(&"NKP-UNVERIFIED"), "{codes:?}");
+    let out = d.path().join("report");
+    nkp()
+        .args(["report", "--no-prompt", "--evidence"])
+        .arg(d.path().join("ev"))
+        .arg("--backups")
+        .arg(&backups)
+        .arg("--password-file")
+        .arg(d.path().join("pw.txt"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    let j: Value = serde_json::from_slice(&std::fs::read(out.join("evidence.json")).expect("json"))
+        .expect("json");
+    let control = j["controls"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|c| c["id"] == "vcenter-9.native-key-provider-backup")
+                .cloned()
+        })
+        .expect("control");
+    assert_eq!(control["result"], "NOT-ASSESSED", "{control:#}");
+}
+
 /// Found 3: two vCenters with a provider of the same name and different key_ids; a backup of
 /// one made the name "covered" for both.
 #[test]

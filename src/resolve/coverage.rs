@@ -444,7 +444,12 @@ pub fn coverage(
                     }
                 }
             };
-            if status == Status::Uncovered && !unreadable.is_empty() {
+            // A backup file that could not be opened may hold the live key_id: with none among
+            // the opened ones, that is not known (never a FAIL). Stale backups are still named.
+            let live_known = key_id.is_some();
+            if !unreadable.is_empty()
+                && (status == Status::Uncovered || (status == Status::NameCollision && live_known))
+            {
                 status = Status::Unverified;
             }
             match status {
