@@ -69,6 +69,17 @@ fn vault(dir: &Path, add: bool) -> (PathBuf, Vec<PathBuf>, Vec<String>) {
     (v, keys, publics)
 }
 
+/// `vault init --threshold 2` at `v` for these `label=recipient` custodians.
+fn init_two_of(v: &Path, custodians: &[String]) -> Output {
+    let mut c = nkp();
+    c.args(["vault", "init", "--threshold", "2", "--vault"])
+        .arg(v);
+    for r in custodians {
+        c.arg("--recipient").arg(r);
+    }
+    c.output().expect("init")
+}
+
 /// Rewrite the manifest consistently (as someone with write access and no checkpoint key
 /// can): `edit` changes lines, then `seq`, `prev` and `HEAD` are recomputed.
 fn rechain(v: &Path, edit: impl Fn(&mut Vec<Value>)) {
@@ -200,17 +211,14 @@ fn one_key_under_two_names_is_refused() {
     let ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
     let (_, other, _) = key(d.path(), "carol");
     let v = d.path().join("v");
-    let o = nkp()
-        .args(["vault", "init", "--threshold", "2", "--vault"])
-        .arg(&v)
-        .arg("--recipient")
-        .arg(format!("mal={ssh} mal@x"))
-        .arg("--recipient")
-        .arg(format!("mal2={ssh} other"))
-        .arg("--recipient")
-        .arg(format!("carol={other}"))
-        .output()
-        .expect("init");
+    let o = init_two_of(
+        &v,
+        &[
+            format!("mal={ssh} mal@x"),
+            format!("mal2={ssh} other"),
+            format!("carol={other}"),
+        ],
+    );
     assert!(!o.status.success());
     assert!(err(&o).contains("two custodians"), "{}", err(&o));
     assert!(!v.join("vault.yaml").exists());
@@ -447,17 +455,14 @@ fn an_ssh_key_with_something_glued_to_it_is_refused() {
     let (_, other, _) = key(d.path(), "carol");
     for glued in [format!("{ssh}#"), format!("{ssh}.")] {
         let v = d.path().join(format!("v{}", glued.len()));
-        let o = nkp()
-            .args(["vault", "init", "--threshold", "2", "--vault"])
-            .arg(&v)
-            .arg("--recipient")
-            .arg(format!("bob={ssh} bob@x"))
-            .arg("--recipient")
-            .arg(format!("bob2={glued} bob@y"))
-            .arg("--recipient")
-            .arg(format!("carol={other}"))
-            .output()
-            .expect("init");
+        let o = init_two_of(
+            &v,
+            &[
+                format!("bob={ssh} bob@x"),
+                format!("bob2={glued} bob@y"),
+                format!("carol={other}"),
+            ],
+        );
         assert!(!o.status.success(), "{glued} was taken");
         assert!(err(&o).contains("canonical"), "{}", err(&o));
         assert!(!v.join("vault.yaml").exists());

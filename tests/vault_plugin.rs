@@ -76,6 +76,25 @@ fn ok(o: &Output) {
     );
 }
 
+/// `vault init --threshold 2` for these `label=recipient` custodians, then NKP-PROD added.
+fn two_of(path: &OsString, v: &Path, custodians: &[String]) {
+    let mut init = nkp(path);
+    init.args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
+        .arg(v);
+    for c in custodians {
+        init.arg("--recipient").arg(c);
+    }
+    ok(&init.output().expect("init"));
+    ok(&nkp(path)
+        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
+        .arg(v)
+        .arg(share().join("NKP-PROD.p12"))
+        .arg("--password-file")
+        .arg(share().join("passwords.txt"))
+        .output()
+        .expect("add"));
+}
+
 #[test]
 fn a_plugin_custodian_works_end_to_end_and_a_missing_plugin_is_named() {
     let Some(plugins) = plugin_dir() else {
@@ -199,25 +218,15 @@ fn a_plugin_custodian_works_end_to_end_and_a_missing_plugin_is_named() {
     // software custodians still restore (they are identified without probing the plugin's).
     let (bob_key, bob) = age_key(d.path(), "bob");
     let q = d.path().join("mixed");
-    ok(&nkp(&path)
-        .args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
-        .arg(&q)
-        .arg("--recipient")
-        .arg(format!("hsm={hw}"))
-        .arg("--recipient")
-        .arg(format!("alice={alice}"))
-        .arg("--recipient")
-        .arg(format!("bob={bob}"))
-        .output()
-        .expect("init"));
-    ok(&nkp(&path)
-        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
-        .arg(&q)
-        .arg(share().join("NKP-PROD.p12"))
-        .arg("--password-file")
-        .arg(share().join("passwords.txt"))
-        .output()
-        .expect("add"));
+    two_of(
+        &path,
+        &q,
+        &[
+            format!("hsm={hw}"),
+            format!("alice={alice}"),
+            format!("bob={bob}"),
+        ],
+    );
     let out = d.path().join("no-hardware.p12");
     ok(&nkp(&bare)
         .args(["vault", "restore", "NKP-PROD", "--vault"])
@@ -263,23 +272,7 @@ fn a_failing_plugin_identity_is_reported() {
     .to_ascii_uppercase();
     std::fs::write(&broken, format!("{line}\n")).expect("write");
     let v = d.path().join("v");
-    ok(&nkp(&path)
-        .args(["--quiet", "vault", "init", "--threshold", "2", "--vault"])
-        .arg(&v)
-        .arg("--recipient")
-        .arg(format!("alice={alice}"))
-        .arg("--recipient")
-        .arg(format!("bob={bob}"))
-        .output()
-        .expect("init"));
-    ok(&nkp(&path)
-        .args(["--quiet", "vault", "add", "--no-prompt", "--vault"])
-        .arg(&v)
-        .arg(share().join("NKP-PROD.p12"))
-        .arg("--password-file")
-        .arg(share().join("passwords.txt"))
-        .output()
-        .expect("add"));
+    two_of(&path, &v, &[format!("alice={alice}"), format!("bob={bob}")]);
     let o = nkp(&path)
         .args(["vault", "drill", "--vault"])
         .arg(&v)

@@ -1553,13 +1553,15 @@ fn drill(dir: &Path, keys: &Keys, selectors: &[String], format: Format) -> Resul
             .map(|s| v.find(s))
             .collect::<Result<Vec<_>, _>>()?
     };
+    // The manifest is read once for every entry drilled.
+    let opener = v.opener()?;
     let mut results = Vec::new();
     let mut failed = 0;
     for e in &targets {
         // Too few custodians, or a released share that cannot be used here, is a refusal, not
         // a failed drill: nothing is decrypted and nothing recorded. What is recorded as a
         // failed drill is what the vault holds (an object that does not open or match).
-        let (env, participants) = match v.open_entry_together(e, &keys.refs(), &keys.released) {
+        let (env, participants) = match opener.open(e, &keys.refs(), &keys.released) {
             Ok(x) => (Ok(x.0), x.1),
             Err(
                 err @ (nkp_vault::VaultError::TooFewCustodians { .. }

@@ -58,5 +58,5 @@ pub use envelope::{Envelope, ENVELOPE_FORMAT};
 pub use error::{Candidate, VaultError};
 pub use manifest::{Entry, Event, Move, Participant};
 pub use threshold::Released;
-pub use vault::{Added, Facts, Vault};
+pub use vault::{Added, Facts, Opener, Vault};
 pub use verify::{Problem, VerifyOptions, VerifyReport, Warning};

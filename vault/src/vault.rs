@@ -60,6 +60,28 @@ pub enum Added {
     Duplicate(String),
 }
 
+/// The manifest of a vault as read once, for opening entries (see [`Vault::opener`]). A
+/// release used meanwhile by another command is still refused when the drill or restore is
+/// recorded, under the writer lock.
+pub struct Opener<'v> {
+    vault: &'v Vault,
+    events: Vec<Event>,
+    sets: crate::manifest::EntrySets,
+}
+
+impl Opener<'_> {
+    /// [`Vault::open_entry_together`] on the manifest read by [`Vault::opener`].
+    pub fn open(
+        &self,
+        entry: &Entry,
+        ids: &[&Identities],
+        released: &[Released],
+    ) -> Result<(Envelope, Vec<Participant>), VaultError> {
+        self.vault
+            .open_in(&self.events, &self.sets, entry, ids, released)
+    }
+}
+
 /// An open vault.
 #[derive(Debug)]
 pub struct Vault {
@@ -541,9 +563,20 @@ impl Vault {
         ids: &[&Identities],
         released: &[Released],
     ) -> Result<(Envelope, Vec<Participant>), VaultError> {
+        self.opener()?.open(entry, ids, released)
+    }
+
+    /// The manifest read once for opening many entries ([`Opener::open`] is
+    /// [`Vault::open_entry_together`] without reading the manifest again: a drill of every
+    /// entry of a large vault reads it once, not once per entry).
+    pub fn opener(&self) -> Result<Opener<'_>, VaultError> {
         let m = self.read_manifest()?;
         let sets = entry_sets(&m.events);
-        self.open_in(&m.events, &sets, entry, ids, released)
+        Ok(Opener {
+            vault: self,
+            events: m.events,
+            sets,
+        })
     }
 
     /// [`Vault::open_entry_together`] on a manifest already read.
